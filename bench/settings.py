@@ -1,0 +1,3 @@
+"""Benchmark settings: the test settings (secrets, sandbox), on DATABASE_URL (PostgreSQL)."""
+
+from tests.settings import *  # noqa: F403

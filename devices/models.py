@@ -1,0 +1,3 @@
+"""Models of devices."""
+
+from __future__ import annotations

@@ -1,0 +1,3 @@
+"""Models of homes."""
+
+from __future__ import annotations

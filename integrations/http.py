@@ -1,0 +1,181 @@
+"""One base HTTP client for every upstream platform: timeouts, User-Agent, auth hook, error mapping.
+
+Each platform client (wattcarbon, spark, wattshift, wattics) subclasses `UpstreamClient`, supplies
+its auth in `authenticate()` / `auth_headers()`, and turns the platform's error envelope into a
+message in `error_message()`. The same code talks to the sandbox emulators or the real platforms:
+only `base_url` (or the httpx `transport`, for the in-process sandbox) changes.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from email.utils import parsedate_to_datetime
+from typing import Any
+
+import httpx
+
+USER_AGENT = "Gridfolio/0.1 (+https://gridfolio.example/integrations)"
+
+# 401 is permanent only after one re-authentication (see UpstreamClient.request).
+PERMANENT_STATUSES = frozenset({400, 401, 403, 404, 405, 409, 410, 413, 415, 422})
+
+
+class UpstreamError(Exception):
+    """A failed upstream call. `permanent` errors are not retried; transient ones are."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        permanent: bool,
+        status_code: int | None = None,
+        retry_after_s: float | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.message = message
+        self.permanent = permanent
+        self.status_code = status_code
+        self.retry_after_s = retry_after_s
+
+    def __str__(self) -> str:
+        prefix = f"{self.status_code}: " if self.status_code else ""
+        return f"{prefix}{self.message}"
+
+
+@dataclass
+class CallRecord:
+    """What the sync ledger keeps of one HTTP call: no secrets, no bodies."""
+
+    method: str
+    path: str
+    status_code: int | None
+    duration_ms: int
+    error: str = ""
+
+
+def parse_retry_after(value: str | None) -> float | None:
+    """`Retry-After` as seconds (delta-seconds or an HTTP date), None when absent or unreadable."""
+    if not value:
+        return None
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        pass
+    try:
+        return max(0.0, parsedate_to_datetime(value).timestamp() - time.time())
+    except (TypeError, ValueError):
+        return None
+
+
+class UpstreamClient:
+    """Base client on `httpx.Client`. Subclasses set `platform` and implement the auth hooks."""
+
+    platform = "upstream"
+    timeout = httpx.Timeout(connect=5.0, read=30.0, write=30.0, pool=5.0)
+
+    def __init__(
+        self,
+        base_url: str,
+        *,
+        transport: httpx.BaseTransport | None = None,
+        on_call: Callable[[CallRecord], None] | None = None,
+        http: httpx.Client | None = None,
+    ) -> None:
+        self.base_url = base_url.rstrip("/")
+        self.on_call = on_call
+        self.http = http or httpx.Client(
+            base_url=self.base_url,
+            timeout=self.timeout,
+            headers={"User-Agent": USER_AGENT},
+            transport=transport,
+        )
+
+    # --- hooks for subclasses -----------------------------------------------------------------
+    def auth_headers(self) -> dict[str, str]:
+        """Headers that authenticate a call (may fetch a token first)."""
+        return {}
+
+    def reauthenticate(self) -> bool:
+        """Drop a cached token so the next call fetches a new one; False when there is none."""
+        return False
+
+    def error_message(self, response: httpx.Response) -> str:
+        """The platform's own message for an error answer."""
+        try:
+            data = response.json()
+        except ValueError:
+            return response.text[:500] or response.reason_phrase
+        if isinstance(data, dict):
+            for key in ("detail", "message", "title", "error"):
+                if data.get(key):
+                    value = data[key]
+                    return value if isinstance(value, str) else _short(value)
+        return _short(data)
+
+    # --- calls ------------------------------------------------------------------------------------
+    def request(
+        self, method: str, path: str, *, authenticated: bool = True, **kwargs: Any
+    ) -> httpx.Response:
+        """One call with error mapping; on a 401 re-authenticates once and repeats the call."""
+        for attempt in (1, 2):
+            headers = dict(kwargs.pop("headers", None) or {})
+            if authenticated:
+                headers.update(self.auth_headers())
+            response = self.send(method, path, headers=headers, **kwargs)
+            retry_auth = response.status_code == 401 and authenticated and attempt == 1
+            if retry_auth and self.reauthenticate():
+                continue
+            self.raise_for_status(response)
+            return response
+        raise AssertionError("unreachable")
+
+    def send(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
+        """Send without error mapping (but with transport errors mapped), recording the call."""
+        started = time.monotonic()
+        try:
+            response = self.http.request(method, path, **kwargs)
+        except httpx.TimeoutException as exc:
+            self._record(method, path, None, started, f"timeout: {type(exc).__name__}")
+            raise UpstreamError(f"{self.platform} did not answer in time", permanent=False) from exc
+        except httpx.TransportError as exc:
+            self._record(method, path, None, started, f"network: {type(exc).__name__}")
+            raise UpstreamError(
+                f"{self.platform} could not be reached ({type(exc).__name__})", permanent=False
+            ) from exc
+        error = "" if response.is_success else self.error_message(response)[:500]
+        self._record(method, path, response.status_code, started, error)
+        return response
+
+    def raise_for_status(self, response: httpx.Response) -> None:
+        if response.is_success:
+            return
+        status = response.status_code
+        message = self.error_message(response)
+        retry_after = parse_retry_after(response.headers.get("Retry-After"))
+        permanent = status in PERMANENT_STATUSES or (400 <= status < 500 and status != 429)
+        raise UpstreamError(
+            message, permanent=permanent, status_code=status, retry_after_s=retry_after
+        )
+
+    def _record(
+        self, method: str, path: str, status: int | None, started: float, error: str
+    ) -> None:
+        if self.on_call is not None:
+            duration_ms = int((time.monotonic() - started) * 1000)
+            self.on_call(CallRecord(method, path, status, duration_ms, error))
+
+    def close(self) -> None:
+        self.http.close()
+
+    def __enter__(self) -> UpstreamClient:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def _short(value: Any, limit: int = 500) -> str:
+    text = str(value)
+    return text if len(text) <= limit else text[: limit - 1] + "…"

@@ -1,0 +1,3 @@
+"""Models of integrations."""
+
+from __future__ import annotations

@@ -1,0 +1,315 @@
+"""Shared machinery of the upstream emulators: routing, JSON answers, fault injection, state.
+
+Each emulator is a plain WSGI application (no Django), so the same object serves the in-process
+sandbox of `make run` (through an httpx WSGI transport) and real HTTP on 127.0.0.1 (waitress, with
+HTTP/1.1 keep-alive) for the tests, the benchmarks and `manage.py sandbox`.
+
+Control endpoints, on every emulator, under `/_sandbox/`:
+- `POST /_sandbox/faults` `{"fail_next": N, "status": 503, "retry_after": 2, "latency_ms": 50,
+  "drop_next": N, "expire_tokens": true}`: the next N calls answer `status` (with `Retry-After`
+  when given), every call waits `latency_ms`, the next N calls lose their connection, and every
+  token issued so far stops working.
+- `GET /_sandbox/state`: the emulator's whole state as JSON (what tests check against).
+- `POST /_sandbox/reset`: forget everything.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import secrets
+import threading
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qs
+
+HandlerResult = "Response"
+
+
+class ConnectionDropped(Exception):
+    """Raised inside a response body so that the server closes the socket mid-answer."""
+
+
+@dataclass
+class Request:
+    """What a handler sees of one WSGI request."""
+
+    method: str
+    path: str
+    query: dict[str, list[str]]
+    headers: dict[str, str]  # lower-case names
+    body: bytes
+    params: dict[str, str] = field(default_factory=dict)  # from the route's named groups
+
+    def json(self) -> Any:
+        return json.loads(self.body.decode("utf-8"))
+
+    def form(self) -> dict[str, str]:
+        parsed = parse_qs(self.body.decode("utf-8"), keep_blank_values=True)
+        return {key: values[-1] for key, values in parsed.items()}
+
+    @property
+    def content_type(self) -> str:
+        return self.headers.get("content-type", "").split(";")[0].strip().lower()
+
+
+@dataclass
+class Response:
+    """An emulator's answer."""
+
+    status: int
+    body: bytes = b""
+    headers: list[tuple[str, str]] = field(default_factory=list)
+
+    @classmethod
+    def json(cls, status: int, data: Any, content_type: str = "application/json") -> Response:
+        return cls(status, json.dumps(data).encode(), [("Content-Type", content_type)])
+
+    @classmethod
+    def text(cls, status: int, text: str) -> Response:
+        return cls(status, text.encode(), [("Content-Type", "text/plain; charset=utf-8")])
+
+
+REASONS = {
+    200: "OK",
+    201: "Created",
+    202: "Accepted",
+    204: "No Content",
+    400: "Bad Request",
+    401: "Unauthorized",
+    403: "Forbidden",
+    404: "Not Found",
+    405: "Method Not Allowed",
+    409: "Conflict",
+    413: "Payload Too Large",
+    415: "Unsupported Media Type",
+    422: "Unprocessable Entity",
+    429: "Too Many Requests",
+    500: "Internal Server Error",
+    502: "Bad Gateway",
+    503: "Service Unavailable",
+}
+
+
+@dataclass
+class Faults:
+    """Faults the next calls will meet; changed through `/_sandbox/faults` or directly in tests."""
+
+    fail_next: int = 0
+    status: int = 503
+    retry_after: float | None = None
+    latency_ms: int = 0
+    drop_next: int = 0
+
+
+class Emulator:
+    """Base WSGI app. Subclasses register routes in `setup_routes` and keep state in `self.state`."""
+
+    name = "emulator"
+    max_body_bytes = 50 * 1024 * 1024
+
+    def __init__(self, state_path: str | Path | None = None) -> None:
+        self.lock = threading.RLock()
+        self.faults = Faults()
+        self.routes: list[tuple[str, re.Pattern[str], Callable[[Request], Response]]] = []
+        self.state_path = Path(state_path) if state_path else None
+        self.calls: list[tuple[str, str, int]] = []  # (method, path, status) of every call
+        self.state: dict[str, Any] = self.initial_state()
+        self.load()
+        self.setup_routes()
+
+    # --- for subclasses -------------------------------------------------------------------
+    def initial_state(self) -> dict[str, Any]:
+        return {}
+
+    def setup_routes(self) -> None:
+        raise NotImplementedError
+
+    def expire_tokens(self) -> None:
+        """Make every token issued so far invalid (subclasses that issue tokens override)."""
+
+    def route(self, method: str, pattern: str, handler: Callable[[Request], Response]) -> None:
+        self.routes.append((method, re.compile(f"^{pattern}$"), handler))
+
+    # --- state ----------------------------------------------------------------------------
+    def load(self) -> None:
+        if self.state_path and self.state_path.exists():
+            self.state = json.loads(self.state_path.read_text())
+
+    def save(self) -> None:
+        """Persist the state (in sandbox mode, so it survives a restart of `make run`)."""
+        if self.state_path:
+            tmp = self.state_path.with_suffix(".tmp")
+            tmp.write_text(json.dumps(self.state))
+            tmp.replace(self.state_path)
+
+    def reset(self) -> None:
+        with self.lock:
+            self.state = self.initial_state()
+            self.faults = Faults()
+            self.calls.clear()
+            self.save()
+
+    @staticmethod
+    def new_id(prefix: str = "") -> str:
+        return f"{prefix}{secrets.token_hex(8)}"
+
+    # --- control endpoints ------------------------------------------------------------------
+    def _control(self, request: Request) -> Response:
+        action = request.path.removeprefix("/_sandbox/")
+        if action == "state" and request.method == "GET":
+            with self.lock:
+                return Response.json(200, self.state)
+        if action == "reset" and request.method == "POST":
+            self.reset()
+            return Response.json(200, {"reset": True})
+        if action == "faults" and request.method == "POST":
+            data = request.json() if request.body else {}
+            with self.lock:
+                self.faults.fail_next = int(data.get("fail_next", self.faults.fail_next))
+                self.faults.status = int(data.get("status", self.faults.status))
+                self.faults.retry_after = data.get("retry_after", self.faults.retry_after)
+                self.faults.latency_ms = int(data.get("latency_ms", self.faults.latency_ms))
+                self.faults.drop_next = int(data.get("drop_next", self.faults.drop_next))
+                if data.get("expire_tokens"):
+                    self.expire_tokens()
+                return Response.json(200, self.faults.__dict__)
+        return Response.json(404, {"detail": "unknown sandbox control"})
+
+    def fault_response(self) -> Response | None:
+        """The injected failure for this call, if one is due (caller holds the lock)."""
+        if self.faults.fail_next > 0:
+            self.faults.fail_next -= 1
+            status = self.faults.status
+            response = self.error_for_fault(status)
+            if self.faults.retry_after is not None:
+                response.headers.append(("Retry-After", str(self.faults.retry_after)))
+            return response
+        return None
+
+    def error_for_fault(self, status: int) -> Response:
+        """The body an injected failure carries; platforms with an error envelope override."""
+        return Response.json(status, {"detail": REASONS.get(status, "error")})
+
+    def not_found(self, request: Request) -> Response:
+        return Response.json(404, {"detail": "Not Found"})
+
+    def method_not_allowed(self, request: Request) -> Response:
+        return Response.json(405, {"detail": "Method Not Allowed"})
+
+    # --- WSGI -------------------------------------------------------------------------------
+    def dispatch(self, request: Request) -> Response:
+        if request.path.startswith("/_sandbox/"):
+            return self._control(request)
+        with self.lock:
+            fault = self.fault_response()
+        if fault is not None:
+            return fault
+        path_matched = False
+        for method, pattern, handler in self.routes:
+            match = pattern.match(request.path)
+            if not match:
+                continue
+            path_matched = True
+            if method != request.method:
+                continue
+            request.params = match.groupdict()
+            with self.lock:
+                response = handler(request)
+                self.save()
+            return response
+        if path_matched:
+            return self.method_not_allowed(request)
+        return self.not_found(request)
+
+    def __call__(self, environ: dict[str, Any], start_response: Callable) -> Iterable[bytes]:
+        try:
+            length = int(environ.get("CONTENT_LENGTH") or 0)
+        except ValueError:
+            length = 0
+        if length > self.max_body_bytes:
+            response = Response.json(413, {"detail": "body too large"})
+            body = b""
+        else:
+            body = environ["wsgi.input"].read(length) if length else b""
+            headers = {
+                key[5:].replace("_", "-").lower(): value
+                for key, value in environ.items()
+                if key.startswith("HTTP_")
+            }
+            if environ.get("CONTENT_TYPE"):
+                headers["content-type"] = environ["CONTENT_TYPE"]
+            request = Request(
+                method=environ["REQUEST_METHOD"].upper(),
+                path=environ.get("PATH_INFO") or "/",
+                query=parse_qs(environ.get("QUERY_STRING", ""), keep_blank_values=True),
+                headers=headers,
+                body=body,
+            )
+            if self.faults.latency_ms and not request.path.startswith("/_sandbox/"):
+                time.sleep(self.faults.latency_ms / 1000)
+            drop = False
+            with self.lock:
+                if self.faults.drop_next > 0 and not request.path.startswith("/_sandbox/"):
+                    self.faults.drop_next -= 1
+                    drop = True
+            if drop:
+                return self._dropped(start_response)
+            try:
+                response = self.dispatch(request)
+            except (ValueError, UnicodeDecodeError):
+                response = self.malformed(request)
+            with self.lock:
+                self.calls.append((request.method, request.path, response.status))
+        headers = [*response.headers, ("Content-Length", str(len(response.body)))]
+        start_response(f"{response.status} {REASONS.get(response.status, 'Status')}", headers)
+        return [response.body]
+
+    def malformed(self, request: Request) -> Response:
+        """Answer to a body that does not parse (JSON or form); platforms override the shape."""
+        return Response.json(400, {"detail": "malformed request body"})
+
+    @staticmethod
+    def _dropped(start_response: Callable) -> Iterable[bytes]:
+        """Promise a body and close the socket before sending it: the client sees a broken read."""
+        start_response("200 OK", [("Content-Type", "application/json"), ("Content-Length", "64")])
+
+        def body() -> Iterable[bytes]:
+            yield b'{"partial'
+            raise ConnectionDropped("fault injection: connection dropped")
+
+        return body()
+
+
+def serve(app: Emulator, host: str = "127.0.0.1", port: int = 0, threads: int = 8) -> Any:
+    """A waitress server for `app` (not yet running: call `.run()`); port 0 picks a free port."""
+    from waitress.server import create_server
+
+    return create_server(
+        app, host=host, port=port, threads=threads, ident=app.name, expose_tracebacks=False
+    )
+
+
+class RunningEmulator:
+    """An emulator served over real HTTP in a background thread (tests, benchmarks)."""
+
+    def __init__(self, app: Emulator, host: str = "127.0.0.1", port: int = 0) -> None:
+        self.app = app
+        self.server = serve(app, host, port)
+        self.thread = threading.Thread(target=self.server.run, name=f"{app.name}-http", daemon=True)
+
+    @property
+    def base_url(self) -> str:
+        host, port = self.server.socket.getsockname()[:2]
+        return f"http://{host}:{port}"
+
+    def __enter__(self) -> RunningEmulator:
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.server.close()
+        self.thread.join(timeout=5)

@@ -1,0 +1,7 @@
+"""Gridfolio's project package: settings, URLs, Celery app, organizations and sign-in."""
+
+from __future__ import annotations
+
+from .celery import app as celery_app
+
+__all__ = ("celery_app",)

@@ -1,0 +1,14 @@
+from __future__ import annotations
+
+from django.apps import AppConfig
+
+
+class PortalConfig(AppConfig):
+    name = "portal"
+    verbose_name = "Organizations and users"
+    default_auto_field = "django.db.models.BigAutoField"
+
+    def ready(self) -> None:
+        from .dashboard import NavItem, register_nav
+
+        register_nav(NavItem("Dashboard", "dashboard", order=0, icon="bi-speedometer2"))

@@ -1,0 +1,58 @@
+"""The dashboard's cards. Apps register what they count in `AppConfig.ready()`, so that
+`portal` never imports them (imports point one way: portal <- homes <- devices <- integrations)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from django.db.models import QuerySet
+
+from .models import Organization
+
+
+@dataclass(frozen=True)
+class Card:
+    """One count on the dashboard, linking to its list page."""
+
+    label: str
+    url_name: str
+    queryset: Callable[[Organization], QuerySet]
+    icon: str = "bi-collection"
+    order: int = 100
+
+
+CARDS: dict[str, Card] = {}
+
+
+def register_card(card: Card) -> None:
+    CARDS[card.label] = card
+
+
+def cards_for(organization: Organization) -> list[tuple[Card, int]]:
+    return [
+        (card, card.queryset(organization).count())
+        for card in sorted(CARDS.values(), key=lambda c: c.order)
+    ]
+
+
+@dataclass(frozen=True)
+class NavItem:
+    """A navigation entry, registered by the app that owns the page."""
+
+    label: str
+    url_name: str
+    order: int
+    icon: str = ""
+    required_role: str = "viewer"
+
+
+NAV: dict[str, NavItem] = {}
+
+
+def register_nav(item: NavItem) -> None:
+    NAV[item.url_name] = item
+
+
+def nav_items() -> list[NavItem]:
+    return sorted(NAV.values(), key=lambda item: item.order)

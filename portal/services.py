@@ -1,0 +1,123 @@
+"""Write operations on organizations, memberships and invitations."""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.contrib.auth import get_user_model
+from django.core.exceptions import ValidationError
+from django.core.mail import send_mail
+from django.db import transaction
+from django.template.loader import render_to_string
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.text import slugify
+
+from .models import Invitation, Membership, Organization, Role, User
+
+
+@transaction.atomic
+def create_organization(
+    *, name: str, owner: User, timezone_name: str = "UTC", slug: str = ""
+) -> Organization:
+    base = slugify(slug or name)[:50] or "org"
+    candidate, n = base, 1
+    while Organization.objects.filter(slug=candidate).exists():
+        n += 1
+        candidate = f"{base}-{n}"
+    organization = Organization.objects.create(name=name, slug=candidate, timezone=timezone_name)
+    Membership.objects.create(user=owner, organization=organization, role=Role.OWNER)
+    return organization
+
+
+def _check_can_grant(actor: Membership, role: str) -> None:
+    if not actor.allows(Role.ADMIN):
+        raise ValidationError("Only admins and owners manage members.")
+    if Role(role) == Role.OWNER and not actor.allows(Role.OWNER):
+        raise ValidationError("Only an owner can make someone an owner.")
+
+
+@transaction.atomic
+def invite_member(*, actor: Membership, email: str, role: str) -> Invitation:
+    """Record an invitation and email its link. Re-inviting replaces an open invitation."""
+    _check_can_grant(actor, role)
+    email = email.strip().lower()
+    organization = actor.organization
+    if Membership.objects.filter(organization=organization, user__email__iexact=email).exists():
+        raise ValidationError(f"{email} is already a member of {organization}.")
+    Invitation.objects.filter(
+        organization=organization, email=email, accepted_at__isnull=True
+    ).delete()
+    invitation = Invitation.objects.create(
+        organization=organization, email=email, role=role, invited_by=actor.user
+    )
+    link = settings.PUBLIC_BASE_URL.rstrip("/") + reverse(
+        "accept_invitation", args=[invitation.token]
+    )
+    context = {"invitation": invitation, "link": link, "inviter": actor.user}
+    transaction.on_commit(
+        lambda: send_mail(
+            subject=f"You are invited to {organization} on Gridfolio",
+            message=render_to_string("portal/email/invitation.txt", context),
+            from_email=None,
+            recipient_list=[email],
+        )
+    )
+    return invitation
+
+
+@transaction.atomic
+def accept_invitation(
+    *, invitation: Invitation, user: User | None = None, password: str = "", full_name: str = ""
+) -> Membership:
+    """Join the invitation's organization: an existing user, or a new one with `password`."""
+    invitation = Invitation.objects.select_for_update().get(pk=invitation.pk)
+    if not invitation.is_open:
+        raise ValidationError("This invitation has expired or was already used.")
+    if user is None:
+        user_model = get_user_model()
+        if user_model.objects.filter(email__iexact=invitation.email).exists():
+            raise ValidationError(
+                "An account with this email exists: sign in first, then open the link again."
+            )
+        user = user_model.objects.create_user(invitation.email, password, full_name=full_name)
+    elif user.email.lower() != invitation.email.lower():
+        raise ValidationError(
+            f"This invitation is for {invitation.email}; you are signed in as {user.email}."
+        )
+    membership, _ = Membership.objects.get_or_create(
+        user=user, organization=invitation.organization, defaults={"role": invitation.role}
+    )
+    invitation.accepted_at = timezone.now()
+    invitation.save(update_fields=["accepted_at"])
+    return membership
+
+
+@transaction.atomic
+def change_role(*, actor: Membership, membership: Membership, role: str) -> Membership:
+    _check_can_grant(actor, role)
+    if membership.role == Role.OWNER and not actor.allows(Role.OWNER):
+        raise ValidationError("Only an owner can change an owner's role.")
+    if membership.role == Role.OWNER and role != Role.OWNER:
+        _keep_one_owner(membership)
+    membership.role = role
+    membership.save(update_fields=["role"])
+    return membership
+
+
+@transaction.atomic
+def remove_member(*, actor: Membership, membership: Membership) -> None:
+    if not actor.allows(Role.ADMIN):
+        raise ValidationError("Only admins and owners manage members.")
+    if membership.role == Role.OWNER:
+        if not actor.allows(Role.OWNER):
+            raise ValidationError("Only an owner can remove an owner.")
+        _keep_one_owner(membership)
+    membership.delete()
+
+
+def _keep_one_owner(membership: Membership) -> None:
+    owners = Membership.objects.select_for_update().filter(
+        organization=membership.organization, role=Role.OWNER
+    )
+    if owners.count() <= 1:
+        raise ValidationError("An organization needs at least one owner.")

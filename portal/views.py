@@ -1,0 +1,173 @@
+"""Dashboard, organization switcher, members and invitations, health check."""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.contrib import messages
+from django.contrib.auth import login
+from django.core.exceptions import ValidationError
+from django.db import connection
+from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.views.decorators.cache import never_cache
+from django.views.decorators.http import require_GET, require_POST
+
+from . import services
+from .dashboard import cards_for
+from .forms import AcceptInvitationForm, InvitationForm, RoleForm
+from .models import ROLE_HELP, Invitation, Membership, Role
+from .tenancy import SESSION_KEY, get_for_org_or_404, memberships_of, org_required
+
+
+@org_required()
+def dashboard(request: HttpRequest) -> HttpResponse:
+    return render(request, "portal/dashboard.html", {"cards": cards_for(request.organization)})
+
+
+@require_POST
+@org_required()
+def switch_organization(request: HttpRequest) -> HttpResponse:
+    membership = get_object_or_404(
+        memberships_of(request.user), organization_id=request.POST.get("organization")
+    )
+    request.session[SESSION_KEY] = membership.organization_id
+    messages.success(request, f"Now working in {membership.organization}.")
+    return redirect("dashboard")
+
+
+@org_required()
+def members(request: HttpRequest) -> HttpResponse:
+    organization = request.organization
+    context = {
+        "memberships": Membership.objects.filter(organization=organization).select_related("user"),
+        "invitations": Invitation.objects.filter(
+            organization=organization, accepted_at__isnull=True
+        ),
+        "invite_form": InvitationForm(),
+        "roles": Role.choices,
+        "role_help": [(Role(value).label, ROLE_HELP[Role(value)]) for value, _ in Role.choices],
+    }
+    return render(request, "portal/members.html", context)
+
+
+@require_POST
+@org_required(Role.ADMIN)
+def invite(request: HttpRequest) -> HttpResponse:
+    form = InvitationForm(request.POST)
+    if form.is_valid():
+        try:
+            invitation = services.invite_member(actor=request.membership, **form.cleaned_data)
+        except ValidationError as exc:
+            messages.error(request, " ".join(exc.messages))
+        else:
+            messages.success(request, f"Invitation sent to {invitation.email}.")
+    else:
+        messages.error(request, "Enter a valid email address and role.")
+    return redirect("members")
+
+
+@require_POST
+@org_required(Role.ADMIN)
+def revoke_invitation(request: HttpRequest, pk: int) -> HttpResponse:
+    invitation = get_for_org_or_404(
+        Invitation, request.organization, pk=pk, accepted_at__isnull=True
+    )
+    invitation.delete()
+    messages.success(request, f"Invitation to {invitation.email} revoked.")
+    return redirect("members")
+
+
+@require_POST
+@org_required(Role.ADMIN)
+def change_role(request: HttpRequest, pk: int) -> HttpResponse:
+    membership = get_for_org_or_404(Membership, request.organization, pk=pk)
+    form = RoleForm(request.POST)
+    if form.is_valid():
+        try:
+            services.change_role(
+                actor=request.membership, membership=membership, role=form.cleaned_data["role"]
+            )
+        except ValidationError as exc:
+            messages.error(request, " ".join(exc.messages))
+        else:
+            messages.success(
+                request, f"{membership.user} is now {membership.get_role_display().lower()}."
+            )
+    return redirect("members")
+
+
+@require_POST
+@org_required(Role.ADMIN)
+def remove_member(request: HttpRequest, pk: int) -> HttpResponse:
+    membership = get_for_org_or_404(Membership, request.organization, pk=pk)
+    try:
+        services.remove_member(actor=request.membership, membership=membership)
+    except ValidationError as exc:
+        messages.error(request, " ".join(exc.messages))
+    else:
+        messages.success(request, f"{membership.user} was removed.")
+    return redirect("members")
+
+
+@never_cache
+def accept_invitation(request: HttpRequest, token: str) -> HttpResponse:
+    invitation = get_object_or_404(Invitation.objects.select_related("organization"), token=token)
+    if not invitation.is_open:
+        return render(
+            request, "portal/invitation_closed.html", {"invitation": invitation}, status=410
+        )
+    existing_user = request.user if request.user.is_authenticated else None
+    form = (
+        None
+        if existing_user
+        else AcceptInvitationForm(request.POST or None, email=invitation.email)
+    )
+    if request.method == "POST" and (existing_user or form.is_valid()):
+        try:
+            membership = services.accept_invitation(
+                invitation=invitation,
+                user=existing_user,
+                password=form.cleaned_data["password1"] if form else "",
+                full_name=form.cleaned_data["full_name"] if form else "",
+            )
+        except ValidationError as exc:
+            messages.error(request, " ".join(exc.messages))
+        else:
+            if existing_user is None:
+                login(request, membership.user, backend="django.contrib.auth.backends.ModelBackend")
+            request.session[SESSION_KEY] = membership.organization_id
+            messages.success(request, f"Welcome to {membership.organization}.")
+            return redirect("dashboard")
+    return render(
+        request, "portal/accept_invitation.html", {"invitation": invitation, "form": form}
+    )
+
+
+@require_GET
+@never_cache
+def healthz(request: HttpRequest) -> JsonResponse:
+    """200 when the database (and the broker, when one is configured) answer; 503 naming the part."""
+    checks: dict[str, str] = {}
+    try:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT 1")
+        checks["database"] = "ok"
+    except Exception as exc:
+        checks["database"] = f"error: {type(exc).__name__}"
+    if settings.CELERY_BROKER_URL:
+        checks["broker"] = _broker_status()
+    healthy = all(value == "ok" for value in checks.values())
+    return JsonResponse(
+        {"status": "ok" if healthy else "error", "checks": checks}, status=200 if healthy else 503
+    )
+
+
+def _broker_status() -> str:
+    from .celery import app
+
+    try:
+        with app.connection_for_write(settings.CELERY_BROKER_URL) as conn:
+            conn.ensure_connection(max_retries=1, timeout=2)
+    except Exception as exc:
+        return f"error: {type(exc).__name__}"
+    return "ok"
