@@ -5,4 +5,24 @@ from django.apps import AppConfig
 
 class DevicesConfig(AppConfig):
     name = "devices"
+    verbose_name = "Devices and readings"
     default_auto_field = "django.db.models.BigAutoField"
+
+    def ready(self) -> None:
+        from portal.dashboard import Card, NavItem, register_card, register_nav
+        from portal.demo import register_seeder
+
+        from . import demo
+        from .models import Device
+
+        register_seeder(demo.seed, order=20)
+        register_nav(NavItem("Devices", "device_list", order=40, icon="bi-cpu"))
+        register_card(
+            Card(
+                "Devices",
+                "device_list",
+                lambda org: Device.objects.filter(organization=org),
+                "bi-cpu",
+                40,
+            )
+        )

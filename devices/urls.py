@@ -1,3 +1,14 @@
 from __future__ import annotations
 
-urlpatterns: list = []
+from django.urls import path
+
+from . import views
+
+urlpatterns = [
+    path("devices/", views.DeviceList.as_view(), name="device_list"),
+    path("devices/new/", views.choose_kind, name="device_create"),
+    path("devices/new/<str:kind>/", views.DeviceFormView.as_view(), name="device_create_kind"),
+    path("devices/<int:pk>/", views.DeviceDetail.as_view(), name="device_detail"),
+    path("devices/<int:pk>/edit/", views.DeviceFormView.as_view(), name="device_edit"),
+    path("devices/<int:pk>/delete/", views.DeviceDelete.as_view(), name="device_delete"),
+]

@@ -119,8 +119,9 @@ class UpstreamClient:
         self, method: str, path: str, *, authenticated: bool = True, **kwargs: Any
     ) -> httpx.Response:
         """One call with error mapping; on a 401 re-authenticates once and repeats the call."""
+        extra_headers = dict(kwargs.pop("headers", None) or {})
         for attempt in (1, 2):
-            headers = dict(kwargs.pop("headers", None) or {})
+            headers = dict(extra_headers)
             if authenticated:
                 headers.update(self.auth_headers())
             response = self.send(method, path, headers=headers, **kwargs)

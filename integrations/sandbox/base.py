@@ -26,6 +26,8 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs
 
+from waitress import wasyncore
+
 HandlerResult = "Response"
 
 
@@ -158,8 +160,15 @@ class Emulator:
         return f"{prefix}{secrets.token_hex(8)}"
 
     # --- control endpoints ------------------------------------------------------------------
+    def control(self, action: str, request: Request) -> Response | None:
+        """A platform's own `/_sandbox/<action>` endpoint, or None when `action` is not one."""
+        return None
+
     def _control(self, request: Request) -> Response:
         action = request.path.removeprefix("/_sandbox/")
+        extra = self.control(action, request)
+        if extra is not None:
+            return extra
         if action == "state" and request.method == "GET":
             with self.lock:
                 return Response.json(200, self.state)
@@ -296,20 +305,28 @@ def serve(app: Emulator, host: str = "127.0.0.1", port: int = 0, threads: int = 
 class RunningEmulator:
     """An emulator served over real HTTP in a background thread (tests, benchmarks)."""
 
+    poll_s = 0.05  # how long a stop request may wait for the serving loop to notice it
+
     def __init__(self, app: Emulator, host: str = "127.0.0.1", port: int = 0) -> None:
         self.app = app
         self.server = serve(app, host, port)
-        self.thread = threading.Thread(target=self.server.run, name=f"{app.name}-http", daemon=True)
+        bound_host, bound_port = self.server.socket.getsockname()[:2]
+        self.base_url = f"http://{bound_host}:{bound_port}"  # still readable after __exit__
+        self._stopping = threading.Event()
+        self.thread = threading.Thread(target=self._serve, name=f"{app.name}-http", daemon=True)
 
-    @property
-    def base_url(self) -> str:
-        host, port = self.server.socket.getsockname()[:2]
-        return f"http://{host}:{port}"
+    def _serve(self) -> None:
+        # waitress's run() blocks in select() for up to 1 s and dies with EBADF when the socket
+        # is closed under it: poll in short rounds and stop before anything is closed.
+        while not self._stopping.is_set():
+            self.server.asyncore.loop(timeout=self.poll_s, map=self.server._map, count=1)
 
     def __enter__(self) -> RunningEmulator:
         self.thread.start()
         return self
 
     def __exit__(self, *exc: object) -> None:
-        self.server.close()
+        self._stopping.set()
         self.thread.join(timeout=5)
+        self.server.task_dispatcher.shutdown()
+        wasyncore.close_all(self.server._map)

@@ -1,0 +1,74 @@
+"""The device form: common fields, plus only the chosen kind's own fields."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django import forms
+
+from portal.crud import OrgModelForm
+
+from .kinds import KINDS, form_field, form_initial, validate_details
+from .models import Device
+
+
+class DeviceForm(OrgModelForm):
+    """Common device fields and the fields of one kind (`kind` is fixed once chosen)."""
+
+    class Meta:
+        model = Device
+        fields = [
+            "home",
+            "meter",
+            "name",
+            "custom_id",
+            "commenced_operation_date",
+            "status",
+            "owner_name",
+        ]
+        widgets = {"commenced_operation_date": forms.DateInput(attrs={"type": "date"})}
+
+    def __init__(self, *args: Any, kind: str, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.kind = kind
+        self.instance.kind = kind
+        self.kind_field_names = []
+        initial = form_initial(kind, self.instance.details or {})
+        for spec in KINDS[kind].fields:
+            self.fields[spec.name] = form_field(spec)
+            self.fields[spec.name].initial = initial.get(spec.name)
+            self.kind_field_names.append(spec.name)
+        self.fields["meter"].queryset = self.fields["meter"].queryset.select_related("home")
+        self.fields["home"].queryset = self.fields["home"].queryset.only("pk", "name")
+
+    def clean_custom_id(self) -> str:
+        value = self.cleaned_data["custom_id"].strip()
+        return self.unique_in_org(
+            "custom_id", value, "Another device in your organization has this custom id."
+        )
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean()
+        raw = {name: data.get(name) for name in self.kind_field_names}
+        details, errors = validate_details(self.kind, raw)
+        for name, message in errors.items():
+            if name in self.fields and name not in self.errors:
+                self.add_error(name, message)
+        self.instance.details = details
+        meter, home = data.get("meter"), data.get("home")
+        if meter and home and meter.home_id != home.pk:
+            self.add_error("meter", "This meter belongs to another home.")
+        return data
+
+    def _post_clean(self) -> None:
+        # With the kind's own fields already in error, the model's clean() would only repeat them
+        # under `details`, a name this form does not have.
+        if any(name in self.errors for name in self.kind_field_names):
+            return
+        super()._post_clean()
+
+    def common_fields(self) -> list[forms.BoundField]:
+        return [self[name] for name in self._meta.fields]
+
+    def kind_fields(self) -> list[forms.BoundField]:
+        return [self[name] for name in self.kind_field_names]

@@ -1,0 +1,93 @@
+"""Back office for customers, homes, meters, utilities and rate plans."""
+
+from __future__ import annotations
+
+from django.contrib import admin
+
+from portal.admin_helpers import ServiceAdmin
+
+from . import services
+from .models import Customer, Home, Meter, RatePlan, Utility
+
+
+class HomeInline(admin.TabularInline):
+    model = Home
+    extra = 0
+    fields = ["name", "zip_code", "city", "state", "timezone"]
+    show_change_link = True
+
+
+class MeterInline(admin.TabularInline):
+    model = Meter
+    extra = 0
+    fields = ["meter_number", "meter_point_id", "location_type", "wattics_stream_id"]
+    show_change_link = True
+
+
+class RatePlanInline(admin.TabularInline):
+    model = RatePlan
+    extra = 0
+
+
+@admin.register(Customer)
+class CustomerAdmin(ServiceAdmin):
+    save_service = services.save_customer
+    delete_service = services.delete_customer
+    list_display = ["name", "email", "phone", "external_ref", "organization", "created_at"]
+    list_filter = ["organization"]
+    search_fields = ["name", "email", "phone", "external_ref"]
+    list_select_related = ["organization"]
+    inlines = [HomeInline]
+
+
+@admin.register(Home)
+class HomeAdmin(ServiceAdmin):
+    save_service = services.save_home
+    delete_service = services.delete_home
+    list_display = [
+        "name",
+        "customer",
+        "city",
+        "state",
+        "zip_code",
+        "timezone",
+        "utility",
+        "organization",
+    ]
+    list_filter = ["organization", "state", "has_ev_charger", "has_ac"]
+    search_fields = ["name", "street", "city", "zip_code", "customer__name"]
+    list_select_related = ["organization", "customer", "utility"]
+    autocomplete_fields = ["customer", "utility", "rate_plan"]
+    inlines = [MeterInline]
+
+
+@admin.register(Meter)
+class MeterAdmin(ServiceAdmin):
+    save_service = services.save_meter
+    delete_service = services.delete_meter
+    list_display = [
+        "meter_number",
+        "meter_point_id",
+        "location_type",
+        "home",
+        "wattics_stream_id",
+        "organization",
+    ]
+    list_filter = ["organization", "location_type"]
+    search_fields = ["meter_number", "meter_point_id", "wattics_stream_id", "home__name"]
+    list_select_related = ["organization", "home"]
+    autocomplete_fields = ["home"]
+
+
+@admin.register(Utility)
+class UtilityAdmin(admin.ModelAdmin):
+    list_display = ["name", "ws_utility_id", "fetched_at"]
+    search_fields = ["name", "ws_utility_id"]
+    inlines = [RatePlanInline]
+
+
+@admin.register(RatePlan)
+class RatePlanAdmin(admin.ModelAdmin):
+    list_display = ["name", "utility", "ws_rate_plan_id"]
+    search_fields = ["name", "ws_rate_plan_id", "utility__name"]
+    list_select_related = ["utility"]

@@ -1,0 +1,247 @@
+"""Generic organization-scoped list, detail, create, edit and delete views.
+
+Each app's views subclass these and name their model, form, service, search fields, filters and
+sort orders; everything else (scoping, roles, messages, pagination, refusal to delete) is here once.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import urlencode
+
+from django import forms
+from django.contrib import messages
+from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
+from django.db import models
+from django.db.models import Q
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.shortcuts import redirect
+from django.urls import reverse
+from django.views.generic import DetailView, FormView, ListView, TemplateView
+
+from .models import Organization, Role
+from .signals import delete_blockers
+from .tenancy import OrgRequiredMixin, get_for_org_or_404
+
+
+@dataclass(frozen=True)
+class ListFilter:
+    """A select above a list: `?name=value` narrows the queryset by `lookup`."""
+
+    name: str
+    label: str
+    choices: Callable[[Organization], list[tuple[str, str]]]
+    lookup: str
+
+
+def _with_related(queryset: models.QuerySet, related: tuple[str, ...]) -> models.QuerySet:
+    return queryset.select_related(*related) if related else queryset
+
+
+class OrgModelForm(forms.ModelForm):
+    """A ModelForm whose related-record choices are limited to the current organization."""
+
+    def __init__(self, *args: Any, organization: Organization, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.organization = organization
+        self.instance.organization = organization
+        for field in self.fields.values():
+            if isinstance(field, forms.ModelChoiceField):
+                model = field.queryset.model
+                if any(f.name == "organization" for f in model._meta.fields):
+                    field.queryset = field.queryset.filter(organization=organization)
+
+    def add_service_errors(self, exc: ValidationError) -> None:
+        """Place a service's ValidationError on the matching fields (the rest above the form)."""
+        if hasattr(exc, "error_dict"):
+            for name, errors in exc.error_dict.items():
+                target = name if name in self.fields else None
+                for error in errors:
+                    message = " ".join(error.messages)
+                    self.add_error(
+                        target,
+                        message if target or name == NON_FIELD_ERRORS else f"{name}: {message}",
+                    )
+        else:
+            self.add_error(None, exc)
+
+    def unique_in_org(self, field: str, value: str, message: str) -> str:
+        """Refuse `value` when another record of this organization has it (case-insensitive)."""
+        clash = self._meta.model.objects.filter(
+            organization=self.organization, **{f"{field}__iexact": value}
+        )
+        if self.instance.pk:
+            clash = clash.exclude(pk=self.instance.pk)
+        if value and clash.exists():
+            raise ValidationError(message)
+        return value
+
+
+class OrgListView(OrgRequiredMixin, ListView):
+    """A searchable, filterable, sortable, paginated list of the organization's records."""
+
+    paginate_by = 50
+    search_fields: tuple[str, ...] = ()
+    filters: tuple[ListFilter, ...] = ()
+    sort_options: dict[str, tuple[str, tuple[str, ...]]] = {}
+    default_sort = ""
+    related: tuple[str, ...] = ()
+
+    def base_queryset(self) -> models.QuerySet:
+        return _with_related(
+            self.model.objects.filter(organization=self.request.organization), self.related
+        )
+
+    def get_queryset(self) -> models.QuerySet:
+        queryset = self.base_queryset()
+        query = self.request.GET.get("q", "").strip()
+        if query and self.search_fields:
+            condition = Q()
+            for name in self.search_fields:
+                condition |= Q(**{f"{name}__icontains": query})
+            queryset = queryset.filter(condition)
+        for list_filter in self.filters:
+            value = self.request.GET.get(list_filter.name, "")
+            if value:
+                queryset = queryset.filter(**{list_filter.lookup: value})
+        sort = self.request.GET.get("sort", self.default_sort)
+        ordering = self.sort_options.get(
+            sort, self.sort_options.get(self.default_sort, ("", ("pk",)))
+        )[1]
+        return queryset.order_by(*ordering, "pk")
+
+    def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
+        context = super().get_context_data(**kwargs)
+        organization = self.request.organization
+        params = self.request.GET
+        context["q"] = params.get("q", "")
+        context["sort"] = params.get("sort", self.default_sort)
+        context["sort_options"] = [(key, label) for key, (label, _) in self.sort_options.items()]
+        context["filter_controls"] = [
+            {
+                "name": f.name,
+                "label": f.label,
+                "choices": f.choices(organization),
+                "value": params.get(f.name, ""),
+            }
+            for f in self.filters
+        ]
+        kept = {key: value for key, value in params.items() if key != "page" and value}
+        context["querystring"] = urlencode(kept)
+        context["is_filtered"] = any(key in kept for key in ["q", *(f.name for f in self.filters)])
+        return context
+
+
+class OrgObjectMixin:
+    """Fetches the record through the organization (another organization's record is a 404)."""
+
+    model: type[models.Model]
+    related: tuple[str, ...] = ()
+
+    def get_object(self, queryset: models.QuerySet | None = None) -> models.Model:
+        source = _with_related(self.model.objects.all(), self.related)
+        return get_for_org_or_404(source, self.request.organization, pk=self.kwargs["pk"])
+
+
+class OrgDetailView(OrgRequiredMixin, OrgObjectMixin, DetailView):
+    """A record's page."""
+
+
+class OrgFormView(OrgRequiredMixin, FormView):
+    """Create (no pk) or edit (pk) a record through its service."""
+
+    required_role = Role.MEMBER
+    model: type[models.Model]
+    form_class: type[OrgModelForm]
+    save: Callable[[Any], Any]  # the service, e.g. homes.services.save_home
+    related: tuple[str, ...] = ()
+
+    def setup(self, request: HttpRequest, *args: Any, **kwargs: Any) -> None:
+        super().setup(request, *args, **kwargs)
+        self.object = None
+
+    def get_object(self) -> models.Model | None:
+        if "pk" not in self.kwargs:
+            return None
+        source = _with_related(self.model.objects.all(), self.related)
+        return get_for_org_or_404(source, self.request.organization, pk=self.kwargs["pk"])
+
+    def get_form_kwargs(self) -> dict[str, Any]:
+        self.object = self.get_object()
+        kwargs = super().get_form_kwargs()
+        kwargs["organization"] = self.request.organization
+        kwargs["instance"] = self.object
+        return kwargs
+
+    def get_template_names(self) -> list[str]:
+        meta = self.model._meta
+        return [f"{meta.app_label}/{meta.model_name}_form.html", "portal/record_form.html"]
+
+    def form_valid(self, form: OrgModelForm) -> HttpResponse:
+        record = form.save(commit=False)
+        record.organization = self.request.organization
+        try:
+            type(self).save(record)
+        except ValidationError as exc:
+            form.add_service_errors(exc)
+            return self.form_invalid(form)
+        if hasattr(form, "save_m2m"):
+            form.save_m2m()
+        verb = "saved" if self.object else "created"
+        messages.success(
+            self.request, f"{self.model._meta.verbose_name.capitalize()} “{record}” {verb}."
+        )
+        return HttpResponseRedirect(record.get_absolute_url())
+
+    def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
+        context = super().get_context_data(**kwargs)
+        context["object"] = self.object
+        context["verbose_name"] = self.model._meta.verbose_name
+        context["cancel_url"] = self.object.get_absolute_url() if self.object else self.list_url()
+        return context
+
+    def list_url(self) -> str:
+        return reverse(f"{self.model._meta.model_name}_list")
+
+
+class OrgDeleteView(OrgRequiredMixin, OrgObjectMixin, TemplateView):
+    """Confirm, then delete through the service; refused (with the reasons) while something depends on it."""
+
+    required_role = Role.MEMBER
+    template_name = "portal/record_confirm_delete.html"
+    delete: Callable[[Any], None]
+
+    def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
+        context = super().get_context_data(**kwargs)
+        record = self.get_object()
+        context["object"] = record
+        context["verbose_name"] = self.model._meta.verbose_name
+        context["blockers"] = delete_blockers(record) + self.dependents(record)
+        return context
+
+    def dependents(self, record: models.Model) -> list[str]:
+        """Local records that would block the delete (PROTECT), named for the confirmation page."""
+        reasons = []
+        for relation in record._meta.related_objects:
+            if relation.on_delete is models.PROTECT:
+                count = getattr(record, relation.get_accessor_name()).count()
+                if count:
+                    name = relation.related_model._meta.verbose_name
+                    reasons.append(
+                        f"It has {count} {name}{'s' if count > 1 else ''}: delete or move them first."
+                    )
+        return reasons
+
+    def post(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        record = self.get_object()
+        try:
+            type(self).delete(record)
+        except ValidationError as exc:
+            messages.error(request, " ".join(exc.messages))
+            return redirect(record.get_absolute_url())
+        messages.success(
+            request, f"{self.model._meta.verbose_name.capitalize()} “{record}” deleted."
+        )
+        return redirect(reverse(f"{self.model._meta.model_name}_list"))

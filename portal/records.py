@@ -1,0 +1,55 @@
+"""The write path every tenant-owned record shares: validate, save, announce; or check, announce, delete.
+
+The apps' services (`homes.services`, `devices.services`) name their operations (`save_home`,
+`delete_device`) and call these, so that every write sends `record_changed` inside its transaction
+and every delete asks the registered blockers first.
+"""
+
+from __future__ import annotations
+
+from django.core.exceptions import ValidationError
+from django.db import models, transaction
+from django.db.models import ProtectedError
+
+from .signals import delete_blockers, record_changed
+
+
+def save_record[M: models.Model](instance: M, *, changed: set[str] | None = None) -> M:
+    """Validate and save `instance`, then announce it (in the same transaction)."""
+    with transaction.atomic():
+        created = instance._state.adding
+        instance.full_clean()
+        instance.save()
+        record_changed.send(
+            sender=type(instance),
+            instance=instance,
+            created=created,
+            deleted=False,
+            fields=changed or set(),
+        )
+    return instance
+
+
+def delete_record(instance: models.Model) -> None:
+    """Delete `instance` unless something depends on it; the reasons come back as ValidationError."""
+    reasons = delete_blockers(instance)
+    if reasons:
+        raise ValidationError(reasons)
+    try:
+        with transaction.atomic():
+            record_changed.send(
+                sender=type(instance), instance=instance, created=False, deleted=True, fields=set()
+            )
+            instance.delete()
+    except ProtectedError as exc:
+        raise ValidationError(protected_message(exc)) from exc
+
+
+def protected_message(exc: ProtectedError) -> str:
+    """'It still has 3 homes and 1 meter' from Django's ProtectedError."""
+    counts: dict[str, int] = {}
+    for obj in exc.protected_objects:
+        meta = obj._meta
+        counts[str(meta.verbose_name_plural)] = counts.get(str(meta.verbose_name_plural), 0) + 1
+    parts = [f"{n} {name if n > 1 else name.rstrip('s')}" for name, n in counts.items()]
+    return f"It still has {' and '.join(parts)}: delete or move them first."
