@@ -42,30 +42,35 @@ INVERTER_DATA_SOURCES = [
     ("sma", "SMA"),
     ("fronius", "Fronius"),
     ("generac", "Generac"),
+    ("apsystems", "APsystems"),
     ("other", "Other"),
 ]
 EXTERNAL_REGISTRIES = [
     ("GATS", "GATS (PJM)"),
     ("M-RETS", "M-RETS"),
     ("WREGIS", "WREGIS"),
-    ("NAR", "NAR"),
     ("NEPOOL-GIS", "NEPOOL GIS"),
-    ("ERCOT", "ERCOT"),
     ("NYGATS", "NYGATS"),
+    ("MIRECS", "MIRECS"),
+    ("NC-RETS", "NC-RETS"),
+    ("ERCOT", "ERCOT"),
+    ("NAR", "NAR"),
 ]
 PREVIOUS_FUELS = [
     ("natural_gas", "Natural gas"),
     ("propane", "Propane"),
     ("fuel_oil", "Fuel oil"),
-    ("electric_resistance", "Electric resistance"),
+    ("kerosene", "Kerosene"),
     ("wood", "Wood"),
+    ("electric_resistance", "Electric resistance"),
     ("none", "None"),
 ]
 BUILDING_TYPES = [
     ("single_family_detached", "Single family, detached"),
     ("single_family_attached", "Single family, attached"),
-    ("multifamily", "Multifamily"),
-    ("manufactured", "Manufactured home"),
+    ("multifamily_small", "Multifamily, 2-4 units"),
+    ("multifamily_large", "Multifamily, 5+ units"),
+    ("manufactured_home", "Manufactured home"),
     ("commercial", "Commercial"),
 ]
 HEATING_BACKUP_SYSTEMS = [
@@ -75,6 +80,15 @@ HEATING_BACKUP_SYSTEMS = [
     ("fuel_oil", "Fuel oil"),
     ("none", "None"),
 ]
+# Our kinds as WattCarbon names them; kinds WattCarbon does not take (vehicle, hot water tank)
+# are absent and go to other platforms.
+WATTCARBON_KINDS = {
+    "solar": "solar",
+    "electrification": "electrification",
+    "battery": "storage",
+    "demand_response": "demand_response",
+    "ev_charger": "ev_charging",
+}
 EIA_REQUIRED_ABOVE_KW = Decimal("1000")
 
 

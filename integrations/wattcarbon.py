@@ -1,0 +1,327 @@
+"""WattCarbon: pure payload builders and the API client (devices and their hourly timeseries).
+
+Contract: ../shared/UPSTREAMS.md (section WattCarbon) and the quickstart in
+../shared/seeds/000_b1d6d0d109a8da64.txt
+(https://docs.wattcarbon.com/docs/wattcarbon/ "Uploading Devices and Data end to end example").
+
+Nothing here touches the ORM: the builders take plain keyword data, the glue that reads our models
+lives with the app that owns them.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import math
+import threading
+import time
+from collections.abc import Callable, Iterable, Mapping
+from datetime import UTC, date, datetime
+from decimal import Decimal
+from typing import Any
+from urllib.parse import quote
+
+import httpx
+
+from devices import kinds
+from integrations.http import CallRecord, UpstreamClient, UpstreamError
+
+# --- vocabulary -------------------------------------------------------------------------------
+# The platform does not publish its full enum lists (UPSTREAMS.md): ours live in devices/kinds.py,
+# the one place the forms, the imports, this client and the sandbox emulator all read.
+DEVICE_KINDS: tuple[str, ...] = (
+    *dict.fromkeys(kinds.WATTCARBON_KINDS.values()),
+    "energy_efficiency",
+)
+INVERTER_DATA_SOURCES: tuple[str, ...] = tuple(v for v, _ in kinds.INVERTER_DATA_SOURCES)
+EXTERNAL_REGISTRIES: tuple[str, ...] = tuple(v for v, _ in kinds.EXTERNAL_REGISTRIES)
+PREVIOUS_FUELS: tuple[str, ...] = tuple(v for v, _ in kinds.PREVIOUS_FUELS)
+BUILDING_TYPES: tuple[str, ...] = tuple(v for v, _ in kinds.BUILDING_TYPES)
+HEATING_BACKUP_SYSTEMS: tuple[str, ...] = tuple(v for v, _ in kinds.HEATING_BACKUP_SYSTEMS)
+
+# Our snake_case kind fields -> the platform's camelCase, per kind (from KindField.upstream_name).
+KIND_FIELDS: dict[str, dict[str, str]] = {
+    kind: {f.name: f.upstream_name for f in kinds.KINDS[kind].fields if f.upstream_name}
+    for kind in ("solar", "electrification")
+}
+
+# Above this nameplate a solar device must carry its EIA plant id (UPSTREAMS.md).
+EIA_PLANT_ID_REQUIRED_ABOVE_KW = 1000
+# The seed: "lasts only 24 hours"; UPSTREAMS.md: when `expires_in` is absent the token lives 24 h.
+DEFAULT_TOKEN_LIFETIME_S = 24 * 3600
+# Fetch a new token this long before the old one runs out, so no call races the expiry.
+TOKEN_REFRESH_MARGIN_S = 60
+TIMESERIES_HEADER = ("datetime", "value_kwh")
+
+Location = str | dict[str, Any]
+
+
+# --- payload builders ---------------------------------------------------------------------------
+def _json_number(value: Any) -> Any:
+    """Decimals travel as numeric strings: exact, and the platform takes them (see the seed)."""
+    if isinstance(value, Decimal):
+        return str(value)
+    return value
+
+
+def _blank_to_none(value: str | None) -> str | None:
+    # Django CharFields store "" for "not given"; sending "" would, for customId, clash across
+    # every device that has none.
+    return value if value else None
+
+
+def location_payload(
+    street: str | None = None,
+    city: str | None = None,
+    state: str | None = None,
+    country: str | None = None,
+    postal_code: str | None = None,
+    latitude: float | Decimal | None = None,
+    longitude: float | Decimal | None = None,
+) -> Location | None:
+    """`location`: coordinates when we have both, else the address as one string (as in the seed).
+
+    The platform maps a device to weather data by its location, and coordinates are exact, so
+    they win over the address. None when we know nothing.
+    """
+    if latitude is not None and longitude is not None:
+        return {"latitude": float(latitude), "longitude": float(longitude)}
+    parts = [part.strip() for part in (street, city, state, postal_code, country) if part]
+    address = " ".join(part for part in parts if part)
+    return address or None
+
+
+def device_payload(
+    *,
+    name: str,
+    custom_id: str | None,
+    kind: str,
+    location: Location | None,
+    utility: str | None,
+    owner_name: str | None,
+    meter_id: str | None,
+    commenced_operation_date: date | None,
+    details: Mapping[str, Any],
+) -> dict[str, Any]:
+    """The JSON body of `POST /devices` and `PUT /devices/{id}`; None and blank values are left out.
+
+    `details` holds our snake_case kind fields (see KIND_FIELDS); a field that does not belong to
+    `kind` is a bug on our side, so it raises rather than being sent to a 422.
+    """
+    if kind not in DEVICE_KINDS:
+        raise ValueError(f"unknown WattCarbon device kind: {kind!r}")
+    mapping = KIND_FIELDS.get(kind, {})
+    unknown = sorted(set(details) - set(mapping))
+    if unknown:
+        raise ValueError(f"not a {kind} field: {', '.join(unknown)}")
+
+    payload: dict[str, Any] = {"name": name}
+    common: dict[str, Any] = {
+        "customId": _blank_to_none(custom_id),
+        "location": location or None,
+        "utility": _blank_to_none(utility),
+        "deviceOwner": {"name": owner_name} if owner_name else None,
+        "meterId": _blank_to_none(meter_id),
+        "commencedOperationDate": (
+            commenced_operation_date.isoformat() if commenced_operation_date else None
+        ),
+        "kind": kind,
+    }
+    payload.update({key: value for key, value in common.items() if value is not None})
+    for field, camel in mapping.items():
+        value = details.get(field)
+        if value is None or value == "":
+            continue
+        payload[camel] = _json_number(value)
+    return payload
+
+
+def _utc_hour(instant: datetime) -> datetime:
+    """The instant in UTC, refusing what the platform would reject (naive, or not on the hour)."""
+    if instant.tzinfo is None or instant.utcoffset() is None:
+        raise ValueError(f"timestamp {instant.isoformat()} has no timezone")
+    utc = instant.astimezone(UTC)
+    if (utc.minute, utc.second, utc.microsecond) != (0, 0, 0):
+        raise ValueError(f"timestamp {instant.isoformat()} is not on the hour")
+    return utc
+
+
+def _format_kwh(value: float | Decimal) -> str:
+    if isinstance(value, bool) or not math.isfinite(float(value)):
+        raise ValueError(f"not a kWh value: {value!r}")
+    return str(value)
+
+
+def timeseries_csv(rows: Iterable[tuple[datetime, float | Decimal]]) -> bytes:
+    """The CSV of `POST /devices/{id}/timeseries`: `datetime,value_kwh`, UTC ISO 8601 with offset.
+
+    Rows must be hourly, on the hour and strictly increasing: the platform rejects the whole file
+    otherwise, so we fail here, before the call, with the offending row.
+    """
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow(TIMESERIES_HEADER)
+    previous: datetime | None = None
+    for instant, value_kwh in rows:
+        utc = _utc_hour(instant)
+        if previous is not None and utc <= previous:
+            raise ValueError(f"timestamp {utc.isoformat()} does not follow {previous.isoformat()}")
+        previous = utc
+        writer.writerow((utc.isoformat(timespec="seconds"), _format_kwh(value_kwh)))
+    return buffer.getvalue().encode("utf-8")
+
+
+def month_chunks(
+    rows: Iterable[tuple[datetime, float | Decimal]],
+) -> list[list[tuple[datetime, float | Decimal]]]:
+    """Hourly rows split by calendar month (UTC), in time order: a year is twelve uploads.
+
+    One upload per month keeps each request small and each retry cheap, and a failed month can be
+    re-sent on its own (the platform overwrites the hours it already has).
+    """
+    ordered = sorted(rows, key=lambda row: _utc_hour(row[0]))
+    chunks: list[list[tuple[datetime, float | Decimal]]] = []
+    current_month: tuple[int, int] | None = None
+    for row in ordered:
+        utc = row[0].astimezone(UTC)
+        month = (utc.year, utc.month)
+        if month != current_month:
+            chunks.append([])
+            current_month = month
+        chunks[-1].append(row)
+    return chunks
+
+
+# --- client -------------------------------------------------------------------------------------
+class WattCarbonClient(UpstreamClient):
+    """The WattCarbon API for one account (one API key = one account, UPSTREAMS.md)."""
+
+    platform = "wattcarbon"
+
+    def __init__(
+        self,
+        base_url: str,
+        *,
+        email: str,
+        api_key: str,
+        transport: httpx.BaseTransport | None = None,
+        on_call: Callable[[CallRecord], None] | None = None,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        super().__init__(base_url, transport=transport, on_call=on_call)
+        self.email = email
+        self.api_key = api_key
+        self.clock = clock
+        self._token: str | None = None
+        self._token_good_until = 0.0
+        # One client may serve several worker threads: only one of them fetches the token.
+        self._token_lock = threading.Lock()
+
+    # --- auth ---------------------------------------------------------------------------------
+    # Seed, "1. Get an access token" / docs: POST /auth/token (create-token)
+    def create_token(self) -> dict[str, Any]:
+        """Trade the account's API key for an access token (password grant, form-encoded)."""
+        response = self.request(
+            "POST",
+            "/auth/token",
+            authenticated=False,
+            data={"grant_type": "password", "username": self.email, "password": self.api_key},
+        )
+        payload = response.json()
+        token = payload.get("access_token") if isinstance(payload, dict) else None
+        if not isinstance(token, str) or not token:
+            raise UpstreamError(
+                "token answer has no access_token", permanent=True, status_code=response.status_code
+            )
+        lifetime_s = _token_lifetime_s(payload.get("expires_in"))
+        # A token shorter-lived than twice the margin would otherwise never be reused at all.
+        margin_s = min(TOKEN_REFRESH_MARGIN_S, lifetime_s / 2)
+        self._token = token
+        self._token_good_until = self.clock() + lifetime_s - margin_s
+        return payload
+
+    def auth_headers(self) -> dict[str, str]:
+        with self._token_lock:
+            if self._token is None or self.clock() >= self._token_good_until:
+                self.create_token()
+            return {"Authorization": f"Bearer {self._token}"}
+
+    def reauthenticate(self) -> bool:
+        with self._token_lock:
+            self._token = None
+        return True
+
+    # --- errors -------------------------------------------------------------------------------
+    def error_message(self, response: httpx.Response) -> str:
+        """FastAPI errors: a 422 `detail` list -> "field: msg; ..."; else the `detail` string."""
+        try:
+            data = response.json()
+        except ValueError:
+            return _non_json_message(response)
+        detail = data.get("detail") if isinstance(data, dict) else None
+        if isinstance(detail, str) and detail:
+            return detail
+        if isinstance(detail, list) and detail:
+            return "; ".join(_validation_item(item) for item in detail)
+        return super().error_message(response)
+
+    # --- devices ------------------------------------------------------------------------------
+    # Seed, "2. Create a device" / docs: POST /devices (create-device)
+    def create_device(self, payload: Mapping[str, Any]) -> dict[str, Any]:
+        return self.request("POST", "/devices", json=dict(payload)).json()
+
+    # Seed, "2. Create a device" -> PUT /devices/{id} (update-device)
+    def update_device(self, device_id: str, payload: Mapping[str, Any]) -> dict[str, Any]:
+        return self.request("PUT", _device_path(device_id), json=dict(payload)).json()
+
+    # docs: GET /devices/{id} (get-device)
+    def get_device(self, device_id: str) -> dict[str, Any]:
+        return self.request("GET", _device_path(device_id)).json()
+
+    # Seed, "3. Upload device data" / docs: POST /devices/{device_id}/timeseries
+    def upload_timeseries(
+        self, device_id: str, rows: Iterable[tuple[datetime, float | Decimal]]
+    ) -> dict[str, Any]:
+        """Upload hourly kWh (positive = generated or saved); chunk long series by month_chunks."""
+        # Bytes, not a file object: the base client may send the call twice (after a 401) and
+        # a file object would be read empty the second time.
+        content = timeseries_csv(rows)
+        files = {"file": ("timeseries.csv", content, "text/csv")}
+        return self.request("POST", f"{_device_path(device_id)}/timeseries", files=files).json()
+
+
+def _token_lifetime_s(expires_in: Any) -> float:
+    """`expires_in` in seconds; absent (or unreadable) means the documented 24 h."""
+    if expires_in is None or isinstance(expires_in, bool):
+        return DEFAULT_TOKEN_LIFETIME_S
+    try:
+        lifetime_s = float(expires_in)
+    except (TypeError, ValueError):
+        return DEFAULT_TOKEN_LIFETIME_S
+    return max(0.0, lifetime_s) if math.isfinite(lifetime_s) else DEFAULT_TOKEN_LIFETIME_S
+
+
+def _device_path(device_id: str) -> str:
+    # Ids come back from the platform; quoting keeps a surprising one from changing the route.
+    return f"/devices/{quote(device_id, safe='')}"
+
+
+def _validation_item(item: Any) -> str:
+    if not isinstance(item, dict):
+        return str(item)
+    loc = [str(part) for part in item.get("loc") or []]
+    if len(loc) > 1 and loc[0] in {"body", "query", "path", "header"}:
+        loc = loc[1:]
+    field = ".".join(loc) or "body"
+    return f"{field}: {item.get('msg') or item.get('type') or 'invalid'}"
+
+
+def _non_json_message(response: httpx.Response) -> str:
+    """A gateway's HTML or Starlette's plain-text 500: keep it short and readable."""
+    text = response.text.strip()
+    if "<title>" in text.lower():
+        start = text.lower().index("<title>") + len("<title>")
+        end = text.lower().find("</title>", start)
+        if end > start:
+            return text[start:end].strip()
+    return text[:500] or response.reason_phrase or f"HTTP {response.status_code}"
