@@ -5,4 +5,32 @@ from django.apps import AppConfig
 
 class IntegrationsConfig(AppConfig):
     name = "integrations"
+    verbose_name = "Upstream platforms and sync"
     default_auto_field = "django.db.models.BigAutoField"
+
+    def ready(self) -> None:
+        from portal.dashboard import NavItem, register_nav
+        from portal.demo import register_seeder
+        from portal.signals import readings_changed, record_changed, register_delete_blocker
+
+        from . import demo, eager, receivers
+        from .mappings import wattcarbon  # noqa: F401 - registers the adapters
+
+        record_changed.connect(
+            receivers.on_record_changed, dispatch_uid="integrations.record_changed"
+        )
+        readings_changed.connect(
+            receivers.on_readings_changed, dispatch_uid="integrations.readings_changed"
+        )
+        register_delete_blocker(receivers.upstream_copies)
+        register_seeder(demo.seed, order=5)
+        register_nav(
+            NavItem(
+                "Integrations",
+                "integrations",
+                order=60,
+                icon="bi-arrow-left-right",
+                required_role="admin",
+            )
+        )
+        eager.start_if_eager()

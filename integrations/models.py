@@ -1,3 +1,205 @@
-"""Models of integrations."""
+"""Connections to the upstream platforms, the sync state of every record there, and every call made."""
 
 from __future__ import annotations
+
+from typing import Any
+
+from django.conf import settings
+from django.contrib.contenttypes.fields import GenericForeignKey
+from django.contrib.contenttypes.models import ContentType
+from django.db import models
+from django.utils import timezone
+
+from portal.tenancy import OrgOwned
+
+from . import crypto
+
+
+class Platform(models.TextChoices):
+    """The four upstream platforms."""
+
+    WATTCARBON = "wattcarbon", "WattCarbon"
+    SPARK = "spark", "Volue Spark"
+    WATTSHIFT = "wattshift", "WattShift"
+    WATTICS = "wattics", "Wattics"
+
+
+# What each platform calls its credential pair (the `connect` command and the form use these).
+CREDENTIAL_LABELS = {
+    Platform.WATTCARBON: ("Account email", "API key"),
+    Platform.SPARK: ("Client id", "Client secret"),
+    Platform.WATTSHIFT: (None, "API key"),
+    Platform.WATTICS: ("Username", "Password"),
+}
+
+
+def default_base_url(platform: str) -> str:
+    return {
+        Platform.WATTCARBON: settings.WATTCARBON_BASE_URL,
+        Platform.SPARK: settings.SPARK_BASE_URL,
+        Platform.WATTSHIFT: settings.WATTSHIFT_BASE_URL,
+        Platform.WATTICS: settings.WATTICS_BASE_URL,
+    }[platform]
+
+
+class Connection(OrgOwned):
+    """An organization's account on one platform: where it is and how to sign in (encrypted)."""
+
+    platform = models.CharField(max_length=20, choices=Platform.choices)
+    base_url = models.URLField(
+        blank=True, help_text="Leave empty for the platform's default address."
+    )
+    enabled = models.BooleanField(default=True)
+    credentials_encrypted = models.TextField(blank=True, editable=False)
+    last_auth_at = models.DateTimeField(null=True, blank=True)
+    last_auth_error = models.TextField(blank=True)
+    extra = models.JSONField(
+        default=dict, blank=True, help_text="Platform settings that are not secret."
+    )
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["organization", "platform"], name="one_connection_per_platform"
+            )
+        ]
+        ordering = ["platform"]
+
+    def __str__(self) -> str:
+        return f"{self.get_platform_display()} ({self.organization})"
+
+    @property
+    def effective_base_url(self) -> str:
+        return self.base_url or default_base_url(self.platform)
+
+    @property
+    def credentials(self) -> dict[str, Any]:
+        return crypto.decrypt(self.credentials_encrypted)
+
+    def set_credentials(self, **values: str) -> None:
+        self.credentials_encrypted = crypto.encrypt({k: v for k, v in values.items() if v})
+
+    @property
+    def has_credentials(self) -> bool:
+        return bool(self.credentials_encrypted)
+
+
+class LinkState(models.TextChoices):
+    """Where a record stands on one platform."""
+
+    PENDING = "pending", "Pending"
+    SYNCING = "syncing", "Syncing"
+    SYNCED = "synced", "Synced"
+    FAILED = "failed", "Failed"  # transient errors until the retry limit: retried on demand
+    REJECTED = "rejected", "Rejected"  # the platform refused it: a person must fix something
+
+
+class Channel(models.TextChoices):
+    """What of a record goes to the platform: the record itself, or its interval data."""
+
+    RECORD = "record", "Record"
+    TIMESERIES = "timeseries", "Timeseries"
+    PACKETS = "packets", "Meter packets"
+
+
+class UpstreamLink(OrgOwned):
+    """One local record on one platform: its remote id and sync state (the outbox row)."""
+
+    platform = models.CharField(max_length=20, choices=Platform.choices)
+    channel = models.CharField(max_length=20, choices=Channel.choices, default=Channel.RECORD)
+    content_type = models.ForeignKey(ContentType, on_delete=models.CASCADE)
+    object_id = models.PositiveBigIntegerField()
+    record = GenericForeignKey("content_type", "object_id")
+    remote_id = models.CharField(max_length=200, blank=True)
+    state = models.CharField(max_length=10, choices=LinkState.choices, default=LinkState.PENDING)
+    payload_hash = models.CharField(
+        max_length=64, blank=True, help_text="Hash of what the platform last accepted."
+    )
+    attempts = models.PositiveIntegerField(
+        default=0, help_text="Failed attempts since the last success."
+    )
+    next_attempt_at = models.DateTimeField(null=True, blank=True)
+    claimed_until = models.DateTimeField(null=True, blank=True)
+    last_error = models.TextField(blank=True)
+    last_status_code = models.PositiveIntegerField(null=True, blank=True)
+    waiting_for = models.CharField(
+        max_length=200, blank=True, help_text="The parent this link waits for."
+    )
+    parent_link = models.ForeignKey(
+        "self", on_delete=models.SET_NULL, null=True, blank=True, related_name="child_links"
+    )
+    synced_at = models.DateTimeField(null=True, blank=True)
+    paused = models.BooleanField(default=False)
+    cursor = models.DateTimeField(
+        null=True, blank=True, help_text="Streams: the last instant the platform acknowledged."
+    )
+    progress = models.JSONField(default=dict, blank=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["platform", "channel", "content_type", "object_id"],
+                name="one_link_per_record_platform_channel",
+            )
+        ]
+        indexes = [
+            models.Index(fields=["state", "next_attempt_at"]),
+            models.Index(fields=["organization", "platform", "state"]),
+            models.Index(fields=["content_type", "object_id"]),
+        ]
+        ordering = ["platform", "channel"]
+
+    def __str__(self) -> str:
+        return f"{self.get_platform_display()} {self.get_channel_display().lower()} of {self.content_type.model} #{self.object_id}"
+
+    @property
+    def is_due(self) -> bool:
+        return self.state == LinkState.PENDING and (
+            self.next_attempt_at is None or self.next_attempt_at <= timezone.now()
+        )
+
+
+class SyncChunk(models.Model):
+    """One piece of a link's interval data (a calendar month for WattCarbon) and whether it is upstream."""
+
+    link = models.ForeignKey(UpstreamLink, on_delete=models.CASCADE, related_name="chunks")
+    key = models.CharField(max_length=20)  # e.g. "2025-03"
+    dirty = models.BooleanField(default=True)
+    payload_hash = models.CharField(max_length=64, blank=True)
+    rows = models.PositiveIntegerField(default=0)
+    synced_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["link", "key"], name="one_chunk_per_key")]
+        ordering = ["link", "key"]
+
+    def __str__(self) -> str:
+        return f"{self.link} {self.key}"
+
+
+class SyncAttempt(models.Model):
+    """One HTTP call to a platform: when, what, how it ended. No secrets, no bodies."""
+
+    link = models.ForeignKey(
+        UpstreamLink, on_delete=models.CASCADE, related_name="attempts_log", null=True, blank=True
+    )
+    connection = models.ForeignKey(
+        Connection, on_delete=models.CASCADE, related_name="attempts", null=True, blank=True
+    )
+    started_at = models.DateTimeField(default=timezone.now)
+    duration_ms = models.PositiveIntegerField(default=0)
+    method = models.CharField(max_length=10)
+    path = models.CharField(max_length=300)
+    status_code = models.PositiveIntegerField(null=True, blank=True)
+    error = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["-started_at", "-pk"]
+        indexes = [models.Index(fields=["link", "-started_at"])]
+
+    def __str__(self) -> str:
+        return f"{self.method} {self.path} → {self.status_code or 'no answer'}"
+
+    @property
+    def ok(self) -> bool:
+        return self.status_code is not None and 200 <= self.status_code < 300

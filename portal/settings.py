@@ -213,6 +213,16 @@ CELERY_RESULT_BACKEND = env.str("CELERY_RESULT_BACKEND", default="") or None
 # Without a broker, tasks run eagerly in-process (make run, make test without Redis).
 CELERY_TASK_ALWAYS_EAGER = not CELERY_BROKER_URL
 CELERY_TASK_EAGER_PROPAGATES = True
+CELERY_BEAT_SCHEDULE = {
+    # Nothing is lost when the broker or a worker dies: pending and due links are re-enqueued.
+    "sweep-upstream-links": {"task": "integrations.tasks.sweep", "schedule": 60.0},
+}
+# Sync engine: attempts before a link is "failed", and how long a worker's claim on a link lasts.
+SYNC_MAX_ATTEMPTS = env.int("SYNC_MAX_ATTEMPTS", default=8)
+SYNC_CLAIM_LEASE_S = env.int("SYNC_CLAIM_LEASE_S", default=600)
+SYNC_BACKOFF_BASE_S = env.float("SYNC_BACKOFF_BASE_S", default=5.0)
+# Eager mode only (make run): a thread in the web process runs due links this often.
+EAGER_SWEEP_INTERVAL_S = env.float("EAGER_SWEEP_INTERVAL_S", default=10.0)
 
 # --- upstream platforms ---------------------------------------------------------------------
 # Sandbox mode serves every upstream from the in-process emulators (integrations/sandbox/).

@@ -185,6 +185,7 @@ class Emulator:
                 self.faults.drop_next = int(data.get("drop_next", self.faults.drop_next))
                 if data.get("expire_tokens"):
                     self.expire_tokens()
+                    self.save()
                 return Response.json(200, self.faults.__dict__)
         return Response.json(404, {"detail": "unknown sandbox control"})
 

@@ -1,0 +1,97 @@
+"""Which local records go to which platform, and how: one adapter per (platform, record, channel).
+
+An adapter knows (1) whether a record belongs on its platform, (2) the parent that must be there
+first, (3) the payload (built by the platform module's pure builders), and (4) the client call.
+The engine (`integrations.engine`) does everything else: claiming, ordering, retries, the ledger.
+Platform modules register their adapters with `register()`; `adapters_for(record)` finds them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from django.db import models
+
+from .models import Channel, UpstreamLink
+
+
+@dataclass
+class Parent:
+    """The record (and its platform and channel) that must be upstream before this one."""
+
+    record: models.Model
+    platform: str
+    channel: str = Channel.RECORD
+    label: str = ""
+
+
+class Adapter:
+    """Base of every adapter. Record adapters implement `payload` and `push`."""
+
+    platform: str
+    model: type[models.Model]
+    channel: str = Channel.RECORD
+    label: str = ""  # what the link is called on pages, e.g. "device", "timeseries"
+
+    def applies(self, record: models.Model) -> bool:
+        return True
+
+    def parent(self, record: models.Model) -> Parent | None:
+        return None
+
+    def payload(self, record: models.Model, parent_remote_id: str) -> dict[str, Any]:
+        raise NotImplementedError
+
+    def push(
+        self, client: Any, link: UpstreamLink, payload: dict[str, Any], parent_remote_id: str
+    ) -> str:
+        """Send `payload`; return the remote id."""
+        raise NotImplementedError
+
+    def dependents(self, changed: models.Model) -> Iterable[models.Model]:
+        """Records of this adapter whose payload embeds `changed` (a home's address in a device)."""
+        return ()
+
+    # Streams (interval data) override `run` instead of payload/push: see engine.run_link.
+    streams = False
+
+    def run(
+        self, client: Any, link: UpstreamLink, record: models.Model, parent_remote_id: str
+    ) -> None:
+        raise NotImplementedError
+
+    def mark_range(self, link: UpstreamLink, start: datetime, end: datetime) -> None:
+        """Streams: remember that the data between start and end (UTC) changed."""
+
+
+ADAPTERS: list[Adapter] = []
+
+
+def register(adapter: Adapter) -> Adapter:
+    ADAPTERS.append(adapter)
+    return adapter
+
+
+def adapters_for(record: models.Model, channel: str | None = None) -> list[Adapter]:
+    return [
+        adapter
+        for adapter in ADAPTERS
+        if isinstance(record, adapter.model)
+        and (channel is None or adapter.channel == channel)
+        and adapter.applies(record)
+    ]
+
+
+def adapter_for_link(link: UpstreamLink) -> Adapter | None:
+    model = link.content_type.model_class()
+    for adapter in ADAPTERS:
+        if (
+            adapter.platform == link.platform
+            and adapter.channel == link.channel
+            and model is adapter.model
+        ):
+            return adapter
+    return None

@@ -1,0 +1,113 @@
+"""Platform clients built from a Connection: the real platform, or the in-process sandbox.
+
+A client is kept per process and connection (and rebuilt when the connection changes), so its
+token and its keep-alive HTTP connection serve many tasks instead of one sign-in per call.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from typing import Any
+
+import httpx
+from django.conf import settings
+
+from .http import CallRecord, UpstreamClient
+from .models import Connection, Platform
+
+_lock = threading.Lock()
+_cache: dict[tuple[int, str], UpstreamClient] = {}
+
+
+class CallLog:
+    """Collects the calls a client makes for one piece of work (the SyncAttempt rows)."""
+
+    def __init__(self) -> None:
+        self.calls: list[CallRecord] = []
+
+    def __call__(self, record: CallRecord) -> None:
+        self.calls.append(record)
+
+
+def _transport(connection: Connection) -> httpx.BaseTransport | None:
+    if settings.INTEGRATIONS_SANDBOX and not connection.base_url:
+        from .sandbox import registry
+
+        return registry.transport(connection.platform)
+    return None
+
+
+def _base_url(connection: Connection) -> str:
+    if settings.INTEGRATIONS_SANDBOX and not connection.base_url:
+        from .sandbox.registry import SANDBOX_HOSTS
+
+        return SANDBOX_HOSTS[connection.platform]
+    return connection.effective_base_url
+
+
+def build_client(
+    connection: Connection, on_call: Callable[[CallRecord], None] | None = None
+) -> UpstreamClient:
+    """A new client for `connection` (credentials decrypted here, never logged)."""
+    credentials = connection.credentials
+    base_url = _base_url(connection)
+    transport = _transport(connection)
+    common: dict[str, Any] = {"transport": transport, "on_call": on_call}
+    if connection.platform == Platform.WATTCARBON:
+        from .wattcarbon import WattCarbonClient
+
+        return WattCarbonClient(
+            base_url,
+            email=credentials.get("username", ""),
+            api_key=credentials.get("password", ""),
+            **common,
+        )
+    if connection.platform == Platform.SPARK:
+        from .spark import SparkClient
+
+        token_url = connection.extra.get("token_url") or (
+            f"{base_url}/oauth2/token" if transport is not None else settings.SPARK_TOKEN_URL
+        )
+        return SparkClient(
+            base_url,
+            token_url=token_url,
+            client_id=credentials.get("username", ""),
+            client_secret=credentials.get("password", ""),
+            **common,
+        )
+    if connection.platform == Platform.WATTSHIFT:
+        from .wattshift import WattShiftClient
+
+        return WattShiftClient(base_url, api_key=credentials.get("api_key", ""), **common)
+    if connection.platform == Platform.WATTICS:
+        from .wattics import WatticsClient
+
+        return WatticsClient(
+            base_url,
+            username=credentials.get("username", ""),
+            password=credentials.get("password", ""),
+            **common,
+        )
+    raise ValueError(f"unknown platform {connection.platform!r}")
+
+
+def client_for(connection: Connection, log: CallLog) -> UpstreamClient:
+    """The process's client for `connection`, reporting its calls to `log` for this piece of work."""
+    key = (connection.pk, connection.updated_at.isoformat() if connection.updated_at else "")
+    with _lock:
+        client = _cache.get(key)
+        if client is None:
+            for stale in [k for k in _cache if k[0] == connection.pk]:
+                _cache.pop(stale).close()
+            client = build_client(connection)
+            _cache[key] = client
+    client.on_call = log
+    return client
+
+
+def forget_clients() -> None:
+    with _lock:
+        for client in _cache.values():
+            client.close()
+        _cache.clear()

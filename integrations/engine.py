@@ -1,0 +1,412 @@
+"""The sync engine: a transactional outbox of UpstreamLinks, worked off by Celery tasks.
+
+1. Writers (`homes`, `devices` services) send `record_changed` / `readings_changed` inside their
+   transaction; `mark_*` here marks the affected links pending in that same transaction and
+   enqueues a task after commit.
+2. `run_link` claims a link (a conditional update with a lease, so no two workers send the same
+   record and a killed worker's claim expires), checks its parent is upstream, builds the payload,
+   skips it when its hash is what the platform already accepted, calls the client, records every
+   HTTP call as a SyncAttempt, and writes the outcome only if it still holds the claim.
+3. Transient errors come back pending with a backoff (Retry-After honoured) until MAX_ATTEMPTS,
+   then failed; permanent ones are rejected with the platform's message.
+4. `due_link_ids` feeds the periodic sweep, so a lost task or a dead worker loses nothing.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import random
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from django.conf import settings
+from django.contrib.contenttypes.models import ContentType
+from django.db import models, transaction
+from django.db.models import Q
+from django.utils import timezone
+
+from .adapters import ADAPTERS, Adapter, adapter_for_link, adapters_for
+from .clients import CallLog, client_for
+from .http import UpstreamError
+from .models import Channel, Connection, LinkState, SyncAttempt, SyncChunk, UpstreamLink
+
+logger = logging.getLogger(__name__)
+
+WAIT_FOR_PARENT_S = 30
+NO_CONNECTION_RETRY_S = 3600
+
+
+def max_attempts() -> int:
+    return getattr(settings, "SYNC_MAX_ATTEMPTS", 8)
+
+
+def claim_lease() -> timedelta:
+    return timedelta(seconds=getattr(settings, "SYNC_CLAIM_LEASE_S", 600))
+
+
+def backoff_s(attempts: int, retry_after_s: float | None = None) -> float:
+    """Exponential backoff with jitter (5 s, 10 s, 20 s ... capped at an hour); Retry-After wins."""
+    base = getattr(settings, "SYNC_BACKOFF_BASE_S", 5.0)
+    delay = min(3600.0, base * (2 ** max(0, attempts - 1))) * random.uniform(0.75, 1.25)
+    if retry_after_s is not None:
+        delay = max(float(retry_after_s), 0.0)
+    return delay
+
+
+def payload_hash(payload: Any) -> str:
+    return hashlib.sha256(json.dumps(payload, sort_keys=True, default=str).encode()).hexdigest()
+
+
+@dataclass
+class Outcome:
+    """What one run of a link came to."""
+
+    state: str
+    retry_in_s: float | None = None
+    sent: bool = False
+    note: str = ""
+
+
+# --- the outbox side: runs inside the writer's transaction ---------------------------------------
+def enabled_platforms(organization_id: int) -> set[str]:
+    return set(
+        Connection.objects.filter(organization_id=organization_id, enabled=True).values_list(
+            "platform", flat=True
+        )
+    )
+
+
+def _link_for(record: models.Model, adapter: Adapter) -> UpstreamLink:
+    link, _ = UpstreamLink.objects.get_or_create(
+        platform=adapter.platform,
+        channel=adapter.channel,
+        content_type=ContentType.objects.get_for_model(record),
+        object_id=record.pk,
+        defaults={"organization_id": record.organization_id},
+    )
+    return link
+
+
+def _mark_pending(link: UpstreamLink) -> None:
+    # Clearing the claim makes a worker that is sending the old version unable to write "synced"
+    # over this change: its conditional update no longer matches, and the link runs again.
+    UpstreamLink.objects.filter(pk=link.pk).update(
+        state=LinkState.PENDING,
+        next_attempt_at=None,
+        claimed_until=None,
+        attempts=0,
+        waiting_for="",
+    )
+    enqueue(link.pk)
+
+
+def mark_record_changed(record: models.Model, *, deleted: bool = False) -> list[int]:
+    """Mark the links of `record` (and of records whose payload embeds it) pending."""
+    if deleted:
+        UpstreamLink.objects.filter(
+            content_type=ContentType.objects.get_for_model(record), object_id=record.pk
+        ).delete()
+        return []
+    platforms = enabled_platforms(record.organization_id)
+    marked = []
+    for adapter in adapters_for(record, channel=Channel.RECORD):
+        if adapter.platform in platforms:
+            link = _link_for(record, adapter)
+            _mark_pending(link)
+            marked.append(link.pk)
+    for adapter in ADAPTERS:
+        if adapter.platform not in platforms or adapter.streams:
+            continue
+        for dependent in adapter.dependents(record):
+            if adapter.applies(dependent):
+                link = _link_for(dependent, adapter)
+                if link.state != LinkState.PENDING:
+                    _mark_pending(link)
+                    marked.append(link.pk)
+    return marked
+
+
+def mark_readings_changed(owner: models.Model, start: datetime, end: datetime) -> list[int]:
+    """Interval data of `owner` (a device or meter) changed between start and end (UTC)."""
+    platforms = enabled_platforms(owner.organization_id)
+    marked = []
+    for adapter in ADAPTERS:
+        if not adapter.streams or adapter.platform not in platforms:
+            continue
+        if not isinstance(owner, adapter.model) or not adapter.applies(owner):
+            continue
+        link = _link_for(owner, adapter)
+        adapter.mark_range(link, start, end)
+        _mark_pending(link)
+        marked.append(link.pk)
+    return marked
+
+
+def ensure_links(organization_id: int, platform: str) -> int:
+    """Create (pending) links for every existing record that belongs on `platform` (new connection)."""
+    created = 0
+    for adapter in ADAPTERS:
+        if adapter.platform != platform or adapter.streams:
+            continue
+        for record in adapter.model.objects.filter(organization_id=organization_id).iterator():
+            if adapter.applies(record):
+                link = _link_for(record, adapter)
+                if link.state == LinkState.PENDING:
+                    enqueue(link.pk)
+                    created += 1
+    return created
+
+
+def enqueue(link_id: int) -> None:
+    """Run the link's task once the current transaction commits."""
+    from . import tasks
+
+    transaction.on_commit(lambda: tasks.sync_link.delay(link_id))
+
+
+# --- the worker side ------------------------------------------------------------------------------
+def claim(link_id: int, *, ignore_schedule: bool = False) -> datetime | None:
+    """Take the link for this worker until the returned lease ends; None when someone else has it."""
+    now = timezone.now()
+    due = Q(state=LinkState.PENDING) & (
+        Q(next_attempt_at__isnull=True) | Q(next_attempt_at__lte=now)
+    )
+    if ignore_schedule:
+        due = Q(state=LinkState.PENDING)
+    stale = Q(state=LinkState.SYNCING, claimed_until__lt=now)
+    lease = now + claim_lease()
+    claimed = (
+        UpstreamLink.objects.filter(pk=link_id, paused=False)
+        .filter(due | stale)
+        .update(state=LinkState.SYNCING, claimed_until=lease)
+    )
+    return lease if claimed else None
+
+
+def _finish(link: UpstreamLink, lease: datetime, **values: Any) -> bool:
+    """Write the outcome if this worker still holds the claim (else a newer change owns the link)."""
+    values.setdefault("claimed_until", None)
+    return bool(UpstreamLink.objects.filter(pk=link.pk, claimed_until=lease).update(**values))
+
+
+def _record_calls(link: UpstreamLink, connection: Connection, log: CallLog) -> None:
+    if log.calls:
+        SyncAttempt.objects.bulk_create(
+            SyncAttempt(
+                link=link,
+                connection=connection,
+                started_at=timezone.now() - timedelta(milliseconds=call.duration_ms),
+                duration_ms=call.duration_ms,
+                method=call.method,
+                path=call.path[:300],
+                status_code=call.status_code,
+                error=call.error[:2000],
+            )
+            for call in log.calls
+        )
+        log.calls.clear()
+
+
+def _parent_link(record: models.Model, adapter: Adapter) -> tuple[UpstreamLink | None, str]:
+    parent = adapter.parent(record)
+    if parent is None:
+        return None, ""
+    parent_adapter = next(
+        (a for a in adapters_for(parent.record, parent.channel) if a.platform == parent.platform),
+        None,
+    )
+    if parent_adapter is None:
+        return None, ""
+    link = _link_for(parent.record, parent_adapter)
+    return link, parent.label or str(parent.record)
+
+
+def run_link(link_id: int, *, ignore_schedule: bool = False) -> Outcome:
+    """Claim and sync one link. Never raises for upstream trouble: the outcome is on the link."""
+    lease = claim(link_id, ignore_schedule=ignore_schedule)
+    if lease is None:
+        return Outcome("skipped")
+    link = UpstreamLink.objects.select_related("content_type").get(pk=link_id)
+    record = link.content_type.model_class()._default_manager.filter(pk=link.object_id).first()
+    adapter = adapter_for_link(link)
+    if record is None or adapter is None or not adapter.applies(record):
+        link.delete()
+        return Outcome("gone")
+
+    connection = Connection.objects.filter(
+        organization_id=link.organization_id, platform=link.platform, enabled=True
+    ).first()
+    if connection is None or not connection.has_credentials:
+        _finish(
+            link,
+            lease,
+            state=LinkState.PENDING,
+            next_attempt_at=timezone.now() + timedelta(seconds=NO_CONNECTION_RETRY_S),
+            last_error=f"No enabled {link.get_platform_display()} connection: add one on the Integrations page.",
+        )
+        return Outcome(LinkState.PENDING, note="no connection")
+
+    parent_link, parent_label = _parent_link(record, adapter)
+    parent_remote_id = ""
+    if parent_link is not None:
+        if parent_link.state != LinkState.SYNCED or not parent_link.remote_id:
+            if parent_link.state == LinkState.PENDING:
+                enqueue(parent_link.pk)
+            _finish(
+                link,
+                lease,
+                state=LinkState.PENDING,
+                parent_link=parent_link,
+                waiting_for=f"{parent_link.get_platform_display()} {parent_label}"[:200],
+                next_attempt_at=timezone.now() + timedelta(seconds=WAIT_FOR_PARENT_S),
+            )
+            return Outcome(LinkState.PENDING, note="waiting for parent")
+        parent_remote_id = parent_link.remote_id
+
+    log = CallLog()
+    client = client_for(connection, log)
+    try:
+        if adapter.streams:
+            adapter.run(client, link, record, parent_remote_id)
+            remote_id, new_hash, sent = link.remote_id, link.payload_hash, True
+        else:
+            payload = adapter.payload(record, parent_remote_id)
+            new_hash = payload_hash(payload)
+            sent = not (new_hash == link.payload_hash and link.remote_id)
+            remote_id = (
+                adapter.push(client, link, payload, parent_remote_id) if sent else link.remote_id
+            )
+    except UpstreamError as exc:
+        _record_calls(link, connection, log)
+        return _failed(link, lease, exc)
+    except ValueError as exc:
+        # A payload the builders refuse (e.g. a field the platform does not take): nothing to retry.
+        _record_calls(link, connection, log)
+        _finish(
+            link,
+            lease,
+            state=LinkState.REJECTED,
+            last_error=f"Not sent: {exc}",
+            last_status_code=None,
+        )
+        return Outcome(LinkState.REJECTED, note=str(exc))
+    _record_calls(link, connection, log)
+    now = timezone.now()
+    Connection.objects.filter(pk=connection.pk).update(last_auth_at=now, last_auth_error="")
+    written = _finish(
+        link,
+        lease,
+        state=LinkState.SYNCED,
+        remote_id=remote_id or "",
+        payload_hash=new_hash,
+        attempts=0,
+        next_attempt_at=None,
+        last_error="",
+        last_status_code=None,
+        waiting_for="",
+        synced_at=now,
+    )
+    if written:
+        for child_id in UpstreamLink.objects.filter(
+            parent_link=link, state=LinkState.PENDING
+        ).values_list("pk", flat=True):
+            UpstreamLink.objects.filter(pk=child_id).update(next_attempt_at=None)
+            enqueue(child_id)
+    return Outcome(LinkState.SYNCED, sent=sent)
+
+
+def _failed(link: UpstreamLink, lease: datetime, exc: UpstreamError) -> Outcome:
+    attempts = link.attempts + 1
+    if exc.permanent:
+        _finish(
+            link,
+            lease,
+            state=LinkState.REJECTED,
+            attempts=attempts,
+            last_error=exc.message[:2000],
+            last_status_code=exc.status_code,
+        )
+        return Outcome(LinkState.REJECTED, note=exc.message)
+    if attempts >= max_attempts():
+        _finish(
+            link,
+            lease,
+            state=LinkState.FAILED,
+            attempts=attempts,
+            last_error=f"Gave up after {attempts} attempts: {exc.message}"[:2000],
+            last_status_code=exc.status_code,
+        )
+        return Outcome(LinkState.FAILED, note=exc.message)
+    delay = backoff_s(attempts, exc.retry_after_s)
+    _finish(
+        link,
+        lease,
+        state=LinkState.PENDING,
+        attempts=attempts,
+        next_attempt_at=timezone.now() + timedelta(seconds=delay),
+        last_error=exc.message[:2000],
+        last_status_code=exc.status_code,
+    )
+    return Outcome(LinkState.PENDING, retry_in_s=delay, note=exc.message)
+
+
+def due_link_ids(organization_id: int | None = None, limit: int = 5000) -> list[int]:
+    """Links that should run now: pending and due, or claimed by a worker whose lease ran out."""
+    now = timezone.now()
+    due = Q(state=LinkState.PENDING) & (
+        Q(next_attempt_at__isnull=True) | Q(next_attempt_at__lte=now)
+    )
+    stale = Q(state=LinkState.SYNCING, claimed_until__lt=now)
+    queryset = UpstreamLink.objects.filter(due | stale, paused=False)
+    if organization_id is not None:
+        queryset = queryset.filter(organization_id=organization_id)
+    return list(queryset.order_by("next_attempt_at", "pk").values_list("pk", flat=True)[:limit])
+
+
+def retry_links(link_ids: Iterable[int]) -> int:
+    """Put failed, rejected or waiting links back in the queue now (the "Sync now"/"Retry" buttons)."""
+    ids = list(link_ids)
+    with transaction.atomic():
+        count = (
+            UpstreamLink.objects.filter(pk__in=ids)
+            .exclude(state=LinkState.SYNCING)
+            .update(state=LinkState.PENDING, next_attempt_at=None, attempts=0)
+        )
+        for link_id in ids:
+            enqueue(link_id)
+    return count
+
+
+def sync_now(organization_id: int | None = None, max_rounds: int = 50) -> dict[str, int]:
+    """Run all due work in this process until nothing is left to do; counts of links by state."""
+    for _ in range(max_rounds):
+        ids = due_link_ids(organization_id)
+        if not ids:
+            break
+        progressed = False
+        for link_id in ids:
+            outcome = run_link(link_id)
+            progressed |= outcome.state in {
+                LinkState.SYNCED,
+                LinkState.REJECTED,
+                LinkState.FAILED,
+                "gone",
+            }
+        if not progressed:
+            break
+    queryset = UpstreamLink.objects.all()
+    if organization_id is not None:
+        queryset = queryset.filter(organization_id=organization_id)
+    return dict(queryset.values_list("state").annotate(n=models.Count("pk")).order_by())
+
+
+def dirty_chunk_keys(link: UpstreamLink) -> list[str]:
+    return list(
+        SyncChunk.objects.filter(link=link, dirty=True)
+        .order_by("key")
+        .values_list("key", flat=True)
+    )

@@ -1,0 +1,59 @@
+"""The connection form: address, enabled flag, and write-only credentials."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django import forms
+
+from portal.crud import OrgModelForm
+
+from .models import CREDENTIAL_LABELS, Connection, default_base_url
+
+
+class ConnectionForm(OrgModelForm):
+    """Credentials are never shown back: leave them empty to keep the stored ones."""
+
+    username = forms.CharField(required=False, max_length=200)
+    password = forms.CharField(
+        required=False, max_length=500, widget=forms.PasswordInput(render_value=False)
+    )
+
+    class Meta:
+        model = Connection
+        fields = ["base_url", "enabled"]
+
+    def __init__(self, *args: Any, platform: str, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.platform = platform
+        self.instance.platform = platform
+        user_label, secret_label = CREDENTIAL_LABELS[platform]
+        stored = self.instance.has_credentials
+        self.fields["base_url"].help_text = f"Leave empty for {default_base_url(platform)}."
+        if user_label is None:
+            del self.fields["username"]
+        else:
+            self.fields["username"].label = user_label
+            if stored:
+                self.fields["username"].help_text = "Stored. Leave empty to keep it."
+        self.fields["password"].label = secret_label
+        self.fields["password"].help_text = (
+            "Stored, never shown. Leave empty to keep it." if stored else ""
+        )
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean()
+        if not self.instance.has_credentials:
+            if "username" in self.fields and not data.get("username"):
+                self.add_error("username", "Required for a new connection.")
+            if not data.get("password"):
+                self.add_error("password", "Required for a new connection.")
+        return data
+
+    def credentials(self) -> dict[str, str]:
+        if "username" in self.fields:
+            return {
+                "username": self.cleaned_data.get("username", ""),
+                "password": self.cleaned_data.get("password", ""),
+            }
+        return {"api_key": self.cleaned_data.get("password", "")}

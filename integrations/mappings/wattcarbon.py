@@ -1,0 +1,163 @@
+"""Devices and their hourly readings on WattCarbon (UPSTREAMS.md, WattCarbon)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import UTC, datetime
+from typing import Any
+
+from django.db import models
+from django.utils import timezone
+
+from devices.kinds import WATTCARBON_KINDS
+from devices.models import Device, Reading
+from homes.models import Customer, Home, Meter
+
+from .. import wattcarbon
+from ..adapters import Adapter, Parent, register
+from ..engine import payload_hash
+from ..models import Channel, Platform, SyncChunk, UpstreamLink
+
+
+def _month_start(instant: datetime) -> datetime:
+    utc = instant.astimezone(UTC)
+    return datetime(utc.year, utc.month, 1, tzinfo=UTC)
+
+
+def _next_month(start: datetime) -> datetime:
+    return datetime(start.year + (start.month == 12), start.month % 12 + 1, 1, tzinfo=UTC)
+
+
+def month_keys(start: datetime, end: datetime) -> list[str]:
+    """'YYYY-MM' of every UTC calendar month from start to end (inclusive)."""
+    keys, month = [], _month_start(start)
+    while month <= end:
+        keys.append(f"{month:%Y-%m}")
+        month = _next_month(month)
+    return keys
+
+
+class WattCarbonDevice(Adapter):
+    """A solar, electrification, battery, demand-response or EV-charger device as a WattCarbon device."""
+
+    platform = Platform.WATTCARBON
+    model = Device
+    label = "device"
+
+    def applies(self, record: Device) -> bool:
+        return record.kind in WATTCARBON_KINDS
+
+    def dependents(self, changed: models.Model) -> Iterable[Device]:
+        if isinstance(changed, Home):
+            return changed.devices.all()
+        if isinstance(changed, Customer):
+            return Device.objects.filter(home__customer=changed, owner_name="")
+        if isinstance(changed, Meter):
+            return changed.devices.all()
+        return ()
+
+    def payload(self, record: Device, parent_remote_id: str) -> dict[str, Any]:
+        home = record.home
+        kind = WATTCARBON_KINDS[record.kind]
+        fields = wattcarbon.KIND_FIELDS.get(kind, {})
+        return wattcarbon.device_payload(
+            name=record.name,
+            custom_id=record.custom_id,
+            kind=kind,
+            location=wattcarbon.location_payload(
+                street=home.street,
+                city=home.city,
+                state=home.state,
+                country=home.country,
+                postal_code=home.zip_code,
+                latitude=home.latitude,
+                longitude=home.longitude,
+            ),
+            utility=home.utility.name if home.utility_id else None,
+            owner_name=record.effective_owner_name,
+            meter_id=record.meter.meter_number if record.meter_id else None,
+            commenced_operation_date=record.commenced_operation_date,
+            details={key: value for key, value in record.details.items() if key in fields},
+        )
+
+    def push(
+        self,
+        client: wattcarbon.WattCarbonClient,
+        link: UpstreamLink,
+        payload: dict[str, Any],
+        parent_remote_id: str,
+    ) -> str:
+        # A 409 on customId (the account already has a device with it) is permanent: the link is
+        # rejected with the platform's message and nothing is adopted silently.
+        if link.remote_id:
+            client.update_device(link.remote_id, payload)
+            return link.remote_id
+        return str(client.create_device(payload)["id"])
+
+
+class WattCarbonTimeseries(Adapter):
+    """A device's hourly kWh as monthly CSV uploads: a year is twelve calls, a retry re-sends one month."""
+
+    platform = Platform.WATTCARBON
+    model = Device
+    channel = Channel.TIMESERIES
+    label = "timeseries"
+    streams = True
+
+    def applies(self, record: Device) -> bool:
+        return record.kind in WATTCARBON_KINDS
+
+    def parent(self, record: Device) -> Parent:
+        return Parent(
+            record, Platform.WATTCARBON, Channel.RECORD, label=f"device {record.custom_id}"
+        )
+
+    def mark_range(self, link: UpstreamLink, start: datetime, end: datetime) -> None:
+        keys = month_keys(start, end)
+        existing = set(
+            SyncChunk.objects.filter(link=link, key__in=keys).values_list("key", flat=True)
+        )
+        SyncChunk.objects.bulk_create(
+            [SyncChunk(link=link, key=key) for key in keys if key not in existing]
+        )
+        SyncChunk.objects.filter(link=link, key__in=existing).update(dirty=True)
+
+    def run(
+        self,
+        client: wattcarbon.WattCarbonClient,
+        link: UpstreamLink,
+        record: Device,
+        parent_remote_id: str,
+    ) -> None:
+        link.remote_id = parent_remote_id
+        commenced = record.commenced_operation_date
+        for chunk in SyncChunk.objects.filter(link=link, dirty=True).order_by("key"):
+            start = datetime.strptime(chunk.key, "%Y-%m").replace(tzinfo=UTC)
+            readings = Reading.objects.filter(
+                series__device=record, instant__gte=start, instant__lt=_next_month(start)
+            )
+            rows = [
+                (instant, value)
+                for instant, value in readings.order_by("instant").values_list(
+                    "instant", "value_kwh"
+                )
+                # The platform ignores data before the commenced operation date: don't send it.
+                if commenced is None or instant.date() >= commenced
+            ]
+            digest = payload_hash([(i.isoformat(), v) for i, v in rows])
+            if rows and digest != chunk.payload_hash:
+                client.upload_timeseries(parent_remote_id, rows)
+            SyncChunk.objects.filter(pk=chunk.pk).update(
+                dirty=False, payload_hash=digest, rows=len(rows), synced_at=timezone.now()
+            )
+        link.payload_hash = payload_hash(
+            list(
+                SyncChunk.objects.filter(link=link)
+                .order_by("key")
+                .values_list("key", "payload_hash")
+            )
+        )
+
+
+register(WattCarbonDevice())
+register(WattCarbonTimeseries())

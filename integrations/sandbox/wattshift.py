@@ -1,0 +1,499 @@
+"""The WattShift emulator: home onboarding (`ws` API) as `../shared/UPSTREAMS.md` describes it.
+
+Contract: seed `shared/seeds/003_8fb9078fa3f51b7c.txt` (steps 1-4) and the WattShift section of
+UPSTREAMS.md; the price-signal answer follows WattShift's public price-signal page
+(https://docs.wattshift.com/docs/optimize_shifts_calculate_impacts/price_signal), which the seed
+only links to.
+
+- Every endpoint is POST with a JSON body; any other method is 405 in the error envelope.
+- Auth: `x-ws-api-key` (sandbox key `sandbox-wattshift-key`, more through `add_api_key`) or
+  `Authorization: Bearer <sessionToken>` from `POST /v1/onboarding/session-token/generate`.
+- Every error is the envelope
+  `{request_id, error_code, message, field_errors, retry_after_seconds}`.
+- `POST /v1/utility/get`: a malformed zip is 400 VALIDATION_FAILED; a well-formed zip nobody serves
+  is `200 []`. The seed calls the answer "all utilities and rate plans for a given zip code", a
+  list, and WattShift documents a 400 for an invalid zip but no 404, so "none" is an empty list.
+- Utilities and rate plans come from `wattshift_utilities` (SANDBOX DATA, not real tariffs).
+- Price signal: one $/kWh per 15-minute interval from `startTime` (not rounded: WattShift echoes
+  the instant it was given) to `endTime`, default the next 24 h (96 values). The shape is the home's
+  rate plan in the home's local time (zip -> IANA zone): cheap nights, a midday solar dip, an
+  evening peak 16:00-21:00, plus a small hourly "wholesale" term hashed from the home id and the
+  hour, so it is deterministic per home and instant.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import secrets
+import uuid
+from collections.abc import Callable, Iterable
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from integrations.sandbox.base import Emulator, Request, Response
+from integrations.sandbox.wattshift_utilities import (
+    EV,
+    FLAT,
+    RATE_PLANS_BY_ID,
+    UTILITIES_BY_ID,
+    normalize_zip,
+    stable_hash,
+    timezone_for_zip,
+    utilities_for_zip,
+    zip_info,
+)
+
+DEFAULT_API_KEY = "sandbox-wattshift-key"
+INTERVAL = timedelta(minutes=15)
+DEFAULT_WINDOW = timedelta(hours=24)
+# Not documented upstream; a bound keeps one answer small (7 days = 672 values).
+MAX_WINDOW = timedelta(days=7)
+DEFAULT_RETRY_AFTER_S = 1
+AC_TYPES = ("central", "window", "split", "other")
+HOME_FLAGS = (
+    "hasEvCharger",
+    "hasElectricHeater",
+    "hasSmartWaterHeater",
+    "hasElectricWaterHeater",
+    "hasAC",
+)
+
+# error_code for the statuses fault injection can produce.
+FAULT_CODES = {
+    400: "VALIDATION_FAILED",
+    401: "AUTH_INVALID_API_KEY",
+    404: "NOT_FOUND",
+    429: "RATE_LIMITED",
+}
+
+
+class ApiError(Exception):
+    """An error answer, raised anywhere inside a handler and turned into the envelope."""
+
+    def __init__(
+        self,
+        status: int,
+        error_code: str,
+        message: str,
+        field_errors: list[dict[str, str]] | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.status = status
+        self.error_code = error_code
+        self.message = message
+        self.field_errors = field_errors or []
+
+
+def validation_failed(field_errors: list[dict[str, str]]) -> ApiError:
+    return ApiError(400, "VALIDATION_FAILED", "Request validation failed.", field_errors)
+
+
+def iso_z(moment: datetime) -> str:
+    """UTC ISO 8601 with milliseconds and `Z`, as WattShift writes instants."""
+    return moment.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+class WattShiftEmulator(Emulator):
+    """WSGI emulator of WattShift's home-onboarding API."""
+
+    name = "wattshift"
+
+    def __init__(
+        self,
+        state_path: str | Path | None = None,
+        *,
+        api_keys: Iterable[str] = (DEFAULT_API_KEY,),
+        now: Callable[[], datetime] | None = None,
+    ) -> None:
+        # Keys are configuration, not data: they survive `/_sandbox/reset`.
+        self.api_keys = set(api_keys)
+        self.now = now or (lambda: datetime.now(UTC))
+        super().__init__(state_path)
+
+    def add_api_key(self, key: str) -> None:
+        with self.lock:
+            self.api_keys.add(key)
+
+    def initial_state(self) -> dict[str, Any]:
+        return {"homes": {}, "solar": {}, "session_tokens": []}
+
+    def expire_tokens(self) -> None:
+        self.state["session_tokens"] = []
+
+    def setup_routes(self) -> None:
+        # Minting a session token is a backend call: it takes the API key, not another token.
+        self.route(
+            "POST",
+            "/v1/onboarding/session-token/generate",
+            self._api(self.session_token, api_key_only=True),
+        )
+        self.route("POST", "/v1/utility/get", self._api(self.get_utilities))
+        self.route("POST", "/v1/homes/create", self._api(self.create_home))
+        self.route("POST", "/v1/homes/solar/create", self._api(self.create_solar))
+        self.route(
+            "POST", "/v1/homes/(?P<home_id>[^/]+)/price_signal", self._api(self.price_signal)
+        )
+
+    # --- the error envelope -------------------------------------------------------------------
+    def error(
+        self,
+        status: int,
+        error_code: str,
+        message: str,
+        field_errors: list[dict[str, str]] | None = None,
+        retry_after_seconds: float | None = None,
+    ) -> Response:
+        request_id = self.new_id("req_")
+        response = Response.json(
+            status,
+            {
+                "request_id": request_id,
+                "error_code": error_code,
+                "message": message,
+                "field_errors": field_errors or [],
+                "retry_after_seconds": retry_after_seconds,
+            },
+        )
+        response.headers.append(("X-Request-Id", request_id))
+        return response
+
+    def error_for_fault(self, status: int) -> Response:
+        code = FAULT_CODES.get(status, "INTERNAL_ERROR")
+        retry_after = self.faults.retry_after
+        if status == 429 and retry_after is None:
+            # A rate limit always says when to come back: in the body and in the header
+            # (the base adds the header itself only when the fault names a value).
+            response = self.error(
+                429, code, "Too many requests.", retry_after_seconds=DEFAULT_RETRY_AFTER_S
+            )
+            response.headers.append(("Retry-After", str(DEFAULT_RETRY_AFTER_S)))
+            return response
+        message = "Too many requests." if status == 429 else f"Injected failure ({status})."
+        return self.error(status, code, message, retry_after_seconds=retry_after)
+
+    def not_found(self, request: Request) -> Response:
+        return self.error(404, "NOT_FOUND", f"No such endpoint: {request.path}")
+
+    def method_not_allowed(self, request: Request) -> Response:
+        response = self.error(
+            405, "METHOD_NOT_ALLOWED", f"{request.method} is not allowed: every endpoint is POST."
+        )
+        response.headers.append(("Allow", "POST"))
+        return response
+
+    def malformed(self, request: Request) -> Response:
+        return self.error(400, "VALIDATION_FAILED", "Request body is not valid JSON.")
+
+    # --- auth and body ------------------------------------------------------------------------
+    def _api(
+        self,
+        handler: Callable[[Request, dict[str, Any]], Response],
+        *,
+        api_key_only: bool = False,
+    ) -> Callable[[Request], Response]:
+        """Authenticate, parse the JSON body, run the handler; any ApiError becomes the envelope."""
+
+        def run(request: Request) -> Response:
+            try:
+                self.authenticate(request, api_key_only=api_key_only)
+                return handler(request, self.json_body(request))
+            except ApiError as exc:
+                return self.error(exc.status, exc.error_code, exc.message, exc.field_errors)
+
+        return run
+
+    def authenticate(self, request: Request, *, api_key_only: bool = False) -> None:
+        api_key = request.headers.get("x-ws-api-key")
+        if api_key is not None:
+            if api_key not in self.api_keys:
+                raise ApiError(401, "AUTH_INVALID_API_KEY", "Invalid x-ws-api-key.")
+            return
+        authorization = request.headers.get("authorization", "")
+        if authorization and not api_key_only:
+            scheme, _, token = authorization.partition(" ")
+            if scheme.lower() != "bearer" or token.strip() not in self.state["session_tokens"]:
+                raise ApiError(401, "AUTH_INVALID_API_KEY", "Invalid or expired session token.")
+            return
+        raise ApiError(401, "AUTH_MISSING_API_KEY", "Missing x-ws-api-key header.")
+
+    @staticmethod
+    def json_body(request: Request) -> dict[str, Any]:
+        if not request.body.strip():
+            # The session-token call has no body in the seed; elsewhere the field checks complain.
+            return {}
+        content_type = request.content_type
+        if content_type != "application/json" and not content_type.endswith("+json"):
+            raise ApiError(400, "VALIDATION_FAILED", "Content-Type must be application/json.")
+        try:
+            data = json.loads(request.body.decode("utf-8"))
+        except (ValueError, UnicodeDecodeError) as exc:
+            raise ApiError(400, "VALIDATION_FAILED", "Request body is not valid JSON.") from exc
+        if not isinstance(data, dict):
+            raise ApiError(400, "VALIDATION_FAILED", "Request body must be a JSON object.")
+        return data
+
+    @staticmethod
+    def unknown_fields(body: dict[str, Any], allowed: Iterable[str]) -> list[dict[str, str]]:
+        allowed = set(allowed)
+        return [
+            {"field": key, "message": "is not a recognised field"}
+            for key in body
+            if key not in allowed
+        ]
+
+    # --- endpoints ----------------------------------------------------------------------------
+    def session_token(self, request: Request, body: dict[str, Any]) -> Response:
+        """Seed 003, "How to Get a Session Token"."""
+        token = f"ws_st_{secrets.token_urlsafe(24)}"
+        self.state["session_tokens"].append(token)
+        return Response.json(200, {"sessionToken": token})
+
+    def get_utilities(self, request: Request, body: dict[str, Any]) -> Response:
+        """Seed 003, step 1: `{zipcode}` -> `[{utilityId, utilityName, wsRatePlans}]`."""
+        errors = self.unknown_fields(body, ["zipcode"])
+        zipcode = body.get("zipcode")
+        if zipcode is None:
+            errors.append({"field": "zipcode", "message": "is required"})
+        elif not isinstance(zipcode, str) or normalize_zip(zipcode) is None:
+            errors.append({"field": "zipcode", "message": "must be 5 digits, optionally -NNNN"})
+        if errors:
+            raise validation_failed(errors)
+        return Response.json(200, [utility.as_api() for utility in utilities_for_zip(zipcode)])
+
+    def create_home(self, request: Request, body: dict[str, Any]) -> Response:
+        """Seed 003, step 2: `{name, zipcode, utilityId, ratePlanId, has*, acType}` -> `{id}`."""
+        allowed = ["name", "zipcode", "utilityId", "ratePlanId", *HOME_FLAGS, "acType"]
+        errors = self.unknown_fields(body, allowed)
+
+        name = body.get("name")
+        if name is None:
+            errors.append({"field": "name", "message": "is required"})
+        elif not isinstance(name, str) or not name.strip() or len(name) > 255:
+            errors.append({"field": "name", "message": "must be a string of 1-255 characters"})
+
+        zip5 = None
+        zipcode = body.get("zipcode")
+        if zipcode is None:
+            errors.append({"field": "zipcode", "message": "is required"})
+        elif not isinstance(zipcode, str) or normalize_zip(zipcode) is None:
+            errors.append({"field": "zipcode", "message": "must be 5 digits, optionally -NNNN"})
+        elif zip_info(normalize_zip(zipcode) or "") is None:
+            errors.append({"field": "zipcode", "message": f"{zipcode} is not a known zip code"})
+        else:
+            zip5 = normalize_zip(zipcode)
+
+        utility = None
+        utility_id = body.get("utilityId")
+        if utility_id is None:
+            errors.append({"field": "utilityId", "message": "is required"})
+        elif not isinstance(utility_id, str) or utility_id not in UTILITIES_BY_ID:
+            errors.append({"field": "utilityId", "message": f"unknown utility {utility_id!r}"})
+        else:
+            utility = UTILITIES_BY_ID[utility_id]
+            # Stricter than the docs say: catches a wizard that kept a utility after the
+            # user changed the zip code.
+            if zip5 and utility not in utilities_for_zip(zip5):
+                errors.append({"field": "utilityId", "message": f"does not serve zip code {zip5}"})
+
+        rate_plan_id = body.get("ratePlanId")
+        if rate_plan_id is None:
+            errors.append({"field": "ratePlanId", "message": "is required"})
+        elif not isinstance(rate_plan_id, str) or rate_plan_id not in RATE_PLANS_BY_ID:
+            errors.append({"field": "ratePlanId", "message": f"unknown rate plan {rate_plan_id!r}"})
+        elif utility is not None and RATE_PLANS_BY_ID[rate_plan_id][0] is not utility:
+            errors.append(
+                {
+                    "field": "ratePlanId",
+                    "message": f"does not belong to utility {utility.id}",
+                }
+            )
+
+        for flag in HOME_FLAGS:
+            if flag in body and body[flag] is not None and not isinstance(body[flag], bool):
+                errors.append({"field": flag, "message": "must be true, false or null"})
+        ac_type = body.get("acType")
+        if ac_type is not None and ac_type not in AC_TYPES:
+            errors.append({"field": "acType", "message": f"must be one of {', '.join(AC_TYPES)}"})
+
+        if errors:
+            raise validation_failed(errors)
+
+        home_id = f"ws_home_{uuid.uuid4().hex}"
+        self.state["homes"][home_id] = {
+            "id": home_id,
+            "name": name,
+            "zipcode": zipcode,
+            "utilityId": utility_id,
+            "ratePlanId": rate_plan_id,
+            **{flag: body.get(flag) for flag in HOME_FLAGS},
+            "acType": ac_type,
+            "timezone": str(timezone_for_zip(zip5 or "")),
+            "createdAt": iso_z(self.now()),
+        }
+        return Response.json(200, {"id": home_id})
+
+    def create_solar(self, request: Request, body: dict[str, Any]) -> Response:
+        """Seed 003, step 3: `{homeId, solarSystemSizeKw, isNonNetMetered}` -> `{homeId}`."""
+        errors = self.unknown_fields(body, ["homeId", "solarSystemSizeKw", "isNonNetMetered"])
+        home_id = body.get("homeId")
+        if home_id is None:
+            errors.append({"field": "homeId", "message": "is required"})
+        elif not isinstance(home_id, str) or not home_id:
+            errors.append({"field": "homeId", "message": "must be a home id"})
+        size_kw = body.get("solarSystemSizeKw")
+        if size_kw is None:
+            errors.append({"field": "solarSystemSizeKw", "message": "is required"})
+        elif (
+            isinstance(size_kw, bool)
+            or not isinstance(size_kw, int | float)
+            or not math.isfinite(size_kw)
+            or size_kw <= 0
+        ):
+            errors.append({"field": "solarSystemSizeKw", "message": "must be a number above 0"})
+        non_net = body.get("isNonNetMetered")
+        if non_net is None:
+            errors.append({"field": "isNonNetMetered", "message": "is required"})
+        elif not isinstance(non_net, bool):
+            errors.append({"field": "isNonNetMetered", "message": "must be true or false"})
+        if errors:
+            raise validation_failed(errors)
+        if home_id not in self.state["homes"]:
+            raise ApiError(404, "NOT_FOUND", f"Home {home_id} not found.")
+        # One solar system per home: a second call replaces the first, as an update would.
+        self.state["solar"][home_id] = {
+            "homeId": home_id,
+            "solarSystemSizeKw": size_kw,
+            "isNonNetMetered": non_net,
+            "updatedAt": iso_z(self.now()),
+        }
+        return Response.json(200, {"homeId": home_id})
+
+    def price_signal(self, request: Request, body: dict[str, Any]) -> Response:
+        """Seed 003, step 4 (WattShift's price-signal page): 15-minute $/kWh for a window."""
+        home_id = request.params["home_id"]
+        home = self.state["homes"].get(home_id)
+        if home is None:
+            raise ApiError(404, "NOT_FOUND", f"Home {home_id} not found.")
+        errors = self.unknown_fields(body, ["startTime", "endTime"])
+        given = [key for key in ("startTime", "endTime") if body.get(key) is not None]
+        if len(given) == 1:
+            missing = "endTime" if given == ["startTime"] else "startTime"
+            errors.append(
+                {"field": missing, "message": "startTime and endTime go together: both or neither"}
+            )
+        if errors:
+            raise validation_failed(errors)
+
+        if given:
+            start = self._parse_instant(body["startTime"], "startTime", errors)
+            end = self._parse_instant(body["endTime"], "endTime", errors)
+            if start and end and end <= start:
+                errors.append({"field": "endTime", "message": "must be after startTime"})
+            elif start and end and end - start > MAX_WINDOW:
+                errors.append({"field": "endTime", "message": "the window is at most 7 days"})
+            if errors or start is None or end is None:
+                raise validation_failed(errors)
+        else:
+            now = self.now().astimezone(UTC)
+            # Milliseconds, like the instants WattShift writes, so the echo round-trips exactly.
+            start = now.replace(microsecond=now.microsecond // 1000 * 1000)
+            end = start + DEFAULT_WINDOW
+
+        count = math.ceil((end - start) / INTERVAL)
+        solar = self.state["solar"].get(home_id)
+        intervals = [self.interval_price(home, solar, start + i * INTERVAL) for i in range(count)]
+        return Response.json(
+            200,
+            {
+                "homeId": home_id,
+                "startTime": iso_z(start),
+                "endTime": iso_z(end),
+                "data": self._segments(start, end, intervals),
+                "prices": [price for price, _ in intervals],
+            },
+        )
+
+    # --- price model (sandbox, deterministic) --------------------------------------------------
+    @staticmethod
+    def _parse_instant(value: Any, field: str, errors: list[dict[str, str]]) -> datetime | None:
+        message = "must be an ISO 8601 date-time with a UTC offset"
+        if not isinstance(value, str):
+            errors.append({"field": field, "message": message})
+            return None
+        try:
+            moment = datetime.fromisoformat(value)
+        except ValueError:
+            errors.append({"field": field, "message": message})
+            return None
+        if moment.tzinfo is None:
+            errors.append({"field": field, "message": message})
+            return None
+        return moment.astimezone(UTC)
+
+    @staticmethod
+    def interval_price(
+        home: dict[str, Any], solar: dict[str, Any] | None, start: datetime
+    ) -> tuple[float, float]:
+        """($/kWh import, $/kWh export) of the 15 minutes from `start` for one home."""
+        utility, plan = RATE_PLANS_BY_ID[home["ratePlanId"]]
+        local = start.astimezone(timezone_for_zip(home["zipcode"]))
+        hour = local.hour
+        weekend = local.weekday() >= 5
+        peak = 16 <= hour < 21
+        # Tariff multiplier on the utility's base rate, by plan kind and local hour band.
+        if plan.kind == FLAT:
+            tariff = 1.0
+        elif plan.kind == EV:
+            tariff = 0.55 if hour < 6 else (1.5 if peak else 0.95)
+        else:
+            tariff = 0.85 if hour < 6 or hour >= 22 else (1.45 if peak else 1.0)
+        if peak and weekend and plan.kind != FLAT:
+            tariff -= 0.25
+        # Grid term, the same for every plan: morning ramp, midday solar dip, evening peak.
+        if hour < 6:
+            grid = 0.0
+        elif hour < 10:
+            grid = 0.01
+        elif hour < 16:
+            grid = -0.005
+        elif hour < 21:
+            grid = 0.03 if 17 <= hour < 20 else 0.015
+        else:
+            grid = 0.005
+        hour_key = local.replace(minute=0, second=0, microsecond=0).astimezone(UTC).isoformat()
+        wholesale = (stable_hash("wholesale", home["id"], hour_key) % 400) / 100_000
+        price = round(utility.base_rate_usd_per_kwh * tariff + grid + wholesale, 5)
+        if solar is None:
+            export = 0.0
+        elif solar["isNonNetMetered"]:
+            # Non-net-metered solar earns an avoided-cost rate, not the retail price.
+            export = round(max(0.01, 0.04 + 2 * grid + wholesale), 5)
+        else:
+            export = price
+        return price, export
+
+    @staticmethod
+    def _segments(
+        start: datetime, end: datetime, intervals: list[tuple[float, float]]
+    ) -> list[dict[str, Any]]:
+        """Runs of equal prices, as WattShift's `data` array groups them."""
+        segments: list[dict[str, Any]] = []
+        for index, (price, export) in enumerate(intervals):
+            begins = start + index * INTERVAL
+            ends = min(begins + INTERVAL, end)
+            last = segments[-1] if segments else None
+            if last and last["price"] == price and last["export"] == export:
+                last["endTime"] = iso_z(ends)
+                continue
+            segments.append(
+                {
+                    "startTime": iso_z(begins),
+                    "endTime": iso_z(ends),
+                    "price": price,
+                    "import": price,
+                    "export": export,
+                }
+            )
+        return segments

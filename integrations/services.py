@@ -1,0 +1,93 @@
+"""Write operations on connections and links (the Integrations page, the commands, the admin)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from django.db import transaction
+from django.utils import timezone
+
+from . import engine
+from .clients import CallLog, build_client, forget_clients
+from .http import UpstreamError
+from .models import Connection, Platform, SyncAttempt
+
+
+def save_connection(
+    connection: Connection, *, username: str = "", password: str = "", api_key: str = ""
+) -> Connection:
+    """Save a connection; credentials given replace the stored ones, blanks keep them (write-only)."""
+    with transaction.atomic():
+        if username or password or api_key:
+            current = connection.credentials if connection.credentials_encrypted else {}
+            connection.set_credentials(
+                username=username or current.get("username", ""),
+                password=password or current.get("password", ""),
+                api_key=api_key or current.get("api_key", ""),
+            )
+        connection.full_clean()
+        connection.save()
+        if connection.enabled:
+            # Records that existed before the connection go upstream too.
+            engine.ensure_links(connection.organization_id, connection.platform)
+    forget_clients()
+    return connection
+
+
+@dataclass
+class ConnectionCheck:
+    """The answer of a "Test connection": whether the platform let us in, in its own words."""
+
+    ok: bool
+    message: str
+
+
+def test_connection(connection: Connection) -> ConnectionCheck:
+    """Perform the platform's authentication and report the upstream's answer."""
+    log = CallLog()
+    client = build_client(connection, on_call=log)
+    try:
+        message = _authenticate(client, connection.platform)
+    except UpstreamError as exc:
+        ok, message = False, str(exc)
+    else:
+        ok = True
+    finally:
+        client.close()
+    for call in log.calls:
+        SyncAttempt.objects.create(
+            connection=connection,
+            duration_ms=call.duration_ms,
+            method=call.method,
+            path=call.path[:300],
+            status_code=call.status_code,
+            error=call.error[:2000],
+        )
+    values = (
+        {"last_auth_at": timezone.now(), "last_auth_error": ""}
+        if ok
+        else {"last_auth_error": message}
+    )
+    Connection.objects.filter(pk=connection.pk).update(**values)
+    return ConnectionCheck(ok, message)
+
+
+def _authenticate(client: object, platform: str) -> str:
+    if platform == Platform.WATTCARBON:
+        token = client.create_token()
+        return f"Signed in: a {token.get('token_type', 'bearer')} token was issued."
+    if platform == Platform.SPARK:
+        client.access_token()
+        return "Signed in: the token endpoint issued a client-credentials token."
+    if platform == Platform.WATTSHIFT:
+        utilities = client.get_utilities("95313")
+        return f"The API key works: {len(utilities)} utilit{'y' if len(utilities) == 1 else 'ies'} listed for 95313."
+    if platform == Platform.WATTICS:
+        client.last_packet("gridfolio-connection-test")
+        return "The credentials work: the measurements endpoint answered."
+    raise ValueError(platform)
+
+
+def disable_connection(connection: Connection) -> None:
+    Connection.objects.filter(pk=connection.pk).update(enabled=False, updated_at=timezone.now())
+    forget_clients()

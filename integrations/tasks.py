@@ -1,0 +1,27 @@
+"""Celery tasks of the sync engine: ids in, one service call each (the logic is in engine.py)."""
+
+from __future__ import annotations
+
+from celery import shared_task
+
+from . import engine
+
+
+@shared_task(bind=True, acks_late=True, max_retries=None, ignore_result=True)
+def sync_link(self, link_id: int) -> str:
+    """Sync one link; on a transient error Celery retries it after the engine's backoff."""
+    outcome = engine.run_link(link_id)
+    if outcome.retry_in_s is not None and not self.request.is_eager:
+        # The link is already pending with next_attempt_at, so the sweep would find it too: the
+        # retry only makes it prompt. Eager mode (make run) leaves it to the in-process sweeper.
+        raise self.retry(countdown=outcome.retry_in_s)
+    return outcome.state
+
+
+@shared_task(ignore_result=True)
+def sweep() -> int:
+    """Every minute (beat): re-enqueue pending-and-due links and links of dead workers."""
+    ids = engine.due_link_ids()
+    for link_id in ids:
+        sync_link.delay(link_id)
+    return len(ids)
