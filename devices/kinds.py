@@ -168,6 +168,21 @@ KINDS: dict[str, Kind] = {
                 help_text="Required above 1,000 kW.",
                 upstream_name="eiaPlantId",
             ),
+            KindField(
+                "system_size_kw",
+                "System size (kW AC)",
+                "decimal",
+                min_value=_d("0.001"),
+                max_value=_d("1000000"),
+                help_text="For WattShift; defaults to the nameplate capacity.",
+            ),
+            KindField(
+                "net_metered",
+                "Net metered",
+                "boolean",
+                default=True,
+                help_text="Exports are credited at the retail rate.",
+            ),
         ),
     ),
     DeviceKind.ELECTRIFICATION: Kind(

@@ -5,7 +5,8 @@ from __future__ import annotations
 from portal.models import Organization, User
 
 from . import services
-from .models import Customer, Home, Meter
+from .directory import DirectoryUnavailable, lookup_utilities
+from .models import Customer, Home, Meter, RatePlan, Utility
 
 DEMO_HOMES = [
     # customer, email, home name, street, zip, lat, lon, meter number
@@ -42,6 +43,20 @@ DEMO_HOMES = [
 ]
 
 
+def _first_plan(
+    organization: Organization, zip_code: str
+) -> tuple[Utility | None, RatePlan | None]:
+    """The first utility and rate plan the directory knows for the zip (none when it can't say)."""
+    try:
+        lookup = lookup_utilities(organization, zip_code)
+    except DirectoryUnavailable:
+        return None, None
+    for utility in lookup.utilities:
+        for plan in utility.rate_plans.all():
+            return utility, plan
+    return None, None
+
+
 def seed(organization: Organization, user: User) -> None:
     for name, email, home_name, street, zip_code, lat, lon, meter_number in DEMO_HOMES:
         customer = Customer.objects.filter(organization=organization, email=email).first()
@@ -51,6 +66,7 @@ def seed(organization: Organization, user: User) -> None:
             )
         home = Home.objects.filter(organization=organization, name=home_name).first()
         if home is None:
+            utility, rate_plan = _first_plan(organization, zip_code)
             home = services.save_home(
                 Home(
                     organization=organization,
@@ -60,6 +76,8 @@ def seed(organization: Organization, user: User) -> None:
                     zip_code=zip_code,
                     latitude=lat or None,
                     longitude=lon or None,
+                    utility=utility,
+                    rate_plan=rate_plan,
                     has_ev_charger=True,
                     has_ac=True,
                     ac_type="central",

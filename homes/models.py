@@ -60,6 +60,7 @@ class RatePlan(models.Model):
     utility = models.ForeignKey(Utility, on_delete=models.CASCADE, related_name="rate_plans")
     ws_rate_plan_id = models.CharField("WattShift rate plan id", max_length=100)
     name = models.CharField(max_length=200)
+    is_time_of_use = models.BooleanField(default=False, help_text="Prices vary by time of day.")
 
     class Meta:
         ordering = ["utility__name", "name"]
@@ -71,6 +72,22 @@ class RatePlan(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+
+class ZipUtilities(models.Model):
+    """Which utilities serve a zip code, as WattShift last said (a cache, refreshed after an age)."""
+
+    zip_code = models.CharField(max_length=5, unique=True)
+    utilities = models.ManyToManyField(Utility, related_name="zip_codes", blank=True)
+    fetched_at = models.DateTimeField()
+
+    class Meta:
+        verbose_name = "zip code's utilities"
+        verbose_name_plural = "zip codes' utilities"
+        ordering = ["zip_code"]
+
+    def __str__(self) -> str:
+        return self.zip_code
 
 
 class ACType(models.TextChoices):

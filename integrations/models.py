@@ -73,6 +73,11 @@ class Connection(OrgOwned):
         return self.base_url or default_base_url(self.platform)
 
     @property
+    def uses_sandbox(self) -> bool:
+        """Sandbox mode and no address of its own: served by the in-process emulator."""
+        return bool(settings.INTEGRATIONS_SANDBOX) and not self.base_url
+
+    @property
     def credentials(self) -> dict[str, Any]:
         return crypto.decrypt(self.credentials_encrypted)
 

@@ -11,4 +11,5 @@ urlpatterns = [
     path("integrations/<str:platform>/test/", views.test_connection, name="connection_test"),
     path("integrations/links/<int:pk>/sync/", views.sync_link_now, name="link_sync_now"),
     path("integrations/links/<int:pk>/", views.link_history, name="link_history"),
+    path("homes/<int:pk>/prices/", views.home_prices, name="home_prices"),
 ]

@@ -14,7 +14,9 @@ from django.views.decorators.http import require_POST
 from portal.models import Role
 from portal.tenancy import get_for_org_or_404, org_required
 
-from . import engine, services
+from homes.models import Home
+
+from . import engine, prices, services
 from .forms import ConnectionForm
 from .models import Connection, LinkState, Platform, SyncAttempt, UpstreamLink
 
@@ -120,6 +122,34 @@ def link_history(request: HttpRequest, pk: int) -> HttpResponse:
         "integrations/link_history.html",
         {"link": link, "attempts": attempts, "record": record},
     )
+
+
+@org_required()
+def home_prices(request: HttpRequest, pk: int) -> HttpResponse:
+    """The price-curve card of a home page (loaded by htmx, so the page never waits on WattShift)."""
+    home = get_for_org_or_404(Home, request.organization, pk=pk)
+    try:
+        curve = prices.price_curve(home)
+    except prices.PricesUnavailable as exc:
+        return render(request, "integrations/_prices.html", {"home": home, "error": str(exc)})
+    chart = {
+        "t": [int(moment.timestamp()) for moment, _ in curve.prices],
+        "price": [price for _, price in curve.prices],
+        "current": curve.current_index,
+        "cheapest": [int(curve.cheapest_start.timestamp()), int(curve.cheapest_end.timestamp())],
+    }
+    context = {
+        "home": home,
+        "curve": curve,
+        "chart": chart,
+        "chart_id": f"price-data-{home.pk}",
+        "cheapest_start": curve.local(curve.cheapest_start),
+        "cheapest_end": curve.local(curve.cheapest_end),
+        "current_price": curve.prices[curve.current_index][1]
+        if curve.current_index is not None
+        else None,
+    }
+    return render(request, "integrations/_prices.html", context)
 
 
 def links_for(record: object) -> list[UpstreamLink]:

@@ -6,7 +6,10 @@ import re
 import uuid
 from collections.abc import Callable
 
+from zoneinfo import ZoneInfo
+
 from django.http import HttpRequest, HttpResponse
+from django.utils import timezone
 
 from .logging import request_id_var
 from .tenancy import resolve_membership
@@ -43,4 +46,9 @@ class OrganizationMiddleware:
         membership = resolve_membership(request)
         request.membership = membership  # type: ignore[attr-defined]
         request.organization = membership.organization if membership else None  # type: ignore[attr-defined]
+        # Times on every page are shown in the organization's timezone (the footer says which).
+        if membership is not None:
+            timezone.activate(ZoneInfo(membership.organization.timezone))
+        else:
+            timezone.deactivate()
         return self.get_response(request)

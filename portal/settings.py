@@ -221,6 +221,16 @@ CELERY_BEAT_SCHEDULE = {
 SYNC_MAX_ATTEMPTS = env.int("SYNC_MAX_ATTEMPTS", default=8)
 SYNC_CLAIM_LEASE_S = env.int("SYNC_CLAIM_LEASE_S", default=600)
 SYNC_BACKOFF_BASE_S = env.float("SYNC_BACKOFF_BASE_S", default=5.0)
+# Where the onboarding wizard looks up utilities and rate plans by zip code (dotted path of a
+# class with `utilities_for_zip(organization, zip_code) -> list[dict]`), and how long an answer is reused.
+UTILITY_DIRECTORY = env.str(
+    "UTILITY_DIRECTORY", default="integrations.directory.WattShiftDirectory"
+)
+UTILITY_CACHE_MAX_AGE_S = env.int("UTILITY_CACHE_MAX_AGE_S", default=7 * 24 * 3600)
+PRICE_SIGNAL_CACHE_S = env.int("PRICE_SIGNAL_CACHE_S", default=300)
+
+CACHES = {"default": env.cache_url("CACHE_URL", default="locmemcache://")}
+
 # Eager mode only (make run): a thread in the web process runs due links this often.
 EAGER_SWEEP_INTERVAL_S = env.float("EAGER_SWEEP_INTERVAL_S", default=10.0)
 

@@ -1,0 +1,103 @@
+"""Utilities and rate plans by zip code: asked of the provider named in UTILITY_DIRECTORY (WattShift),
+kept in Utility/RatePlan/ZipUtilities, reused until they are older than UTILITY_CACHE_MAX_AGE_S,
+and used stale, with a notice, while the provider is down."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any, Protocol
+
+from django.conf import settings
+from django.db import transaction
+from django.utils import timezone
+from django.utils.module_loading import import_string
+
+from portal.models import Organization
+
+from .models import RatePlan, Utility, ZipUtilities
+
+
+class DirectoryUnavailable(Exception):
+    """The provider could not answer (down, not connected); the message is for the user."""
+
+
+class UtilityDirectory(Protocol):
+    """What UTILITY_DIRECTORY names: `utilities_for_zip` answers WattShift's shape
+    `[{utilityId, utilityName, wsRatePlans: [{id, ratePlanName}]}]` or raises DirectoryUnavailable."""
+
+    def utilities_for_zip(
+        self, organization: Organization, zip_code: str
+    ) -> list[dict[str, Any]]: ...
+
+
+@dataclass
+class UtilityLookup:
+    """The utilities serving a zip code, and how fresh that knowledge is."""
+
+    zip_code: str
+    utilities: list[Utility] = field(default_factory=list)
+    fetched_at: datetime | None = None
+    notice: str = ""  # set when the answer is stale because the provider is down
+
+    @property
+    def is_ambiguous(self) -> bool:
+        return len(self.utilities) > 1
+
+
+def directory() -> UtilityDirectory:
+    return import_string(settings.UTILITY_DIRECTORY)()
+
+
+def lookup_utilities(
+    organization: Organization, zip_code: str, *, refresh: bool = False
+) -> UtilityLookup:
+    """The utilities (with their rate plans) serving `zip_code`; raises DirectoryUnavailable only
+    when the provider fails and nothing is cached."""
+    zip5 = zip_code.strip()[:5]
+    cached = (
+        ZipUtilities.objects.filter(zip_code=zip5).prefetch_related("utilities__rate_plans").first()
+    )
+    max_age = timedelta(seconds=settings.UTILITY_CACHE_MAX_AGE_S)
+    if cached and not refresh and timezone.now() - cached.fetched_at < max_age:
+        return UtilityLookup(zip5, list(cached.utilities.all()), cached.fetched_at)
+    try:
+        answer = directory().utilities_for_zip(organization, zip5)
+    except DirectoryUnavailable as exc:
+        if cached is None:
+            raise
+        return UtilityLookup(
+            zip5,
+            list(cached.utilities.all()),
+            cached.fetched_at,
+            notice=f"{exc} Showing what it said on {cached.fetched_at:%Y-%m-%d}.",
+        )
+    return store_lookup(zip5, answer)
+
+
+@transaction.atomic
+def store_lookup(zip5: str, answer: list[dict[str, Any]]) -> UtilityLookup:
+    now = timezone.now()
+    utilities = []
+    for item in answer:
+        utility, _ = Utility.objects.update_or_create(
+            ws_utility_id=item["utilityId"],
+            defaults={"name": item["utilityName"], "fetched_at": now},
+        )
+        for plan in item.get("wsRatePlans") or []:
+            name = plan.get("ratePlanName") or plan["id"]
+            RatePlan.objects.update_or_create(
+                utility=utility,
+                ws_rate_plan_id=plan["id"],
+                defaults={
+                    "name": name,
+                    "is_time_of_use": "tou" in name.lower() or "time" in name.lower(),
+                },
+            )
+        utilities.append(utility)
+    cached, _ = ZipUtilities.objects.update_or_create(zip_code=zip5, defaults={"fetched_at": now})
+    cached.utilities.set(utilities)
+    fresh = list(
+        Utility.objects.filter(pk__in=[u.pk for u in utilities]).prefetch_related("rate_plans")
+    )
+    return UtilityLookup(zip5, fresh, now)

@@ -1,0 +1,97 @@
+"""Homes and their solar on WattShift (UPSTREAMS.md, WattShift): parents first, create only.
+
+WattShift has no update endpoint for homes or solar, so once a home is there a later change is not
+sent (the link stays synced and shows when it was sent).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+from django.db import models
+
+from devices.models import Device
+from homes.models import Home
+
+from .. import wattshift
+from ..adapters import Adapter, Parent, register
+from ..models import Platform, UpstreamLink
+
+
+class WattShiftHome(Adapter):
+    """A home with a utility and rate plan, as a WattShift home."""
+
+    platform = Platform.WATTSHIFT
+    model = Home
+    label = "home"
+
+    def applies(self, record: Home) -> bool:
+        return bool(record.utility_id and record.rate_plan_id)
+
+    def payload(self, record: Home, parent_remote_id: str) -> dict[str, Any]:
+        return wattshift.home_payload(
+            name=record.name,
+            zipcode=record.zip_code,
+            utility_id=record.utility.ws_utility_id,
+            rate_plan_id=record.rate_plan.ws_rate_plan_id,
+            has_ev_charger=record.has_ev_charger,
+            has_electric_heater=record.has_electric_heater,
+            has_smart_water_heater=record.has_smart_water_heater,
+            has_electric_water_heater=record.has_electric_water_heater,
+            has_ac=record.has_ac,
+            ac_type=record.ac_type or None,
+        )
+
+    def push(
+        self,
+        client: wattshift.WattShiftClient,
+        link: UpstreamLink,
+        payload: dict[str, Any],
+        parent_remote_id: str,
+    ) -> str:
+        if link.remote_id:
+            return link.remote_id  # no update endpoint upstream
+        return client.create_home(payload)
+
+
+class WattShiftSolar(Adapter):
+    """A solar device of a WattShift home, as the home's solar system (after the home)."""
+
+    platform = Platform.WATTSHIFT
+    model = Device
+    label = "solar"
+
+    def applies(self, record: Device) -> bool:
+        return record.kind == "solar" and WattShiftHome().applies(record.home)
+
+    def parent(self, record: Device) -> Parent:
+        return Parent(record.home, Platform.WATTSHIFT, label=f"home {record.home.name}")
+
+    def dependents(self, changed: models.Model) -> Iterable[Device]:
+        if isinstance(changed, Home):
+            return changed.devices.filter(kind="solar")
+        return ()
+
+    def payload(self, record: Device, parent_remote_id: str) -> dict[str, Any]:
+        size = record.details.get("system_size_kw") or record.details.get("nameplate_capacity_kw")
+        return wattshift.solar_payload(
+            home_id=parent_remote_id,
+            system_size_kw=size,
+            net_metered=bool(record.details.get("net_metered", True)),
+        )
+
+    def push(
+        self,
+        client: wattshift.WattShiftClient,
+        link: UpstreamLink,
+        payload: dict[str, Any],
+        parent_remote_id: str,
+    ) -> str:
+        if link.remote_id:
+            return link.remote_id
+        return client.create_solar(payload)
+
+
+register(WattShiftHome())
+register(WattShiftSolar())

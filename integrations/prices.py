@@ -1,0 +1,87 @@
+"""A home's WattShift price signal for the next 24 hours: fetched on demand, cached briefly."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
+
+from django.conf import settings
+from django.contrib.contenttypes.models import ContentType
+from django.core.cache import cache
+from django.utils import timezone
+
+from homes.models import Home
+
+from . import wattshift
+from .clients import CallLog, client_for
+from .http import UpstreamError
+from .models import Connection, LinkState, Platform, UpstreamLink
+
+
+class PricesUnavailable(Exception):
+    """Why there is no price curve to show (the message is for the user)."""
+
+
+@dataclass
+class PriceCurve:
+    """15-minute $/kWh prices, the interval now, and the cheapest 2-hour window."""
+
+    prices: list[tuple[datetime, float]]
+    current_index: int | None
+    cheapest_start: datetime
+    cheapest_end: datetime
+    cheapest_average: float
+    timezone: str
+
+    def local(self, moment: datetime) -> datetime:
+        return moment.astimezone(ZoneInfo(self.timezone))
+
+
+def price_curve(home: Home) -> PriceCurve:
+    link = UpstreamLink.objects.filter(
+        content_type=ContentType.objects.get_for_model(Home),
+        object_id=home.pk,
+        platform=Platform.WATTSHIFT,
+    ).first()
+    if link is None or link.state != LinkState.SYNCED or not link.remote_id:
+        raise PricesUnavailable(
+            "This home is not on WattShift yet: prices appear once it is synced."
+        )
+    key = (
+        f"wattshift-prices:{link.remote_id}:{timezone.now():%Y%m%d%H}{timezone.now().minute // 15}"
+    )
+    data = cache.get(key)
+    if data is None:
+        connection = Connection.objects.filter(
+            organization_id=home.organization_id, platform=Platform.WATTSHIFT, enabled=True
+        ).first()
+        if connection is None:
+            raise PricesUnavailable("WattShift is not connected.")
+        try:
+            # The next 24 hours from the current 15-minute boundary, so windows read 13:30-15:30.
+            now = timezone.now()
+            start = now.replace(minute=now.minute - now.minute % 15, second=0, microsecond=0)
+            data = client_for(connection, CallLog()).get_price_signal(
+                link.remote_id, start, start + timedelta(hours=24)
+            )
+        except UpstreamError as exc:
+            raise PricesUnavailable(
+                f"WattShift is unavailable right now ({exc}). Try again in a minute."
+            ) from exc
+        cache.set(key, data, settings.PRICE_SIGNAL_CACHE_S)
+    try:
+        prices = wattshift.parse_price_signal(data)
+        start, end, average = wattshift.cheapest_window(prices, hours=2)
+    except ValueError as exc:
+        raise PricesUnavailable(f"WattShift's answer could not be read: {exc}") from exc
+    now = timezone.now()
+    current = next(
+        (
+            i
+            for i, (moment, _) in enumerate(prices)
+            if moment <= now < moment + wattshift.PRICE_INTERVAL
+        ),
+        None,
+    )
+    return PriceCurve(prices, current, start, end, average, home.timezone or "UTC")
