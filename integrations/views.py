@@ -11,10 +11,9 @@ from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_POST
 
+from homes.models import Home
 from portal.models import Role
 from portal.tenancy import get_for_org_or_404, org_required
-
-from homes.models import Home
 
 from . import engine, prices, services
 from .forms import ConnectionForm

@@ -5,7 +5,6 @@ from __future__ import annotations
 import re
 import uuid
 from collections.abc import Callable
-
 from zoneinfo import ZoneInfo
 
 from django.http import HttpRequest, HttpResponse
