@@ -26,6 +26,8 @@ def zip_facts(zip_code: str) -> dict[str, str]:
         "city": match.get("city", ""),
         "state": match.get("state", ""),
         "timezone": match.get("timezone", ""),
+        "lat": match.get("lat", ""),
+        "long": match.get("long", ""),
     }
 
 

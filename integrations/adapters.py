@@ -85,13 +85,15 @@ def adapters_for(record: models.Model, channel: str | None = None) -> list[Adapt
     ]
 
 
-def adapter_for_link(link: UpstreamLink) -> Adapter | None:
-    model = link.content_type.model_class()
+def adapter_for_link(link: UpstreamLink, record: models.Model) -> Adapter | None:
+    """The adapter that handles `record` on the link's platform and channel (several adapters may
+    share a model: Spark vehicles and resources are both devices)."""
     for adapter in ADAPTERS:
         if (
             adapter.platform == link.platform
             and adapter.channel == link.channel
-            and model is adapter.model
+            and isinstance(record, adapter.model)
+            and adapter.applies(record)
         ):
             return adapter
     return None

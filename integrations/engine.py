@@ -232,8 +232,8 @@ def run_link(link_id: int, *, ignore_schedule: bool = False) -> Outcome:
         return Outcome("skipped")
     link = UpstreamLink.objects.select_related("content_type").get(pk=link_id)
     record = link.content_type.model_class()._default_manager.filter(pk=link.object_id).first()
-    adapter = adapter_for_link(link)
-    if record is None or adapter is None or not adapter.applies(record):
+    adapter = adapter_for_link(link, record) if record is not None else None
+    if record is None or adapter is None:
         link.delete()
         return Outcome("gone")
 
@@ -383,21 +383,21 @@ def retry_links(link_ids: Iterable[int]) -> int:
 
 def sync_now(organization_id: int | None = None, max_rounds: int = 50) -> dict[str, int]:
     """Run all due work in this process until nothing is left to do; counts of links by state."""
+    tried: set[int] = set()
     for _ in range(max_rounds):
         ids = due_link_ids(organization_id)
-        if not ids:
-            break
-        progressed = False
+        if not ids or set(ids) <= tried:
+            break  # nothing due, or only links that already ran and are still due (no progress)
+        tried = set()
         for link_id in ids:
             outcome = run_link(link_id)
-            progressed |= outcome.state in {
+            if outcome.state not in {
                 LinkState.SYNCED,
                 LinkState.REJECTED,
                 LinkState.FAILED,
                 "gone",
-            }
-        if not progressed:
-            break
+            }:
+                tried.add(link_id)
     queryset = UpstreamLink.objects.all()
     if organization_id is not None:
         queryset = queryset.filter(organization_id=organization_id)

@@ -57,3 +57,34 @@ class ConnectionForm(OrgModelForm):
                 "password": self.cleaned_data.get("password", ""),
             }
         return {"api_key": self.cleaned_data.get("password", "")}
+
+
+class WebhookForm(forms.Form):
+    """Which Spark operations and event types the organization's webhook receives."""
+
+    operations = forms.MultipleChoiceField(
+        choices=[(op, op) for op in ("Create", "Update", "Delete")],
+        initial=["Create", "Update", "Delete"],
+        widget=forms.CheckboxSelectMultiple,
+    )
+    event_types = forms.MultipleChoiceField(
+        choices=[("PriceDelta", "PriceDelta (price changes)")],
+        initial=["PriceDelta"],
+        widget=forms.CheckboxSelectMultiple,
+    )
+
+
+class ChargeReportForm(forms.Form):
+    """A VehicleChargeAction report: ranges checked here, as Spark checks them."""
+
+    action = forms.ChoiceField(choices=[("Start", "Start charging"), ("Stop", "Stop charging")])
+    power_w = forms.IntegerField(label="Power (W)", min_value=0, max_value=350_000)
+    state_of_charge = forms.FloatField(
+        label="State of charge (%)", min_value=0, max_value=100, help_text="0 to 100 %"
+    )
+    battery_capacity_wh = forms.IntegerField(
+        label="Battery capacity (Wh)", min_value=1, max_value=500_000
+    )
+    name = forms.CharField(
+        max_length=200, required=False, help_text="Defaults to the action and vehicle."
+    )

@@ -208,3 +208,128 @@ class SyncAttempt(models.Model):
     @property
     def ok(self) -> bool:
         return self.status_code is not None and 200 <= self.status_code < 300
+
+
+def _webhook_token() -> str:
+    import secrets
+
+    return secrets.token_urlsafe(24)
+
+
+class WebhookEndpoint(OrgOwned):
+    """An organization's receiving URL for a platform's webhooks (Spark), with its signing secret."""
+
+    platform = models.CharField(max_length=20, choices=Platform.choices, default=Platform.SPARK)
+    token = models.CharField(max_length=64, unique=True, default=_webhook_token, editable=False)
+    secret_encrypted = models.TextField(editable=False)
+    remote_id = models.CharField(max_length=200, blank=True, help_text="The platform's webhook id.")
+    operations = models.JSONField(default=list)
+    event_types = models.JSONField(default=list)
+    registered_at = models.DateTimeField(null=True, blank=True)
+    last_error = models.TextField(blank=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["organization", "platform"], name="one_webhook_per_platform"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_platform_display()} webhook of {self.organization}"
+
+    @property
+    def secret(self) -> str:
+        return crypto.decrypt(self.secret_encrypted).get("secret", "")
+
+    def set_secret(self, secret: str) -> None:
+        self.secret_encrypted = crypto.encrypt({"secret": secret})
+
+    @property
+    def url(self) -> str:
+        from django.urls import reverse
+
+        return settings.PUBLIC_BASE_URL.rstrip("/") + reverse("spark_webhook", args=[self.token])
+
+
+class WebhookEvent(OrgOwned):
+    """One verified delivery from a platform, stored once per notification (the whole body kept)."""
+
+    endpoint = models.ForeignKey(WebhookEndpoint, on_delete=models.CASCADE, related_name="events")
+    notification_id = models.CharField(max_length=200)
+    event_id = models.CharField(max_length=200, blank=True)
+    event_type = models.CharField(max_length=100, blank=True)
+    notification_type = models.CharField(max_length=100, blank=True)
+    operation = models.CharField(max_length=20, blank=True)
+    body = models.JSONField()
+    received_at = models.DateTimeField(auto_now_add=True)
+    processed_at = models.DateTimeField(null=True, blank=True)
+    process_error = models.TextField(blank=True)
+    deliveries = models.PositiveIntegerField(
+        default=1, help_text="How often the platform delivered it."
+    )
+    customers = models.ManyToManyField("homes.Customer", blank=True, related_name="spark_events")
+    meters = models.ManyToManyField("homes.Meter", blank=True, related_name="spark_events")
+
+    class Meta:
+        ordering = ["-received_at", "-pk"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["endpoint", "notification_id"], name="one_event_per_notification"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.event_type or self.notification_type} {self.notification_id}"
+
+    @property
+    def is_test(self) -> bool:
+        return self.event_type == "Test" or self.notification_type == "WebhookTest"
+
+    @property
+    def is_price_event(self) -> bool:
+        kinds = {
+            self.event_type,
+            self.notification_type,
+            (self.body.get("payload") or {}).get("payloadType"),
+        }
+        return any(kind and ("PriceDelta" in kind or "PriceCurve" in kind) for kind in kinds)
+
+    @property
+    def price_points(self) -> list[dict[str, Any]]:
+        payload = self.body.get("payload") or {}
+        return list((payload.get("priceCurveDelta") or {}).get("points") or [])
+
+
+class ChargeAction(models.TextChoices):
+    """What a VehicleChargeAction report says happened."""
+
+    START = "Start", "Start charging"
+    STOP = "Stop", "Stop charging"
+
+
+class ChargeReport(OrgOwned):
+    """A VehicleChargeAction report to Spark about one vehicle, synced through the engine."""
+
+    vehicle = models.ForeignKey(
+        "devices.Device", on_delete=models.CASCADE, related_name="charge_reports"
+    )
+    event = models.ForeignKey(
+        WebhookEvent, on_delete=models.SET_NULL, null=True, blank=True, related_name="reports"
+    )
+    name = models.CharField(max_length=200)
+    action = models.CharField(max_length=5, choices=ChargeAction.choices)
+    power_w = models.PositiveIntegerField("power (W)")
+    state_of_charge = models.FloatField(help_text="0 to 1")
+    battery_capacity_wh = models.PositiveIntegerField("battery capacity (Wh)")
+
+    class Meta:
+        ordering = ["-created_at", "-pk"]
+
+    def __str__(self) -> str:
+        return f"{self.get_action_display()} report for {self.vehicle.name}"
+
+    def get_absolute_url(self) -> str:
+        from django.urls import reverse
+
+        return reverse("device_detail", args=[self.vehicle_id])

@@ -7,10 +7,13 @@ from dataclasses import dataclass
 from django.db import transaction
 from django.utils import timezone
 
+from devices.models import Device
+from portal.records import save_record
+
 from . import engine
 from .clients import CallLog, build_client, forget_clients
 from .http import UpstreamError
-from .models import Connection, Platform, SyncAttempt
+from .models import ChargeReport, Connection, Platform, SyncAttempt, WebhookEvent
 
 
 def save_connection(
@@ -91,3 +94,27 @@ def _authenticate(client: object, platform: str) -> str:
 def disable_connection(connection: Connection) -> None:
     Connection.objects.filter(pk=connection.pk).update(enabled=False, updated_at=timezone.now())
     forget_clients()
+
+
+def create_charge_report(
+    *,
+    vehicle: Device,
+    event: WebhookEvent | None,
+    name: str,
+    action: str,
+    power_w: int,
+    state_of_charge: float,
+    battery_capacity_wh: int,
+) -> ChargeReport:
+    """Record a VehicleChargeAction report; the engine sends it to Spark once the vehicle is there."""
+    report = ChargeReport(
+        organization_id=vehicle.organization_id,
+        vehicle=vehicle,
+        event=event,
+        name=name,
+        action=action,
+        power_w=power_w,
+        state_of_charge=state_of_charge,
+        battery_capacity_wh=battery_capacity_wh,
+    )
+    return save_record(report)

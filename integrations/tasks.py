@@ -25,3 +25,11 @@ def sweep() -> int:
     for link_id in ids:
         sync_link.delay(link_id)
     return len(ids)
+
+
+@shared_task(acks_late=True, ignore_result=True)
+def process_webhook_event(event_id: int) -> None:
+    """Link a received Spark event to our customers and meters (the receiver answered already)."""
+    from . import webhooks
+
+    webhooks.process_event(event_id)

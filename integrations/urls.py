@@ -12,4 +12,19 @@ urlpatterns = [
     path("integrations/links/<int:pk>/sync/", views.sync_link_now, name="link_sync_now"),
     path("integrations/links/<int:pk>/", views.link_history, name="link_history"),
     path("homes/<int:pk>/prices/", views.home_prices, name="home_prices"),
+    path("integrations/spark/webhooks/<str:token>/", views.spark_webhook, name="spark_webhook"),
+    path(
+        "integrations/spark/webhook/register/",
+        views.register_spark_webhook,
+        name="spark_webhook_register",
+    ),
+    path("integrations/spark/webhook/test/", views.test_spark_webhook, name="spark_webhook_test"),
+    path("integrations/events/", views.webhook_events, name="webhook_events"),
+    path(
+        "integrations/sandbox/emit-price-event/",
+        views.sandbox_emit_price_event,
+        name="sandbox_emit_price_event",
+    ),
+    path("integrations/events/<int:pk>/", views.webhook_event, name="webhook_event"),
+    path("devices/<int:pk>/charge-report/", views.charge_report, name="charge_report"),
 ]

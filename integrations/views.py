@@ -2,22 +2,34 @@
 
 from __future__ import annotations
 
+import json
+
 from django.contrib import messages
 from django.contrib.contenttypes.models import ContentType
 from django.db.models import Count, Q
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme
+from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 
-from homes.models import Home
+from devices.models import Device
+from homes.models import Customer, Home
 from portal.models import Role
 from portal.tenancy import get_for_org_or_404, org_required
 
-from . import engine, prices, services
-from .forms import ConnectionForm
-from .models import Connection, LinkState, Platform, SyncAttempt, UpstreamLink
+from . import engine, prices, services, webhooks
+from .forms import ChargeReportForm, ConnectionForm, WebhookForm
+from .models import (
+    Connection,
+    LinkState,
+    Platform,
+    SyncAttempt,
+    UpstreamLink,
+    WebhookEndpoint,
+    WebhookEvent,
+)
 
 
 @org_required(Role.ADMIN)
@@ -51,7 +63,15 @@ def integrations(request: HttpRequest) -> HttpResponse:
     return render(
         request,
         "integrations/integrations.html",
-        {"rows": rows, "troubled": troubled, "states": LinkState.choices},
+        {
+            "rows": rows,
+            "troubled": troubled,
+            "states": LinkState.choices,
+            "webhook": WebhookEndpoint.objects.filter(
+                organization=organization, platform=Platform.SPARK
+            ).first(),
+            "webhook_form": WebhookForm(),
+        },
     )
 
 
@@ -149,6 +169,169 @@ def home_prices(request: HttpRequest, pk: int) -> HttpResponse:
         else None,
     }
     return render(request, "integrations/_prices.html", context)
+
+
+# --- Spark webhooks -------------------------------------------------------------------------------
+@csrf_exempt  # the one exemption: Spark signs its deliveries (HMAC), it has no CSRF token
+@require_POST
+def spark_webhook(request: HttpRequest, token: str) -> HttpResponse:
+    """Receive a Spark delivery: size-checked, verified on the raw body, stored once, 2xx at once."""
+    endpoint = WebhookEndpoint.objects.filter(token=token, platform=Platform.SPARK).first()
+    if endpoint is None:
+        return JsonResponse({"detail": "unknown webhook"}, status=404)
+    declared = request.META.get("CONTENT_LENGTH") or "0"
+    if not declared.isdigit() or int(declared) > webhooks.MAX_BODY_BYTES:
+        return JsonResponse(
+            {"detail": f"bodies over {webhooks.MAX_BODY_BYTES} bytes are refused"}, status=413
+        )
+    body = request.read(webhooks.MAX_BODY_BYTES + 1)
+    if len(body) > webhooks.MAX_BODY_BYTES:
+        return JsonResponse(
+            {"detail": f"bodies over {webhooks.MAX_BODY_BYTES} bytes are refused"}, status=413
+        )
+    receipt = webhooks.receive(endpoint, body, request.headers)
+    return JsonResponse({"detail": receipt.message}, status=receipt.status)
+
+
+@require_POST
+@org_required(Role.ADMIN)
+def register_spark_webhook(request: HttpRequest) -> HttpResponse:
+    form = WebhookForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, "Choose at least one operation and one event type.")
+        return redirect("integrations")
+    try:
+        endpoint = webhooks.register_webhook(
+            request.organization, form.cleaned_data["operations"], form.cleaned_data["event_types"]
+        )
+    except webhooks.WebhookSetupError as exc:
+        messages.error(request, str(exc))
+    else:
+        messages.success(
+            request,
+            f"Spark webhook registered (id {endpoint.remote_id}): deliveries go to {endpoint.url}",
+        )
+    return redirect("integrations")
+
+
+@require_POST
+@org_required(Role.ADMIN)
+def test_spark_webhook(request: HttpRequest) -> HttpResponse:
+    try:
+        webhooks.send_test_event(request.organization)
+    except webhooks.WebhookSetupError as exc:
+        messages.error(request, str(exc))
+    else:
+        messages.success(
+            request, "Spark is sending a test event: it appears under Events within seconds."
+        )
+    return redirect("webhook_events")
+
+
+@require_POST
+@org_required(Role.ADMIN)
+def sandbox_emit_price_event(request: HttpRequest) -> HttpResponse:
+    """Sandbox only: have the Spark emulator emit a PriceDelta for this organization's customers."""
+    connection = Connection.objects.filter(
+        organization=request.organization, platform=Platform.SPARK
+    ).first()
+    if connection is None or not connection.uses_sandbox:
+        raise Http404("Only the sandbox emulator can be told to emit events.")
+    from .sandbox.registry import emulator
+
+    user_ids = list(
+        UpstreamLink.objects.filter(
+            organization=request.organization,
+            platform=Platform.SPARK,
+            content_type=ContentType.objects.get_for_model(Customer),
+        )
+        .exclude(remote_id="")
+        .values_list("remote_id", flat=True)
+    )
+    if not user_ids:
+        messages.error(request, "No customer is on Spark yet.")
+    else:
+        emulator("spark").emit_price_delta(user_ids=user_ids)
+        messages.success(
+            request,
+            f"The Spark emulator is sending a price change for {len(user_ids)} customer(s).",
+        )
+    return redirect("webhook_events")
+
+
+@org_required()
+def webhook_events(request: HttpRequest) -> HttpResponse:
+    events = (
+        WebhookEvent.objects.filter(organization=request.organization)
+        .prefetch_related("customers", "meters")
+        .order_by("-received_at")[:200]
+    )
+    endpoint = WebhookEndpoint.objects.filter(
+        organization=request.organization, platform=Platform.SPARK
+    ).first()
+    template = (
+        "integrations/_events_table.html"
+        if request.headers.get("HX-Request")
+        else "integrations/events.html"
+    )
+    connection = Connection.objects.filter(
+        organization=request.organization, platform=Platform.SPARK
+    ).first()
+    sandbox = connection is not None and connection.uses_sandbox
+    return render(request, template, {"events": events, "endpoint": endpoint, "sandbox": sandbox})
+
+
+@org_required()
+def webhook_event(request: HttpRequest, pk: int) -> HttpResponse:
+    event = get_for_org_or_404(
+        WebhookEvent.objects.prefetch_related("customers", "meters", "reports"),
+        request.organization,
+        pk=pk,
+    )
+    vehicles = Device.objects.filter(
+        organization=request.organization, kind="vehicle", home__customer__in=event.customers.all()
+    )
+    return render(
+        request,
+        "integrations/event_detail.html",
+        {"event": event, "body": json.dumps(event.body, indent=2)[:20000], "vehicles": vehicles},
+    )
+
+
+@org_required(Role.MEMBER)
+def charge_report(request: HttpRequest, pk: int) -> HttpResponse:
+    """Send a VehicleChargeAction report for a vehicle (optionally answering an event)."""
+    vehicle = get_for_org_or_404(
+        Device.objects.select_related("home"), request.organization, pk=pk, kind="vehicle"
+    )
+    event = None
+    event_pk = request.POST.get("event") or request.GET.get("event")
+    if event_pk and str(event_pk).isdigit():
+        event = get_for_org_or_404(WebhookEvent, request.organization, pk=int(event_pk))
+    capacity = vehicle.details.get("battery_capacity_kwh")
+    initial = {
+        "battery_capacity_wh": int(float(capacity) * 1000) if capacity else None,
+        "action": "Start",
+    }
+    form = ChargeReportForm(request.POST or None, initial=initial)
+    if request.method == "POST" and form.is_valid():
+        data = form.cleaned_data
+        report = services.create_charge_report(
+            vehicle=vehicle,
+            event=event,
+            name=data["name"] or f"{data['action']} charging {vehicle.name}",
+            action=data["action"],
+            power_w=data["power_w"],
+            state_of_charge=data["state_of_charge"] / 100,
+            battery_capacity_wh=data["battery_capacity_wh"],
+        )
+        messages.success(request, f"Report “{report.name}” queued for Spark.")
+        return redirect(vehicle.get_absolute_url())
+    return render(
+        request,
+        "integrations/charge_report_form.html",
+        {"form": form, "vehicle": vehicle, "event": event},
+    )
 
 
 def links_for(record: object) -> list[UpstreamLink]:

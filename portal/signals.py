@@ -32,6 +32,7 @@ def delete_blockers(instance: models.Model) -> list[str]:
         reasons.extend(blocker(instance))
     return reasons
 
+
 # Interval data of a series changed: sender=Series class, series=the Series, start/end = the UTC
 # range that changed (inclusive). Sent inside the transaction that stored the readings.
 readings_changed = Signal()

@@ -140,6 +140,13 @@ class Emulator:
     def load(self) -> None:
         if self.state_path and self.state_path.exists():
             self.state = json.loads(self.state_path.read_text())
+            self._mtime = self.state_path.stat().st_mtime_ns
+
+    def _reload_if_changed(self) -> None:
+        """Another process (a `manage.py` command beside `make run`) saved newer state: take it."""
+        path = self.state_path
+        if path and path.exists() and path.stat().st_mtime_ns != getattr(self, "_mtime", None):
+            self.load()
 
     def save(self) -> None:
         """Persist the state (in sandbox mode, so it survives a restart of `make run`)."""
@@ -147,6 +154,7 @@ class Emulator:
             tmp = self.state_path.with_suffix(".tmp")
             tmp.write_text(json.dumps(self.state))
             tmp.replace(self.state_path)
+            self._mtime = self.state_path.stat().st_mtime_ns
 
     def reset(self) -> None:
         with self.lock:
@@ -228,6 +236,7 @@ class Emulator:
                 continue
             request.params = match.groupdict()
             with self.lock:
+                self._reload_if_changed()
                 response = handler(request)
                 self.save()
             return response

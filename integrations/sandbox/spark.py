@@ -582,6 +582,7 @@ class SparkEmulator(Emulator):
         if canonical is None:
             raise ValueError(f"unknown operation {operation!r}")
         with self.lock:
+            self._reload_if_changed()
             users = self.state["users"]
             targets: list[dict[str, Any]] = []
             if user_ids is None and meter_ids is None:

@@ -38,3 +38,37 @@ def state_class(state: str) -> str:
 @register.filter
 def get_item(mapping: dict, key: str) -> Any:
     return mapping.get(key)
+
+
+@register.inclusion_tag("integrations/_price_events.html")
+def price_events(record: Any) -> dict[str, Any]:
+    """Spark price events that concern a customer, a meter, or a home (through either)."""
+    from django.db.models import Q
+
+    from ..models import WebhookEvent
+
+    events = WebhookEvent.objects.filter(organization_id=record.organization_id)
+    model = type(record).__name__
+    if model == "Customer":
+        events = events.filter(customers=record)
+    elif model == "Meter":
+        events = events.filter(meters=record)
+    elif model == "Home":
+        events = events.filter(Q(customers=record.customer_id) | Q(meters__home=record))
+    else:
+        events = events.none()
+    return {
+        "price_events": [
+            e for e in events.distinct().order_by("-received_at")[:10] if e.is_price_event
+        ]
+    }
+
+
+@register.inclusion_tag("integrations/_charge_reports.html", takes_context=True)
+def charge_reports(context: template.Context, device: Any) -> dict[str, Any]:
+    from ..models import ChargeReport
+
+    reports = list(ChargeReport.objects.filter(vehicle=device)[:20])
+    for report in reports:
+        report.links = links_for(report)
+    return {"device": device, "reports": reports, "can_edit": context.get("can_edit", False)}

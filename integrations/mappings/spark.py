@@ -1,0 +1,200 @@
+"""Customers, vehicles, meters, resources and charge reports on Volue Spark (UPSTREAMS.md, Spark).
+
+A customer is a Spark user; everything else hangs off that user, so it waits for the user's id
+(parents first). Spark has no update endpoints in the seed: a record once there is not re-sent.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from decimal import Decimal
+from typing import Any
+
+from django.db import models
+
+from devices.models import Device
+from homes.models import Customer, Home, Meter
+from homes.services import zip_facts
+
+from .. import spark
+from ..adapters import Adapter, Parent, register
+from ..models import ChargeReport, Platform, UpstreamLink
+
+SPARK_LOCATION_TYPES = {"residential": "Residential", "commercial": "Commercial", "other": "Other"}
+
+
+def coordinates(home: Home) -> tuple[Decimal | float, Decimal | float]:
+    """The home's coordinates, or its zip code's centre (Spark requires a location)."""
+    if home.has_coordinates:
+        return home.latitude, home.longitude
+    facts = zip_facts(home.zip_code)
+    if facts.get("lat") and facts.get("long"):
+        return float(facts["lat"]), float(facts["long"])
+    raise ValueError(f"Home {home.name} has no coordinates and its zip code has no known centre.")
+
+
+class _CreateOnce(Adapter):
+    """Spark resources are created once; later changes have no endpoint to go to."""
+
+    platform = Platform.SPARK
+
+    def create(
+        self, client: spark.SparkClient, payload: dict[str, Any], parent_remote_id: str
+    ) -> str:
+        raise NotImplementedError
+
+    def push(
+        self,
+        client: spark.SparkClient,
+        link: UpstreamLink,
+        payload: dict[str, Any],
+        parent_remote_id: str,
+    ) -> str:
+        return link.remote_id or self.create(client, payload, parent_remote_id)
+
+
+class SparkUser(_CreateOnce):
+    model = Customer
+    label = "user"
+
+    def payload(self, record: Customer, parent_remote_id: str) -> dict[str, Any]:
+        return spark.user_payload()
+
+    def create(
+        self, client: spark.SparkClient, payload: dict[str, Any], parent_remote_id: str
+    ) -> str:
+        return client.create_user(payload)
+
+
+class _UnderUser(_CreateOnce):
+    def customer_of(self, record: models.Model) -> Customer:
+        raise NotImplementedError
+
+    def parent(self, record: models.Model) -> Parent:
+        customer = self.customer_of(record)
+        return Parent(customer, Platform.SPARK, label=f"user {customer.name}")
+
+
+class SparkVehicle(_UnderUser):
+    model = Device
+    label = "vehicle"
+
+    def applies(self, record: Device) -> bool:
+        return record.kind == "vehicle"
+
+    def customer_of(self, record: Device) -> Customer:
+        return record.home.customer
+
+    def payload(self, record: Device, parent_remote_id: str) -> dict[str, Any]:
+        d = record.details
+        return spark.vehicle_payload(
+            vehicle_id=record.custom_id,
+            brand=d["brand"],
+            model=d["model"],
+            year=d["year"],
+            vin=d["vin"],
+        )
+
+    def create(
+        self, client: spark.SparkClient, payload: dict[str, Any], parent_remote_id: str
+    ) -> str:
+        return client.create_vehicle(parent_remote_id, payload) or payload["vehicleId"]
+
+
+class SparkResource(_UnderUser):
+    """Hot water tanks (and EV chargers, as Spark "Charger" resources)."""
+
+    model = Device
+    label = "resource"
+
+    def applies(self, record: Device) -> bool:
+        return record.kind in {"hot_water_tank", "ev_charger"}
+
+    def customer_of(self, record: Device) -> Customer:
+        return record.home.customer
+
+    def payload(self, record: Device, parent_remote_id: str) -> dict[str, Any]:
+        d = record.details
+        if record.kind == "hot_water_tank":
+            return spark.hot_water_tank_payload(
+                resource_id=record.custom_id,
+                brand=d["brand"],
+                model=d["model"],
+                capacity_l=d["capacity_l"],
+                heating_elements_w=d["heating_elements_w"],
+            )
+        return {
+            "resourceId": record.custom_id,
+            "metadata": {"resourceType": "Charger", "power": int(float(d["power_kw"]) * 1000)},
+        }
+
+    def create(
+        self, client: spark.SparkClient, payload: dict[str, Any], parent_remote_id: str
+    ) -> str:
+        return client.create_resource(parent_remote_id, payload) or payload["resourceId"]
+
+
+class SparkMeter(_UnderUser):
+    model = Meter
+    label = "meter"
+
+    def customer_of(self, record: Meter) -> Customer:
+        return record.home.customer
+
+    def dependents(self, changed: models.Model) -> Iterable[Meter]:
+        return changed.meters.all() if isinstance(changed, Home) else ()
+
+    def payload(self, record: Meter, parent_remote_id: str) -> dict[str, Any]:
+        home = record.home
+        latitude, longitude = coordinates(home)
+        return spark.meter_payload(
+            street=home.street or home.name,
+            city=home.city,
+            zip_code=home.zip_code,
+            latitude=latitude,
+            longitude=longitude,
+            meter_point_id=record.meter_point_id or record.meter_number,
+            meter_number=record.meter_number,
+            location_type=SPARK_LOCATION_TYPES.get(record.location_type, "Other"),
+        )
+
+    def create(
+        self, client: spark.SparkClient, payload: dict[str, Any], parent_remote_id: str
+    ) -> str:
+        return client.create_meter(parent_remote_id, payload)
+
+
+class SparkChargeReport(_CreateOnce):
+    """A VehicleChargeAction report, sent once its vehicle is on Spark."""
+
+    model = ChargeReport
+    label = "report"
+
+    def parent(self, record: ChargeReport) -> Parent:
+        return Parent(record.vehicle, Platform.SPARK, label=f"vehicle {record.vehicle.custom_id}")
+
+    def payload(self, record: ChargeReport, parent_remote_id: str) -> dict[str, Any]:
+        latitude, longitude = coordinates(record.vehicle.home)
+        return spark.charge_report_payload(
+            event_id=record.event.event_id if record.event_id else f"gridfolio-report-{record.pk}",
+            name=record.name,
+            resource_id=parent_remote_id,
+            latitude=latitude,
+            longitude=longitude,
+            action=record.action,
+            power_w=record.power_w,
+            state_of_charge=record.state_of_charge,
+            battery_capacity_wh=record.battery_capacity_wh,
+        )
+
+    def create(
+        self, client: spark.SparkClient, payload: dict[str, Any], parent_remote_id: str
+    ) -> str:
+        return client.send_report(payload)
+
+
+register(SparkUser())
+register(SparkVehicle())
+register(SparkResource())
+register(SparkMeter())
+register(SparkChargeReport())
