@@ -120,8 +120,12 @@ class SeriesQuantity(models.TextChoices):
 class Series(OrgOwned):
     """The hourly kWh readings of one device (generation or savings) or one meter (consumption)."""
 
-    device = models.OneToOneField(Device, on_delete=models.CASCADE, null=True, blank=True, related_name="series")
-    meter = models.OneToOneField(Meter, on_delete=models.CASCADE, null=True, blank=True, related_name="series")
+    device = models.OneToOneField(
+        Device, on_delete=models.CASCADE, null=True, blank=True, related_name="series"
+    )
+    meter = models.OneToOneField(
+        Meter, on_delete=models.CASCADE, null=True, blank=True, related_name="series"
+    )
     quantity = models.CharField(max_length=20, choices=SeriesQuantity.choices)
     first_instant = models.DateTimeField(null=True, blank=True)
     last_instant = models.DateTimeField(null=True, blank=True)
@@ -190,10 +194,14 @@ class Upload(OrgOwned):
     unchanged = models.PositiveIntegerField(default=0)
     first_instant = models.DateTimeField(null=True, blank=True)
     last_instant = models.DateTimeField(null=True, blank=True)
-    status = models.CharField(max_length=12, choices=UploadStatus.choices, default=UploadStatus.PREVIEW)
+    status = models.CharField(
+        max_length=12, choices=UploadStatus.choices, default=UploadStatus.PREVIEW
+    )
     report = models.JSONField(default=dict, blank=True)
     progress = models.PositiveSmallIntegerField(default=0, help_text="Percent, while processing.")
-    stored_file = models.CharField(max_length=300, blank=True, help_text="Where the file waits for confirmation.")
+    stored_file = models.CharField(
+        max_length=300, blank=True, help_text="Where the file waits for confirmation."
+    )
     stored_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:

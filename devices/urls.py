@@ -1,10 +1,11 @@
 from __future__ import annotations
 
-from django.urls import path
+from django.urls import include, path
 
 from . import views
 
 urlpatterns = [
+    path("", include("devices.urls_import")),
     path("devices/", views.DeviceList.as_view(), name="device_list"),
     path("devices/new/", views.choose_kind, name="device_create"),
     path("devices/new/<str:kind>/", views.DeviceFormView.as_view(), name="device_create_kind"),

@@ -1,10 +1,11 @@
 from __future__ import annotations
 
-from django.urls import path
+from django.urls import include, path
 
 from . import views
 
 urlpatterns = [
+    path("", include("homes.urls_import")),
     path("customers/", views.CustomerList.as_view(), name="customer_list"),
     path("customers/new/", views.CustomerFormView.as_view(), name="customer_create"),
     path("customers/<int:pk>/", views.CustomerDetail.as_view(), name="customer_detail"),

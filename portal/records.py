@@ -14,11 +14,27 @@ from django.db.models import ProtectedError
 from .signals import delete_blockers, record_changed
 
 
+def _attached_relations(instance: models.Model) -> set[str]:
+    """Foreign keys set to a saved object: checking that its row exists would re-read a row the
+    caller just read or wrote (one query per key per record, which adds up in an import)."""
+    names = set()
+    for field in instance._meta.concrete_fields:
+        if field.many_to_one and field.is_cached(instance):
+            related = field.get_cached_value(instance)
+            if related is not None and related.pk is not None and not related._state.adding:
+                names.add(field.name)
+    return names
+
+
 def save_record[M: models.Model](instance: M, *, changed: set[str] | None = None) -> M:
     """Validate and save `instance`, then announce it (in the same transaction)."""
-    with transaction.atomic():
-        created = instance._state.adding
-        instance.full_clean()
+    created = instance._state.adding
+    instance.clean_fields(exclude=_attached_relations(instance))
+    instance.clean()
+    instance.validate_unique()
+    instance.validate_constraints()
+    # No savepoint per record: the caller's transaction (or this one) is the unit.
+    with transaction.atomic(savepoint=False):
         instance.save()
         record_changed.send(
             sender=type(instance),

@@ -38,21 +38,33 @@ def wait_for(predicate, timeout_s: float = 20.0) -> bool:
     return False
 
 
-def test_it_syncs_a_saved_device_through_a_real_worker(org, wattcarbon, wattcarbon_connection, celery_worker):
-    device = DeviceFactory.build(organization=org, home=HomeFactory(organization=org), custom_id="W-1")
+def test_it_syncs_a_saved_device_through_a_real_worker(
+    org, wattcarbon, wattcarbon_connection, celery_worker
+):
+    device = DeviceFactory.build(
+        organization=org, home=HomeFactory(organization=org), custom_id="W-1"
+    )
     device_services.save_device(device)  # commits: the task goes to the broker, the worker runs it
-    link = UpstreamLink.objects.get(content_type=ContentType.objects.get_for_model(device), object_id=device.pk)
+    link = UpstreamLink.objects.get(
+        content_type=ContentType.objects.get_for_model(device), object_id=device.pk
+    )
     assert wait_for(lambda: UpstreamLink.objects.get(pk=link.pk).state == LinkState.SYNCED)
     link.refresh_from_db()
     assert link.remote_id in wattcarbon.app.state["devices"]
 
 
-def test_it_retries_a_503_in_the_worker_and_sends_once(org, wattcarbon, wattcarbon_connection, celery_worker, settings):
+def test_it_retries_a_503_in_the_worker_and_sends_once(
+    org, wattcarbon, wattcarbon_connection, celery_worker, settings
+):
     settings.SYNC_BACKOFF_BASE_S = 0.2
     wattcarbon.app.faults.fail_next = 2
-    device = DeviceFactory.build(organization=org, home=HomeFactory(organization=org), custom_id="W-2")
+    device = DeviceFactory.build(
+        organization=org, home=HomeFactory(organization=org), custom_id="W-2"
+    )
     device_services.save_device(device)
-    link = UpstreamLink.objects.get(content_type=ContentType.objects.get_for_model(device), object_id=device.pk)
+    link = UpstreamLink.objects.get(
+        content_type=ContentType.objects.get_for_model(device), object_id=device.pk
+    )
     assert wait_for(lambda: UpstreamLink.objects.get(pk=link.pk).state == LinkState.SYNCED)
     remote = [d["device"]["customId"] for d in wattcarbon.app.state["devices"].values()]
     assert remote == ["W-2"]
