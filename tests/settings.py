@@ -19,3 +19,8 @@ PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 MAILERS = {"default": {"BACKEND": "django.core.mail.backends.locmem.EmailBackend"}}
 STORAGES["staticfiles"]["BACKEND"] = "django.contrib.staticfiles.storage.StaticFilesStorage"  # noqa: F405
 LOGGING["root"]["level"] = "WARNING"  # noqa: F405
+
+# Tasks run in-process unless a test starts a real worker (tests/integrations/test_sync_worker.py
+# turns this off and uses CELERY_BROKER_URL: Redis in CI). A queued task with no worker would
+# otherwise wait in Redis and the test would never see its effect.
+CELERY_TASK_ALWAYS_EAGER = True
