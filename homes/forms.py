@@ -60,7 +60,14 @@ class HomeForm(OrgModelForm):
 class MeterForm(OrgModelForm):
     class Meta:
         model = Meter
-        fields = ["home", "meter_number", "meter_point_id", "location_type", "wattics_stream_id"]
+        fields = [
+            "home",
+            "meter_number",
+            "meter_point_id",
+            "location_type",
+            "wattics_stream_id",
+            "wattics_format",
+        ]
 
     def clean_meter_number(self) -> str:
         value = self.cleaned_data["meter_number"].strip()

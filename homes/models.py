@@ -194,6 +194,16 @@ class Meter(OrgOwned):
         blank=True,
         help_text="Set to push this meter's readings to Wattics.",
     )
+    wattics_format = models.CharField(
+        "Wattics packet format",
+        max_length=12,
+        choices=[
+            ("value", "Interval value (kWh per hour)"),
+            ("electrical", "Electricity meter (cumulative Wh)"),
+        ],
+        default="value",
+        help_text="How the Wattics stream is set up: single values, or an electricity meter's register (pC_1).",
+    )
 
     class Meta:
         ordering = ["meter_number", "pk"]

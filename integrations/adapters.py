@@ -63,6 +63,9 @@ class Adapter:
     ) -> None:
         raise NotImplementedError
 
+    def record_changed(self, link: UpstreamLink, record: models.Model) -> None:
+        """Streams: the record that owns the stream changed (e.g. its stream id)."""
+
     def mark_range(self, link: UpstreamLink, start: datetime, end: datetime) -> None:
         """Streams: remember that the data between start and end (UTC) changed."""
 

@@ -14,7 +14,7 @@ class IntegrationsConfig(AppConfig):
         from portal.signals import readings_changed, record_changed, register_delete_blocker
 
         from . import demo, eager, receivers
-        from .mappings import spark, wattcarbon, wattshift  # noqa: F401 - registers the adapters
+        from .mappings import spark, wattcarbon, wattics, wattshift  # noqa: F401 - registers the adapters
 
         record_changed.connect(
             receivers.on_record_changed, dispatch_uid="integrations.record_changed"

@@ -119,6 +119,18 @@ def mark_record_changed(record: models.Model, *, deleted: bool = False) -> list[
             _mark_pending(link)
             marked.append(link.pk)
     for adapter in ADAPTERS:
+        if (
+            adapter.streams
+            and adapter.platform in platforms
+            and isinstance(record, adapter.model)
+            and adapter.applies(record)
+        ):
+            # A stream (e.g. a meter given a Wattics stream id) catches up with what is stored.
+            link = _link_for(record, adapter)
+            adapter.record_changed(link, record)
+            _mark_pending(link)
+            marked.append(link.pk)
+    for adapter in ADAPTERS:
         if adapter.platform not in platforms or adapter.streams:
             continue
         for dependent in adapter.dependents(record):

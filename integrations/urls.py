@@ -11,6 +11,8 @@ urlpatterns = [
     path("integrations/<str:platform>/test/", views.test_connection, name="connection_test"),
     path("integrations/links/<int:pk>/sync/", views.sync_link_now, name="link_sync_now"),
     path("integrations/links/<int:pk>/", views.link_history, name="link_history"),
+    path("integrations/links/<int:pk>/pause/", views.pause_link, name="link_pause"),
+    path("integrations/links/<int:pk>/resume/", views.resume_link, name="link_resume"),
     path("homes/<int:pk>/prices/", views.home_prices, name="home_prices"),
     path("integrations/spark/webhooks/<str:token>/", views.spark_webhook, name="spark_webhook"),
     path(

@@ -123,6 +123,31 @@ def sync_link_now(request: HttpRequest, pk: int) -> HttpResponse:
     link = get_for_org_or_404(UpstreamLink, request.organization, pk=pk)
     engine.retry_links([link.pk])
     messages.info(request, f"{link.get_platform_display()}: sync queued.")
+    return _back(request)
+
+
+@require_POST
+@org_required(Role.MEMBER)
+def pause_link(request: HttpRequest, pk: int) -> HttpResponse:
+    link = get_for_org_or_404(UpstreamLink, request.organization, pk=pk)
+    UpstreamLink.objects.filter(pk=link.pk).update(paused=True)
+    messages.info(
+        request, f"{link.get_platform_display()} paused: nothing is sent until you resume."
+    )
+    return _back(request)
+
+
+@require_POST
+@org_required(Role.MEMBER)
+def resume_link(request: HttpRequest, pk: int) -> HttpResponse:
+    link = get_for_org_or_404(UpstreamLink, request.organization, pk=pk)
+    UpstreamLink.objects.filter(pk=link.pk).update(paused=False)
+    engine.retry_links([link.pk])
+    messages.info(request, f"{link.get_platform_display()} resumed.")
+    return _back(request)
+
+
+def _back(request: HttpRequest) -> HttpResponse:
     back = request.POST.get("next", "")
     if not url_has_allowed_host_and_scheme(back, allowed_hosts={request.get_host()}):
         back = reverse("integrations")

@@ -231,6 +231,10 @@ PRICE_SIGNAL_CACHE_S = env.int("PRICE_SIGNAL_CACHE_S", default=300)
 
 CACHES = {"default": env.cache_url("CACHE_URL", default="locmemcache://")}
 
+# Wattics: tries per packet within one task run (then the task backs off), and the first pause.
+WATTICS_PACKET_ATTEMPTS = env.int("WATTICS_PACKET_ATTEMPTS", default=6)
+WATTICS_RETRY_BASE_S = env.float("WATTICS_RETRY_BASE_S", default=0.5)
+
 # Eager mode only (make run): a thread in the web process runs due links this often.
 EAGER_SWEEP_INTERVAL_S = env.float("EAGER_SWEEP_INTERVAL_S", default=10.0)
 

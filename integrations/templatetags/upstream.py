@@ -22,8 +22,14 @@ STATE_CLASSES = {
 @register.inclusion_tag("integrations/_links.html", takes_context=True)
 def upstream_links(context: template.Context, record: Any) -> dict[str, Any]:
     request = context["request"]
+    links = links_for(record)
+    for link in links:
+        if link.channel == "packets":
+            from ..mappings.wattics import backlog
+
+            link.backlog = backlog(link, record)
     return {
-        "links": links_for(record),
+        "links": links,
         "request": request,
         "can_edit": context.get("can_edit", False),
         "csrf_token": context.get("csrf_token"),

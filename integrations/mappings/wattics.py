@@ -1,0 +1,126 @@
+"""Meter readings pushed to Wattics: one packet per request, in order, in the meter's local time,
+each retried until accepted, resumed after a crash from Wattics' own last packet (UPSTREAMS.md)."""
+
+from __future__ import annotations
+
+import time
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+from django.conf import settings
+from django.utils import timezone
+
+from devices.models import Reading
+from homes.models import Meter
+
+from .. import wattics
+from ..adapters import Adapter, register
+from ..http import UpstreamError
+from ..models import Channel, Platform, UpstreamLink
+
+# The cursor is saved every this many packets (and at the end): after a crash the stream resumes
+# from Wattics' own last packet anyway, so saving each one would only slow the push down.
+SAVE_EVERY = 500
+
+
+def backlog(link: UpstreamLink, meter: Meter) -> int:
+    """Readings after the cursor: what Wattics has not acknowledged yet."""
+    readings = Reading.objects.filter(series__meter=meter)
+    if link.cursor is not None:
+        readings = readings.filter(instant__gt=link.cursor)
+    return readings.count()
+
+
+class WatticsStream(Adapter):
+    """A meter with a Wattics data-stream id: its hourly readings as packets."""
+
+    platform = Platform.WATTICS
+    model = Meter
+    channel = Channel.PACKETS
+    label = "stream"
+    streams = True
+
+    def applies(self, record: Meter) -> bool:
+        return bool(record.wattics_stream_id)
+
+    def record_changed(self, link: UpstreamLink, record: Meter) -> None:
+        if link.remote_id and link.remote_id != record.wattics_stream_id:
+            # Another stream: Wattics' history of the old one says nothing about the new one.
+            UpstreamLink.objects.filter(pk=link.pk).update(
+                cursor=None, progress={}, remote_id="", payload_hash=""
+            )
+
+    def mark_range(self, link: UpstreamLink, start: datetime, end: datetime) -> None:
+        if link.cursor is None or start > link.cursor:
+            return
+        # Readings at or before what Wattics already holds would be discarded: say so, don't send.
+        late = Reading.objects.filter(
+            series__meter_id=link.object_id, instant__gte=start, instant__lte=min(end, link.cursor)
+        ).count()
+        progress = dict(link.progress)
+        progress["late"] = progress.get("late", 0) + late
+        progress["late_range"] = [start.isoformat(), min(end, link.cursor).isoformat()]
+        UpstreamLink.objects.filter(pk=link.pk).update(progress=progress)
+        link.progress = progress
+
+    def run(
+        self,
+        client: wattics.WatticsClient,
+        link: UpstreamLink,
+        record: Meter,
+        parent_remote_id: str,
+    ) -> None:
+        progress = dict(UpstreamLink.objects.get(pk=link.pk).progress)
+        started = time.monotonic()
+        acked = {"n": 0}
+
+        def save(instant: datetime | None, total_wh: float | None) -> None:
+            progress.update(
+                total_wh=total_wh,
+                acknowledged=progress.get("acknowledged", 0) + acked["n"],
+                rate_per_s=round(acked["n"] / max(time.monotonic() - started, 1e-6), 1),
+            )
+            acked["n"] = 0
+            UpstreamLink.objects.filter(pk=link.pk).update(
+                cursor=instant, progress=progress, updated_at=timezone.now()
+            )
+
+        def on_ack(instant: datetime, total_wh: float | None) -> None:
+            acked["n"] += 1
+            if acked["n"] >= SAVE_EVERY:
+                save(instant, total_wh)
+
+        pusher = wattics.StreamPusher(
+            client,
+            record.wattics_stream_id,
+            ZoneInfo(record.home.timezone or record.organization.timezone),
+            record.wattics_format,
+            cursor=link.cursor,
+            total_wh=float(progress.get("total_wh") or 0.0),
+            on_ack=on_ack,
+            max_attempts=settings.WATTICS_PACKET_ATTEMPTS,
+            base_delay_s=settings.WATTICS_RETRY_BASE_S,
+        )
+        pusher.resume()  # Wattics' own last packet: no duplicate and no hole after a crash
+        rows = Reading.objects.filter(series__meter=record)
+        if pusher.cursor is not None:
+            rows = rows.filter(instant__gt=pusher.cursor)
+        result = pusher.push(
+            rows.order_by("instant").values_list("instant", "value_kwh").iterator(chunk_size=2000)
+        )
+        save(result.cursor, result.total_wh)
+        link.remote_id = record.wattics_stream_id
+        link.cursor = result.cursor
+        link.payload_hash = result.cursor.isoformat() if result.cursor else ""
+        if result.outcome is wattics.PushOutcome.RETRY_LATER:
+            raise UpstreamError(
+                result.error,
+                permanent=False,
+                status_code=result.status_code,
+                retry_after_s=result.retry_after_s,
+            )
+        if result.outcome is wattics.PushOutcome.STOPPED:
+            raise UpstreamError(result.error, permanent=True, status_code=result.status_code)
+
+
+register(WatticsStream())
