@@ -57,6 +57,8 @@ class Adapter:
 
     # Streams (interval data) override `run` instead of payload/push: see engine.run_link.
     streams = False
+    # Streams that start (or restart) when their record changes, not only when readings do.
+    follows_record = False
 
     def run(
         self, client: Any, link: UpstreamLink, record: models.Model, parent_remote_id: str

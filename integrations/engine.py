@@ -121,6 +121,7 @@ def mark_record_changed(record: models.Model, *, deleted: bool = False) -> list[
     for adapter in ADAPTERS:
         if (
             adapter.streams
+            and adapter.follows_record
             and adapter.platform in platforms
             and isinstance(record, adapter.model)
             and adapter.applies(record)

@@ -39,6 +39,7 @@ class WatticsStream(Adapter):
     channel = Channel.PACKETS
     label = "stream"
     streams = True
+    follows_record = True  # a meter given a stream id catches up with the readings it has
 
     def applies(self, record: Meter) -> bool:
         return bool(record.wattics_stream_id)

@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs
 
+import httpx
 from waitress import wasyncore
 
 HandlerResult = "Response"
@@ -340,3 +341,15 @@ class RunningEmulator:
         self.thread.join(timeout=5)
         self.server.task_dispatcher.shutdown()
         wasyncore.close_all(self.server._map)
+
+
+class SandboxTransport(httpx.WSGITransport):
+    """In-process transport: a dropped connection surfaces as the httpx error a socket gives."""
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        try:
+            response = super().handle_request(request)
+            response.read()
+        except ConnectionDropped as exc:
+            raise httpx.RemoteProtocolError(str(exc), request=request) from exc
+        return response

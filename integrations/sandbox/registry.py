@@ -13,7 +13,7 @@ from pathlib import Path
 import httpx
 from django.conf import settings
 
-from .base import Emulator
+from .base import Emulator, SandboxTransport
 
 SANDBOX_HOSTS = {
     "wattcarbon": "http://wattcarbon.sandbox",
@@ -61,7 +61,7 @@ def emulator(platform: str) -> Emulator:
 
 
 def transport(platform: str) -> httpx.WSGITransport:
-    return httpx.WSGITransport(app=emulator(platform))
+    return SandboxTransport(app=emulator(platform))
 
 
 def reset_all() -> None:

@@ -95,12 +95,22 @@ def test_it_creates_edits_and_finds_a_customer_home_and_meter(org, member_client
 
     member_client.post(
         reverse("meter_create"),
-        {"home": home.pk, "meter_number": "E-1001", "location_type": "residential"},
+        {
+            "home": home.pk,
+            "meter_number": "E-1001",
+            "location_type": "residential",
+            "wattics_format": "value",
+        },
     )
     meter = Meter.objects.get(organization=org)
     member_client.post(
         reverse("meter_edit", args=[meter.pk]),
-        {"home": home.pk, "meter_number": "E-1002", "location_type": "commercial"},
+        {
+            "home": home.pk,
+            "meter_number": "E-1002",
+            "location_type": "commercial",
+            "wattics_format": "value",
+        },
     )
     meter.refresh_from_db()
     assert (meter.meter_number, meter.location_type) == ("E-1002", "commercial")
