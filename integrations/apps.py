@@ -9,12 +9,13 @@ class IntegrationsConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
-        from portal.dashboard import NavItem, register_nav
+        from portal.dashboard import Card, NavItem, register_card, register_nav
         from portal.demo import register_seeder
         from portal.signals import readings_changed, record_changed, register_delete_blocker
 
         from . import demo, eager, receivers
         from .mappings import spark, wattcarbon, wattics, wattshift  # noqa: F401 - registers the adapters
+        from .models import UpstreamLink
 
         record_changed.connect(
             receivers.on_record_changed, dispatch_uid="integrations.record_changed"
@@ -25,6 +26,17 @@ class IntegrationsConfig(AppConfig):
         register_delete_blocker(receivers.upstream_copies)
         register_seeder(demo.seed, order=5)
         register_nav(NavItem("Events", "webhook_events", order=55, icon="bi-broadcast"))
+        register_card(
+            Card(
+                "Sync problems",
+                "integrations",
+                lambda org: UpstreamLink.objects.filter(
+                    organization=org, state__in=["failed", "rejected"]
+                ),
+                "bi-exclamation-triangle",
+                90,
+            )
+        )
         register_nav(
             NavItem(
                 "Integrations",

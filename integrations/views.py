@@ -51,12 +51,19 @@ def integrations(request: HttpRequest) -> HttpResponse:
         .select_related("content_type")
         .order_by("state", "-updated_at")[:50]
     )
+    packets = sum(
+        (progress or {}).get("acknowledged", 0)
+        for progress in UpstreamLink.objects.filter(
+            organization=organization, platform=Platform.WATTICS, channel="packets"
+        ).values_list("progress", flat=True)
+    )
     rows = [
         {
             "platform": value,
             "label": label,
             "connection": connections.get(value),
             "counts": board[value],
+            "packets": packets if value == Platform.WATTICS else None,
         }
         for value, label in Platform.choices
     ]

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 
 from django.db.models import QuerySet
 
-from .models import Organization
+from .models import Membership, Organization
 
 
 @dataclass(frozen=True)
@@ -20,6 +20,7 @@ class Card:
     queryset: Callable[[Organization], QuerySet]
     icon: str = "bi-collection"
     order: int = 100
+    required_role: str = "viewer"
 
 
 CARDS: dict[str, Card] = {}
@@ -29,10 +30,13 @@ def register_card(card: Card) -> None:
     CARDS[card.label] = card
 
 
-def cards_for(organization: Organization) -> list[tuple[Card, int]]:
+def cards_for(membership: Membership) -> list[tuple[Card, int]]:
+    """The cards this member may follow, with their counts."""
+    cards = sorted(CARDS.values(), key=lambda c: c.order)
     return [
-        (card, card.queryset(organization).count())
-        for card in sorted(CARDS.values(), key=lambda c: c.order)
+        (card, card.queryset(membership.organization).count())
+        for card in cards
+        if membership.allows(card.required_role)
     ]
 
 

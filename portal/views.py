@@ -21,7 +21,7 @@ from .tenancy import SESSION_KEY, get_for_org_or_404, memberships_of, org_requir
 
 @org_required()
 def dashboard(request: HttpRequest) -> HttpResponse:
-    return render(request, "portal/dashboard.html", {"cards": cards_for(request.organization)})
+    return render(request, "portal/dashboard.html", {"cards": cards_for(request.membership)})
 
 
 @require_POST
