@@ -13,7 +13,16 @@ class DevicesConfig(AppConfig):
         from portal.demo import register_seeder
 
         from . import demo
-        from .models import Device
+        from django.db.models.signals import pre_delete
+
+        from .models import Device, Series
+        from .readings import lock_series_before_delete
+
+        pre_delete.connect(
+            lock_series_before_delete,
+            sender=Series,
+            dispatch_uid="devices.lock_series_before_delete",
+        )
 
         register_seeder(demo.seed, order=20)
         register_nav(NavItem("Devices", "device_list", order=40, icon="bi-cpu"))

@@ -157,7 +157,17 @@ class Reading(models.Model):
     """One hourly value (kWh) of a series at a UTC instant: the big table, keyed by (series, instant)."""
 
     pk = models.CompositePrimaryKey("series_id", "instant")
-    series = models.ForeignKey(Series, on_delete=models.CASCADE, related_name="readings")
+    # No database foreign key and no index of its own: the primary key (series, instant) serves
+    # every lookup, and checking the key row by row doubled the cost of loading new data (bench/ingest).
+    # Writes go only through devices.readings.store_readings (which locks the series); deletes
+    # cascade through Django after waiting for a running store (lock_series_before_delete).
+    series = models.ForeignKey(
+        Series,
+        on_delete=models.CASCADE,
+        related_name="readings",
+        db_index=False,
+        db_constraint=False,
+    )
     instant = models.DateTimeField(help_text="Start of the hour, UTC.")
     value_kwh = models.FloatField()
 
