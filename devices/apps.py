@@ -9,12 +9,12 @@ class DevicesConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
+        from django.db.models.signals import pre_delete
+
         from portal.dashboard import Card, NavItem, register_card, register_nav
         from portal.demo import register_seeder
 
         from . import demo
-        from django.db.models.signals import pre_delete
-
         from .models import Device, Series
         from .readings import lock_series_before_delete
 
