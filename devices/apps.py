@@ -26,6 +26,7 @@ class DevicesConfig(AppConfig):
 
         register_seeder(demo.seed, order=20)
         register_nav(NavItem("Devices", "device_list", order=40, icon="bi-cpu"))
+        register_nav(NavItem("Uploads", "upload_list", order=45, icon="bi-cloud-arrow-up"))
         register_card(
             Card(
                 "Devices",

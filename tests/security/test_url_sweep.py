@@ -4,6 +4,7 @@ it is classified below, so nobody adds a page without thinking about who may see
 
 from __future__ import annotations
 
+import io
 import re
 
 import pytest
@@ -11,6 +12,7 @@ from django.contrib.contenttypes.models import ContentType
 from django.test import Client
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
 
+from devices import readings
 from integrations.models import ChargeReport, UpstreamLink, WebhookEndpoint, WebhookEvent
 from portal.models import Invitation, Membership
 from tests.factories import DeviceFactory, HomeFactory, MeterFactory
@@ -48,7 +50,8 @@ def all_patterns(
 
 
 @pytest.fixture
-def victim(org, owner):
+def victim(org, owner, settings, tmp_path):
+    settings.DATA_DIR = tmp_path
     home = HomeFactory(organization=org, name=f"Home {SECRET}", customer__name=f"Customer {SECRET}")
     meter = MeterFactory(organization=org, home=home, meter_number=f"M-{SECRET}")
     device = DeviceFactory(
@@ -90,7 +93,12 @@ def victim(org, owner):
         "link": link,
         "event": event,
         "report": report,
-        "upload": None,
+        "upload": readings.check_upload(
+            readings.series_for(meter),
+            io.BytesIO(b"datetime,value_kwh\n2024-01-01T00:00:00Z,1\n"),
+            filename=f"{SECRET}.csv",
+            user=owner,
+        ),
     }
 
 

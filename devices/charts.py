@@ -1,0 +1,461 @@
+"""Reading aggregates for the charts of a device or meter page, computed in the database.
+
+Totals are grouped by the series' *local* day or month: Django's ``TruncDate``/``TruncMonth``
+with ``tzinfo`` become ``DATE_TRUNC(...) / ::date`` on ``instant AT TIME ZONE 'zone'`` on
+PostgreSQL, and Django's own timezone-aware SQL functions on SQLite (the portable fallback), so
+a 23-hour spring day and a 25-hour autumn day are summed as the site sees them. Only the small
+per-bucket results come back to Python, where each bucket learns how many hours it should have
+(from zoneinfo), so a missing hour and a daylight-saving day are never confused.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
+from zoneinfo import ZoneInfo
+
+from django.db.models import Count, DateField, Max, Min, Sum
+from django.db.models.functions import ExtractHour, TruncDate, TruncMonth
+
+from .models import Reading, Series
+
+# What one request may chart: a year of hourly points (uPlot draws 9k points easily) and a
+# heat map of a year of days; monthly totals cover the whole series up to ten years.
+MAX_RANGE_DAYS = 366
+MAX_MONTHS = 120
+DEFAULT_RANGE_DAYS = 31
+BUCKETS = ("hour", "day", "month", "coverage")
+# Heat map cell classes: what an hour is, then how much energy it holds (five steps of the
+# range's largest hourly value). A fixed set, styled in portal.css (no inline style).
+HEAT_LEVELS = 5
+
+
+class RangeError(ValueError):
+    """A chart or export range the user typed that can't be used; the message says why."""
+
+
+@dataclass(frozen=True, slots=True)
+class DateRange:
+    """Local calendar days ``start`` to ``end``, both included, in ``tz``."""
+
+    start: date
+    end: date
+    tz: str
+
+    @property
+    def zone(self) -> ZoneInfo:
+        return ZoneInfo(self.tz)
+
+    @property
+    def days(self) -> int:
+        return (self.end - self.start).days + 1
+
+    @property
+    def start_utc(self) -> datetime:
+        return local_midnight(self.start, self.zone)
+
+    @property
+    def end_utc(self) -> datetime:
+        """The instant after the range (the next day's local midnight)."""
+        return local_midnight(self.end + timedelta(days=1), self.zone)
+
+
+@dataclass(frozen=True, slots=True)
+class Bucket:
+    """One bar of a daily or monthly chart: local start, kWh, hours present and expected."""
+
+    start: date
+    value_kwh: float
+    hours: int
+    expected_hours: int
+
+    @property
+    def complete(self) -> bool:
+        return self.hours >= self.expected_hours
+
+
+@dataclass(frozen=True, slots=True)
+class HeatCell:
+    """One local hour of one local day in the coverage heat map."""
+
+    hour: int
+    css: str  # "hm-none" (no such hour), "hm-out", "hm-missing", "hm-partial", "hm-1".."hm-5"
+    present: int
+    expected: int
+    value_kwh: float | None
+
+
+@dataclass(frozen=True, slots=True)
+class HeatDay:
+    """A column of the heat map: a local day, its hours, and what it lacks."""
+
+    day: date
+    cells: tuple[HeatCell, ...]
+    present: int
+    expected: int
+    missing: int = 0  # hours without their reading between the series' first and last
+    outside: int = 0  # hours before the first reading or after the last
+
+    @property
+    def label(self) -> str:
+        text = f"{self.day:%a %Y-%m-%d}: {self.present} of {self.expected} hours"
+        if self.expected != 24:
+            text += f" ({self.expected}-hour day: daylight saving)"
+        if self.missing:
+            text += f", {self.missing} missing"
+        if self.outside and self.present:
+            text += f" ({self.outside} before or after the data)"
+        return text
+
+
+# ---- time helpers ---------------------------------------------------------------------------
+
+
+def local_midnight(day: date, zone: ZoneInfo) -> datetime:
+    """The UTC instant a local day starts (fold=0: a skipped midnight starts at the change)."""
+    return datetime(day.year, day.month, day.day, tzinfo=zone).astimezone(UTC)
+
+
+def hours_in_day(day: date, zone: ZoneInfo) -> int:
+    return round(
+        (local_midnight(day + timedelta(days=1), zone) - local_midnight(day, zone)).total_seconds()
+        / 3600
+    )
+
+
+def _next_month(day: date) -> date:
+    return date(day.year + day.month // 12, day.month % 12 + 1, 1)
+
+
+def hours_in_month(month: date, zone: ZoneInfo) -> int:
+    return round(
+        (local_midnight(_next_month(month), zone) - local_midnight(month, zone)).total_seconds()
+        / 3600
+    )
+
+
+def _parse_day(text: str, what: str) -> date:
+    try:
+        return date.fromisoformat(text.strip()[:10])
+    except ValueError as exc:
+        raise RangeError(f"The {what} date {text[:40]!r} is not a date like 2024-03-01.") from exc
+
+
+@dataclass(frozen=True, slots=True)
+class Bounds:
+    """What a series holds: its first and last hour (UTC) and how many readings."""
+
+    first: datetime | None
+    last: datetime | None
+    count: int
+
+
+def series_bounds(series: Series | None) -> Bounds:
+    """Counted from the readings themselves (one index range scan of the series' key)."""
+    if series is None:
+        return Bounds(None, None, 0)
+    found = Reading.objects.filter(series=series).aggregate(
+        first=Min("instant"), last=Max("instant"), count=Count("instant")
+    )
+    return Bounds(found["first"], found["last"], found["count"])
+
+
+def series_range(
+    bounds: Bounds,
+    tz: str,
+    start: str | None = None,
+    end: str | None = None,
+    *,
+    default_days: int = DEFAULT_RANGE_DAYS,
+    max_days: int | None = MAX_RANGE_DAYS,
+) -> DateRange:
+    """The range the user asked for (``YYYY-MM-DD`` strings, both days included), else the last
+    ``default_days`` of the series' data (or up to today when it has none)."""
+    zone = ZoneInfo(tz)
+    last_day = (
+        bounds.last.astimezone(zone).date()
+        if bounds.last is not None
+        else datetime.now(zone).date()
+    )
+    end_day = _parse_day(end, "end") if end else None
+    start_day = _parse_day(start, "start") if start else None
+    if end_day is None:
+        end_day = last_day if start_day is None else start_day + timedelta(days=default_days - 1)
+    if start_day is None:
+        start_day = end_day - timedelta(days=default_days - 1)
+    if start_day > end_day:
+        raise RangeError("The start date is after the end date.")
+    if max_days is not None and (end_day - start_day).days + 1 > max_days:
+        raise RangeError(f"Choose at most {max_days} days (a year) at a time.")
+    return DateRange(start_day, end_day, tz)
+
+
+# ---- queries --------------------------------------------------------------------------------
+
+
+def _readings(series: Series, start: datetime, end: datetime):
+    return Reading.objects.filter(series=series, instant__gte=start, instant__lt=end)
+
+
+def hourly_points(series: Series, span: DateRange) -> tuple[list[int], list[float]]:
+    """The hourly readings of the range: UTC epoch seconds and kWh (they are hourly already)."""
+    rows = _readings(series, span.start_utc, span.end_utc).order_by("instant")
+    xs: list[int] = []
+    ys: list[float] = []
+    for instant, value in rows.values_list("instant", "value_kwh").iterator(chunk_size=5000):
+        xs.append(int(instant.timestamp()))
+        ys.append(value)
+    return xs, ys
+
+
+def daily_totals(series: Series, span: DateRange) -> list[Bucket]:
+    """kWh per local day of the range, summed in the database; days without data included."""
+    zone = span.zone
+    rows = (
+        _readings(series, span.start_utc, span.end_utc)
+        .annotate(bucket=TruncDate("instant", tzinfo=zone))
+        .values("bucket")
+        .annotate(total=Sum("value_kwh"), hours=Count("instant"))
+        .order_by("bucket")
+    )
+    found = {row["bucket"]: row for row in rows}
+    out = []
+    day = span.start
+    while day <= span.end:
+        row = found.get(day)
+        out.append(
+            Bucket(
+                day,
+                row["total"] if row else 0.0,
+                row["hours"] if row else 0,
+                hours_in_day(day, zone),
+            )
+        )
+        day += timedelta(days=1)
+    return out
+
+
+def monthly_totals(
+    series: Series, tz: str, bounds: Bounds, *, months: int = MAX_MONTHS
+) -> list[Bucket]:
+    """kWh per local calendar month over the series' whole span (its last ``months``)."""
+    if bounds.first is None or bounds.last is None:
+        return []
+    zone = ZoneInfo(tz)
+    last = bounds.last.astimezone(zone).date().replace(day=1)
+    first = bounds.first.astimezone(zone).date().replace(day=1)
+    floor = last
+    for _ in range(months - 1):
+        floor = (floor - timedelta(days=1)).replace(day=1)
+    first = max(first, floor)
+    rows = (
+        _readings(series, local_midnight(first, zone), local_midnight(_next_month(last), zone))
+        .annotate(bucket=TruncMonth("instant", tzinfo=zone, output_field=DateField()))
+        .values("bucket")
+        .annotate(total=Sum("value_kwh"), hours=Count("instant"))
+        .order_by("bucket")
+    )
+    found = {row["bucket"]: row for row in rows}
+    out = []
+    month = first
+    while month <= last:
+        row = found.get(month)
+        out.append(
+            Bucket(
+                month,
+                row["total"] if row else 0.0,
+                row["hours"] if row else 0,
+                hours_in_month(month, zone),
+            )
+        )
+        month = _next_month(month)
+    return out
+
+
+def _local_hours(day: date, zone: ZoneInfo) -> list[list[datetime]]:
+    """The UTC starts of each local wall-clock hour 0-23 on ``day``: none for the hour the
+    clocks skip, two for the hour they repeat."""
+    hours: list[list[datetime]] = [[] for _ in range(24)]
+    moment = local_midnight(day, zone)
+    end = local_midnight(day + timedelta(days=1), zone)
+    while moment < end:
+        hours[moment.astimezone(zone).hour].append(moment)
+        moment += timedelta(hours=1)
+    return hours
+
+
+def coverage(series: Series, span: DateRange, bounds: Bounds) -> list[HeatDay]:
+    """The heat map: for each local day and local hour, the readings present (grouped in the
+    database) against the hours that exist (zoneinfo), and an energy level for the colour."""
+    zone = span.zone
+    rows = (
+        _readings(series, span.start_utc, span.end_utc)
+        .annotate(
+            day=TruncDate("instant", tzinfo=zone),
+            hour=ExtractHour("instant", tzinfo=zone),
+        )
+        .values("day", "hour")
+        .annotate(total=Sum("value_kwh"), n=Count("instant"))
+        .order_by()
+    )
+    found = {(row["day"], row["hour"]): (row["n"], row["total"]) for row in rows}
+    peak = max((abs(total) for n, total in found.values() if n), default=0.0)
+    first, last = bounds.first, bounds.last
+    days: list[HeatDay] = []
+    day = span.start
+    while day <= span.end:
+        instants = _local_hours(day, zone)
+        expected = [len(starts) for starts in instants]
+        cells = []
+        present_total = missing = out_of_range = 0
+        for hour in range(24):
+            n, total = found.get((day, hour), (0, None))
+            present_total += n
+            # Before the series' first reading or after its last, an hour is not a gap.
+            outside = (
+                first is None
+                or last is None
+                or all(start < first or start > last for start in instants[hour])
+            )
+            if expected[hour] == 0:
+                css = "hm-none"
+            elif n == 0:
+                css = "hm-out" if outside else "hm-missing"
+            elif n < expected[hour]:
+                css = "hm-partial"
+            else:
+                css = f"hm-{_level(total or 0.0, peak)}"
+            if css == "hm-out":
+                out_of_range += expected[hour]
+            elif n < expected[hour]:
+                missing += expected[hour] - n
+            cells.append(HeatCell(hour, css, n, expected[hour], total))
+        days.append(HeatDay(day, tuple(cells), present_total, sum(expected), missing, out_of_range))
+        day += timedelta(days=1)
+    return days
+
+
+def _level(value: float, peak: float) -> int:
+    if peak <= 0:
+        return 1
+    return min(HEAT_LEVELS, 1 + int(abs(value) / peak * HEAT_LEVELS))
+
+
+def chart_payload(series: Series | None, span: DateRange, bucket: str, bounds: Bounds) -> dict:
+    """The JSON of ``readings/chart.json``: x in UTC epoch seconds (uPlot draws them in the
+    series' timezone), y in kWh; for day and month buckets the hours present and expected."""
+    payload: dict = {
+        "bucket": bucket,
+        "timezone": span.tz,
+        "start": span.start.isoformat(),
+        "end": span.end.isoformat(),
+        "unit": "kWh",
+        "x": [],
+        "y": [],
+    }
+    if series is None:
+        return payload
+    if bucket == "hour":
+        payload["x"], payload["y"] = hourly_points(series, span)
+        return payload
+    if bucket == "coverage":
+        days = coverage(series, span, bounds)
+        payload["x"] = [int(local_midnight(d.day, span.zone).timestamp()) for d in days]
+        payload["labels"] = [d.day.isoformat() for d in days]
+        payload["present"] = [[c.present for c in d.cells] for d in days]
+        payload["expected"] = [[c.expected for c in d.cells] for d in days]
+        payload["y"] = [
+            [None if c.value_kwh is None else round(c.value_kwh, 6) for c in d.cells] for d in days
+        ]
+        return payload
+    buckets = (
+        daily_totals(series, span) if bucket == "day" else monthly_totals(series, span.tz, bounds)
+    )
+    zone = span.zone
+    payload["x"] = [int(local_midnight(b.start, zone).timestamp()) for b in buckets]
+    payload["y"] = [round(b.value_kwh, 6) if b.hours else None for b in buckets]
+    payload["labels"] = [
+        b.start.isoformat() if bucket == "day" else b.start.strftime("%Y-%m") for b in buckets
+    ]
+    payload["hours"] = [b.hours for b in buckets]
+    payload["expected_hours"] = [b.expected_hours for b in buckets]
+    if bucket == "month" and buckets:
+        payload["start"] = buckets[0].start.isoformat()
+        payload["end"] = (_next_month(buckets[-1].start) - timedelta(days=1)).isoformat()
+    return payload
+
+
+def export_rows(series: Series, start: datetime | None, end: datetime | None) -> Iterator[str]:
+    """CSV lines ``datetime,value_kwh`` with the site's UTC offset, as the upload reads them.
+
+    ``repr`` of a float is the shortest text that reads back as the same float, so a download
+    uploaded again is unchanged. Nothing here is text a spreadsheet would evaluate (a negative
+    number starts with '-' but is a number), so no cell is altered."""
+    zone = ZoneInfo(series.timezone)
+    rows = Reading.objects.filter(series=series)
+    if start is not None:
+        rows = rows.filter(instant__gte=start)
+    if end is not None:
+        rows = rows.filter(instant__lt=end)
+    yield "datetime,value_kwh\n"
+    batch: list[str] = []
+    for instant, value in (
+        rows.order_by("instant").values_list("instant", "value_kwh").iterator(chunk_size=5000)
+    ):
+        batch.append(f"{instant.astimezone(zone).isoformat()},{value!r}\n")
+        if len(batch) >= 2000:
+            yield "".join(batch)
+            batch.clear()
+    if batch:
+        yield "".join(batch)
+
+
+# ---- an upload's own data (the preview, before anything is stored) -----------------------------
+
+# Up to this many hours the preview draws every hour; beyond, daily totals.
+PREVIEW_HOURLY_MAX = 92 * 24
+
+
+def readings_payload(epochs: Sequence[int], values: Sequence[float], tz: str) -> dict:
+    """The chart of parsed readings (sorted UTC epochs and kWh), not in the database yet: every
+    hour for up to three months, else totals per local day (the same shape as chart.json)."""
+    zone = ZoneInfo(tz)
+    payload: dict = {"bucket": "hour", "timezone": tz, "unit": "kWh", "x": [], "y": []}
+    if not epochs:
+        return payload
+    if len(epochs) <= PREVIEW_HOURLY_MAX:
+        payload["x"] = list(epochs)
+        payload["y"] = list(values)
+        return payload
+    totals: dict[date, list[float]] = {}
+    for epoch, value in zip(epochs, values, strict=True):
+        day = datetime.fromtimestamp(epoch, zone).date()
+        bucket = totals.setdefault(day, [0.0, 0])
+        bucket[0] += value
+        bucket[1] += 1
+    days = sorted(totals)
+    payload.update(
+        bucket="day",
+        x=[int(local_midnight(day, zone).timestamp()) for day in days],
+        y=[round(totals[day][0], 6) for day in days],
+        labels=[day.isoformat() for day in days],
+        hours=[int(totals[day][1]) for day in days],
+        expected_hours=[hours_in_day(day, zone) for day in days],
+    )
+    return payload
+
+
+def stored_payload(series: Series, first: datetime, last: datetime) -> dict:
+    """The chart of an upload's range once it is stored, read back from the database."""
+    zone = ZoneInfo(series.timezone)
+    span = DateRange(first.astimezone(zone).date(), last.astimezone(zone).date(), series.timezone)
+    hours = (last - first).total_seconds() / 3600 + 1
+    if hours <= PREVIEW_HOURLY_MAX:
+        xs, ys = [], []
+        rows = Reading.objects.filter(series=series, instant__gte=first, instant__lte=last)
+        for instant, value in rows.order_by("instant").values_list("instant", "value_kwh"):
+            xs.append(int(instant.timestamp()))
+            ys.append(value)
+        return {"bucket": "hour", "timezone": span.tz, "unit": "kWh", "x": xs, "y": ys}
+    return chart_payload(series, span, "day", Bounds(first, last, 0))
