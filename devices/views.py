@@ -7,7 +7,7 @@ from typing import Any
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import render
 
-from homes.models import Home
+from homes.views import home_choices
 from portal.crud import ListFilter, OrgDeleteView, OrgDetailView, OrgFormView, OrgListView
 from portal.models import Role
 from portal.tenancy import org_required
@@ -25,17 +25,7 @@ class DeviceList(OrgListView):
     filters = (
         ListFilter("kind", "Kind", lambda org: list(DeviceKind.choices), "kind"),
         ListFilter("status", "Status", lambda org: list(DeviceStatus.choices), "status"),
-        ListFilter(
-            "home",
-            "Home",
-            lambda org: [
-                (str(pk), name)
-                for pk, name in Home.objects.filter(organization=org).values_list("pk", "name")[
-                    :500
-                ]
-            ],
-            "home_id",
-        ),
+        ListFilter("home", "Home", home_choices, "home_id"),
     )
     sort_options = {
         "name": ("Name", ("name",)),

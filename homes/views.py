@@ -7,13 +7,15 @@ from typing import Any
 from django.db.models import Count
 
 from portal.crud import ListFilter, OrgDeleteView, OrgDetailView, OrgFormView, OrgListView
+from portal.models import Organization
 
 from . import services
 from .forms import CustomerForm, HomeForm, MeterForm
 from .models import Customer, Home, LocationType, Meter
 
 
-def _homes_choices(organization) -> list[tuple[str, str]]:
+def home_choices(organization: Organization) -> list[tuple[str, str]]:
+    """The organization's homes for a list filter (the first 500 by name)."""
     return [
         (str(pk), name)
         for pk, name in Home.objects.filter(organization=organization).values_list("pk", "name")[
@@ -120,7 +122,7 @@ class MeterList(OrgListView):
         ListFilter(
             "location_type", "Location", lambda org: list(LocationType.choices), "location_type"
         ),
-        ListFilter("home", "Home", _homes_choices, "home_id"),
+        ListFilter("home", "Home", home_choices, "home_id"),
     )
     sort_options = {
         "number": ("Meter number", ("meter_number",)),

@@ -8,13 +8,15 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable
+from datetime import timedelta
 from typing import Any
 
 import httpx
 from django.conf import settings
+from django.utils import timezone
 
 from .http import CallRecord, UpstreamClient
-from .models import Connection, Platform
+from .models import Connection, Platform, SyncAttempt, UpstreamLink
 
 _lock = threading.Lock()
 _cache: dict[tuple[int, str], UpstreamClient] = {}
@@ -28,6 +30,24 @@ class CallLog:
 
     def __call__(self, record: CallRecord) -> None:
         self.calls.append(record)
+
+    def save(self, connection: Connection, link: UpstreamLink | None = None) -> None:
+        """Keep the collected calls as SyncAttempt rows (no secrets, no bodies) and start afresh."""
+        now = timezone.now()
+        SyncAttempt.objects.bulk_create(
+            SyncAttempt(
+                link=link,
+                connection=connection,
+                started_at=now - timedelta(milliseconds=call.duration_ms),
+                duration_ms=call.duration_ms,
+                method=call.method,
+                path=call.path[:300],
+                status_code=call.status_code,
+                error=call.error[:2000],
+            )
+            for call in self.calls
+        )
+        self.calls.clear()
 
 
 def _transport(connection: Connection) -> httpx.BaseTransport | None:

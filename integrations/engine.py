@@ -32,7 +32,7 @@ from django.utils import timezone
 from .adapters import ADAPTERS, Adapter, adapter_for_link, adapters_for
 from .clients import CallLog, client_for
 from .http import UpstreamError
-from .models import Channel, Connection, LinkState, SyncAttempt, SyncChunk, UpstreamLink
+from .models import Channel, Connection, LinkState, SyncChunk, UpstreamLink
 
 logger = logging.getLogger(__name__)
 
@@ -207,21 +207,7 @@ def _finish(link: UpstreamLink, lease: datetime, **values: Any) -> bool:
 
 
 def _record_calls(link: UpstreamLink, connection: Connection, log: CallLog) -> None:
-    if log.calls:
-        SyncAttempt.objects.bulk_create(
-            SyncAttempt(
-                link=link,
-                connection=connection,
-                started_at=timezone.now() - timedelta(milliseconds=call.duration_ms),
-                duration_ms=call.duration_ms,
-                method=call.method,
-                path=call.path[:300],
-                status_code=call.status_code,
-                error=call.error[:2000],
-            )
-            for call in log.calls
-        )
-        log.calls.clear()
+    log.save(connection, link)
 
 
 def _parent_link(record: models.Model, adapter: Adapter) -> tuple[UpstreamLink | None, str]:

@@ -13,7 +13,7 @@ from portal.records import save_record
 from . import engine
 from .clients import CallLog, build_client, forget_clients
 from .http import UpstreamError
-from .models import ChargeReport, Connection, Platform, SyncAttempt, WebhookEvent
+from .models import ChargeReport, Connection, Platform, WebhookEvent
 
 
 def save_connection(
@@ -57,15 +57,7 @@ def test_connection(connection: Connection) -> ConnectionCheck:
         ok = True
     finally:
         client.close()
-    for call in log.calls:
-        SyncAttempt.objects.create(
-            connection=connection,
-            duration_ms=call.duration_ms,
-            method=call.method,
-            path=call.path[:300],
-            status_code=call.status_code,
-            error=call.error[:2000],
-        )
+    log.save(connection)
     values = (
         {"last_auth_at": timezone.now(), "last_auth_error": ""}
         if ok

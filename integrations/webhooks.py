@@ -19,7 +19,7 @@ from portal.models import Organization
 
 from . import spark
 from .clients import CallLog, client_for
-from .models import Connection, Platform, SyncAttempt, UpstreamLink, WebhookEndpoint, WebhookEvent
+from .models import Connection, Platform, UpstreamLink, WebhookEndpoint, WebhookEvent
 
 logger = logging.getLogger(__name__)
 
@@ -40,20 +40,6 @@ def _spark_client(organization: Organization) -> tuple[spark.SparkClient, Connec
         raise WebhookSetupError("Connect Volue Spark first (client id and secret).")
     log = CallLog()
     return client_for(connection, log), connection, log
-
-
-def _keep_calls(connection: Connection, log: CallLog) -> None:
-    SyncAttempt.objects.bulk_create(
-        SyncAttempt(
-            connection=connection,
-            duration_ms=call.duration_ms,
-            method=call.method,
-            path=call.path[:300],
-            status_code=call.status_code,
-            error=call.error[:2000],
-        )
-        for call in log.calls
-    )
 
 
 def register_webhook(
@@ -83,7 +69,7 @@ def register_webhook(
         WebhookEndpoint.objects.filter(pk=endpoint.pk).update(last_error=str(exc))
         raise WebhookSetupError(f"Spark refused the webhook: {exc}") from exc
     finally:
-        _keep_calls(connection, log)
+        log.save(connection)
     endpoint.registered_at = timezone.now()
     endpoint.last_error = ""
     endpoint.save()
@@ -105,7 +91,7 @@ def send_test_event(organization: Organization) -> None:
     except UpstreamError as exc:
         raise WebhookSetupError(f"Spark could not send the test: {exc}") from exc
     finally:
-        _keep_calls(connection, log)
+        log.save(connection)
 
 
 @dataclass
