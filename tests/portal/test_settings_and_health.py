@@ -15,6 +15,7 @@ ROOT = Path(__file__).resolve().parents[2]
 def _run(env_overrides: dict[str, str], *args: str) -> subprocess.CompletedProcess:
     # The suite's own settings (tests/settings.py) put test values in os.environ: leave them out.
     ours = {
+        "DJANGO_ALLOW_ASYNC_UNSAFE",  # set by the browser tests' Playwright fixture
         "SECRET_KEY",
         "FIELD_ENCRYPTION_KEY",
         "DEBUG",
