@@ -272,5 +272,7 @@ LOGGING = {
         "httpx": {"level": "WARNING"},
         "httpcore": {"level": "WARNING"},
         "waitress": {"level": "WARNING"},
+        # One line per task run is noise; failures are still logged at WARNING and above.
+        "celery.app.trace": {"level": "WARNING"},
     },
 }
