@@ -38,7 +38,7 @@ from django.views.decorators.http import require_GET, require_POST
 
 from homes.models import Meter
 from portal.crud import ListFilter, OrgListView
-from portal.models import Organization, Role
+from portal.models import Membership, Organization, Role
 from portal.tenancy import can, get_for_org_or_404, org_required
 
 from . import charts, readings, tasks
@@ -870,3 +870,13 @@ __all__ = [
     "upload_report_csv",
     "uploads_check",
 ]
+
+
+def recent_uploads(membership: Membership) -> dict[str, Any]:
+    """The dashboard's "Recent uploads" panel."""
+    uploads = (
+        Upload.objects.filter(organization=membership.organization)
+        .select_related("series__device", "series__meter")
+        .order_by("-created_at")[:8]
+    )
+    return {"uploads": uploads}

@@ -9,11 +9,18 @@ class IntegrationsConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
-        from portal.dashboard import Card, NavItem, register_card, register_nav
+        from portal.dashboard import (
+            Card,
+            NavItem,
+            Panel,
+            register_card,
+            register_nav,
+            register_panel,
+        )
         from portal.demo import register_seeder
         from portal.signals import readings_changed, record_changed, register_delete_blocker
 
-        from . import demo, eager, receivers
+        from . import demo, eager, receivers, views
         from .mappings import spark, wattcarbon, wattics, wattshift  # noqa: F401 - registers the adapters
         from .models import UpstreamLink
 
@@ -25,6 +32,9 @@ class IntegrationsConfig(AppConfig):
         )
         register_delete_blocker(receivers.upstream_copies)
         register_seeder(demo.seed, order=5)
+        register_panel(
+            Panel("sync", "integrations/_dashboard_sync.html", views.sync_summary, order=10)
+        )
         register_nav(NavItem("Events", "webhook_events", order=55, icon="bi-broadcast"))
         register_card(
             Card(

@@ -372,3 +372,23 @@ def links_for(record: object) -> list[UpstreamLink]:
             content_type=ContentType.objects.get_for_model(record), object_id=record.pk
         ).prefetch_related("chunks")
     )
+
+
+def sync_summary(membership: object) -> dict[str, object]:
+    """The dashboard's "Upstream platforms" panel: per platform, synced, on the way, failing."""
+    counts = (
+        UpstreamLink.objects.filter(organization=membership.organization)
+        .values("platform", "state")
+        .annotate(n=Count("pk"))
+        .order_by()
+    )
+    rows = {
+        value: {"label": label, "synced": 0, "waiting": 0, "problems": 0}
+        for value, label in Platform.choices
+    }
+    for row in counts:
+        key = {"synced": "synced", "pending": "waiting", "syncing": "waiting"}.get(
+            row["state"], "problems"
+        )
+        rows[row["platform"]][key] += row["n"]
+    return {"rows": list(rows.values())}

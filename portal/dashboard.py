@@ -60,3 +60,30 @@ def register_nav(item: NavItem) -> None:
 
 def nav_items() -> list[NavItem]:
     return sorted(NAV.values(), key=lambda item: item.order)
+
+
+@dataclass(frozen=True)
+class Panel:
+    """A block under the dashboard's cards: a template and the context it needs."""
+
+    name: str
+    template: str
+    context: Callable[[Membership], dict]
+    order: int = 100
+    required_role: str = "viewer"
+
+
+PANELS: dict[str, Panel] = {}
+
+
+def register_panel(panel: Panel) -> None:
+    PANELS[panel.name] = panel
+
+
+def panels_for(membership: Membership) -> list[tuple[Panel, dict]]:
+    panels = sorted(PANELS.values(), key=lambda p: p.order)
+    return [
+        (panel, panel.context(membership))
+        for panel in panels
+        if membership.allows(panel.required_role)
+    ]

@@ -13,7 +13,7 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_POST
 
 from . import services
-from .dashboard import cards_for
+from .dashboard import cards_for, panels_for
 from .forms import AcceptInvitationForm, InvitationForm, RoleForm
 from .models import ROLE_HELP, Invitation, Membership, Role
 from .tenancy import SESSION_KEY, get_for_org_or_404, memberships_of, org_required
@@ -21,7 +21,11 @@ from .tenancy import SESSION_KEY, get_for_org_or_404, memberships_of, org_requir
 
 @org_required()
 def dashboard(request: HttpRequest) -> HttpResponse:
-    return render(request, "portal/dashboard.html", {"cards": cards_for(request.membership)})
+    return render(
+        request,
+        "portal/dashboard.html",
+        {"cards": cards_for(request.membership), "panels": panels_for(request.membership)},
+    )
 
 
 @require_POST

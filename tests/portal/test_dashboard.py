@@ -1,0 +1,34 @@
+from __future__ import annotations
+
+import io
+
+import pytest
+from django.urls import reverse
+
+from devices import readings
+from tests.factories import DeviceFactory
+
+
+@pytest.mark.django_db
+def test_it_counts_what_the_organization_has_and_lists_its_recent_uploads(
+    org, other_org, owner, owner_client, settings, tmp_path
+):
+    settings.DATA_DIR = tmp_path
+    device = DeviceFactory(organization=org)
+    DeviceFactory.create_batch(2, organization=other_org)
+    readings.check_upload(
+        readings.series_for(device),
+        io.BytesIO(b"datetime,value_kwh\n2024-01-01T00:00:00Z,1\n"),
+        filename="mine.csv",
+        user=owner,
+    )
+    response = owner_client.get(reverse("dashboard"))
+    counts = {card.label: count for card, count in response.context["cards"]}
+    assert counts["Devices"] == 1 and counts["Homes"] == 1 and counts["Sync problems"] == 0
+    assert "mine.csv" in response.content.decode()
+
+
+@pytest.mark.django_db
+def test_it_shows_viewers_no_card_they_cannot_follow(org, viewer_client):
+    labels = {card.label for card, _ in viewer_client.get(reverse("dashboard")).context["cards"]}
+    assert "Devices" in labels and "Sync problems" not in labels
