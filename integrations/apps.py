@@ -45,6 +45,7 @@ class IntegrationsConfig(AppConfig):
                 ),
                 "bi-exclamation-triangle",
                 90,
+                required_role="admin",
             )
         )
         register_nav(
