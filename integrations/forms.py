@@ -88,3 +88,24 @@ class ChargeReportForm(forms.Form):
     name = forms.CharField(
         max_length=200, required=False, help_text="Defaults to the action and vehicle."
     )
+
+
+class SandboxOutageForm(forms.Form):
+    """Sandbox only: make one emulator fail for a while, to watch retries and recovery."""
+
+    platform = forms.ChoiceField(choices=[])
+    seconds = forms.IntegerField(
+        min_value=0, max_value=3600, initial=60, help_text="0 ends an outage now."
+    )
+    status = forms.TypedChoiceField(
+        coerce=int,
+        choices=[
+            (503, "503 Service Unavailable"),
+            (500, "500 Internal Server Error"),
+            (429, "429 Too Many Requests"),
+        ],
+    )
+
+    def __init__(self, *args: Any, platforms: list[tuple[str, str]], **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["platform"].choices = platforms

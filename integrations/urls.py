@@ -22,6 +22,7 @@ urlpatterns = [
     ),
     path("integrations/spark/webhook/test/", views.test_spark_webhook, name="spark_webhook_test"),
     path("integrations/events/", views.webhook_events, name="webhook_events"),
+    path("integrations/sandbox/outage/", views.sandbox_outage, name="sandbox_outage"),
     path(
         "integrations/sandbox/emit-price-event/",
         views.sandbox_emit_price_event,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 
 from django.contrib import messages
 from django.contrib.contenttypes.models import ContentType
@@ -20,7 +21,7 @@ from portal.models import Role
 from portal.tenancy import get_for_org_or_404, org_required
 
 from . import engine, prices, services, webhooks
-from .forms import ChargeReportForm, ConnectionForm, WebhookForm
+from .forms import ChargeReportForm, ConnectionForm, SandboxOutageForm, WebhookForm
 from .models import (
     Connection,
     LinkState,
@@ -78,6 +79,15 @@ def integrations(request: HttpRequest) -> HttpResponse:
                 organization=organization, platform=Platform.SPARK
             ).first(),
             "webhook_form": WebhookForm(),
+            "outage_form": SandboxOutageForm(
+                platforms=[
+                    (r["platform"], r["label"])
+                    for r in rows
+                    if r["connection"] and r["connection"].uses_sandbox
+                ]
+            )
+            if any(r["connection"] and r["connection"].uses_sandbox for r in rows)
+            else None,
         },
     )
 
@@ -289,6 +299,36 @@ def sandbox_emit_price_event(request: HttpRequest) -> HttpResponse:
             f"The Spark emulator is sending a price change for {len(user_ids)} customer(s).",
         )
     return redirect("webhook_events")
+
+
+@require_POST
+@org_required(Role.ADMIN)
+def sandbox_outage(request: HttpRequest) -> HttpResponse:
+    """Sandbox only: an emulator fails every call for some seconds (retries then recovery are visible)."""
+    sandboxed = [
+        (c.platform, c.get_platform_display())
+        for c in Connection.objects.filter(organization=request.organization)
+        if c.uses_sandbox
+    ]
+    form = SandboxOutageForm(request.POST, platforms=sandboxed)
+    if not sandboxed or not form.is_valid():
+        raise Http404("Only the sandbox emulators can be told to fail.")
+    from .sandbox.registry import emulator
+
+    data = form.cleaned_data
+    target = emulator(data["platform"])
+    with target.lock:
+        target.faults.status = data["status"]
+        target.faults.fail_until = time.time() + data["seconds"]
+    label = dict(sandboxed)[data["platform"]]
+    if data["seconds"]:
+        messages.warning(
+            request,
+            f"The {label} emulator answers {data['status']} to every call for {data['seconds']} s.",
+        )
+    else:
+        messages.success(request, f"The {label} emulator answers normally again.")
+    return redirect("integrations")
 
 
 @org_required()

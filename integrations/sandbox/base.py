@@ -106,6 +106,7 @@ class Faults:
     retry_after: float | None = None
     latency_ms: int = 0
     drop_next: int = 0
+    fail_until: float = 0.0  # time.time() until which every call fails (an outage of some minutes)
 
 
 class Emulator:
@@ -192,6 +193,8 @@ class Emulator:
                 self.faults.retry_after = data.get("retry_after", self.faults.retry_after)
                 self.faults.latency_ms = int(data.get("latency_ms", self.faults.latency_ms))
                 self.faults.drop_next = int(data.get("drop_next", self.faults.drop_next))
+                if "fail_for_s" in data:
+                    self.faults.fail_until = time.time() + float(data["fail_for_s"])
                 if data.get("expire_tokens"):
                     self.expire_tokens()
                     self.save()
@@ -200,8 +203,10 @@ class Emulator:
 
     def fault_response(self) -> Response | None:
         """The injected failure for this call, if one is due (caller holds the lock)."""
-        if self.faults.fail_next > 0:
-            self.faults.fail_next -= 1
+        outage = self.faults.fail_until > time.time()
+        if self.faults.fail_next > 0 or outage:
+            if not outage:
+                self.faults.fail_next -= 1
             status = self.faults.status
             response = self.error_for_fault(status)
             if self.faults.retry_after is not None:

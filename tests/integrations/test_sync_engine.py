@@ -400,3 +400,35 @@ def test_it_refuses_to_delete_a_device_the_platform_holds(
     assert "registered on WattCarbon" in page.content.decode()
     member_client.post(reverse("device_delete", args=[device.pk]))
     assert type(device).objects.filter(pk=device.pk).exists()
+
+
+def test_it_lets_an_admin_simulate_a_sandbox_outage_and_the_engine_recovers(
+    org, owner_client, settings, tmp_path
+):
+    import time as _time
+
+    from integrations import services
+    from integrations.sandbox import registry
+    from integrations.sandbox.registry import SANDBOX_CREDENTIALS
+
+    settings.DATA_DIR = tmp_path
+    registry.reset_all()
+    services.save_connection(
+        Connection(organization=org, platform="wattcarbon"), **SANDBOX_CREDENTIALS["wattcarbon"]
+    )
+    response = owner_client.post(
+        reverse("sandbox_outage"),
+        {"platform": "wattcarbon", "seconds": 60, "status": 503},
+        follow=True,
+    )
+    assert "answers 503 to every call for 60 s" in response.content.decode()
+    link = link_of(new_device(org))
+    assert engine.run_link(link.pk, ignore_schedule=True).state == LinkState.PENDING
+    link.refresh_from_db()
+    assert link.last_status_code == 503
+    owner_client.post(
+        reverse("sandbox_outage"), {"platform": "wattcarbon", "seconds": 0, "status": 503}
+    )
+    assert registry.emulator("wattcarbon").faults.fail_until <= _time.time()
+    assert settle(link).state == LinkState.SYNCED
+    registry.reset_all()
