@@ -532,5 +532,7 @@ def display_details(kind: str, details: dict[str, Any]) -> list[tuple[str, Any]]
             value = ", ".join(f"{v:,} W" for v in value)
         elif isinstance(value, bool):
             value = "yes" if value else "no"
+        elif isinstance(value, float) and value.is_integer():
+            value = int(value)  # 1800.0 sq ft reads as 1800
         rows.append((f.label, value))
     return rows

@@ -1,0 +1,317 @@
+"""The whole journey in Chromium, as a user does it, through the pages only (clicks and form fills):
+sign in; onboard a home with solar and a heat pump through the wizard; add a customer with a
+vehicle; drop a year of hourly readings on the solar array, confirm, see its charts; see every
+record synced in the sandbox; register the Spark webhook and receive its test event; give a meter
+a Wattics stream and watch the stream catch up with its readings.
+
+The organization's four sandbox connections are made in a fixture (empty base URL: the in-process
+emulators; Spark delivers its webhooks over real HTTP to the live server). A screenshot of each
+main page goes to test-artifacts/journey-*.png. No console error or uncaught exception (a CSP
+violation is one) is allowed on any page of the journey.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo
+
+import pytest
+from playwright.sync_api import expect
+
+from integrations.clients import forget_clients
+from integrations.models import Connection, LinkState, Platform, UpstreamLink
+from integrations.sandbox import registry
+from integrations.services import save_connection
+from portal.models import Membership, Organization, Role, User
+from tests.e2e.journey_steps import (
+    drop_and_confirm,
+    expect_all_synced,
+    field,
+    hourly_csv,
+    household_kwh,
+    onboard_home,
+    shot,
+    sign_in_through_form,
+    solar_kwh,
+)
+
+pytestmark = [
+    pytest.mark.browser,
+    pytest.mark.django_db(transaction=True),
+    pytest.mark.timeout(240),
+]
+
+EMAIL = "olivia@sunrise.test"
+PASSWORD = "correct horse battery staple"
+ORG_TZ = "America/New_York"
+HOME_TZ = "America/Los_Angeles"  # zip 95313, Crows Landing, CA
+STREAM_ID = "rivera-main-incomer"
+
+
+@pytest.fixture
+def sandbox(settings, tmp_path, live_server) -> Iterator[None]:
+    settings.DATA_DIR = tmp_path
+    # Spark delivers webhooks to PUBLIC_BASE_URL + the receiver's path: the live server.
+    settings.PUBLIC_BASE_URL = live_server.url
+    registry.reset_all()
+    forget_clients()
+    yield
+    registry.emulator("spark").wait_for_deliveries(timeout_s=10)
+    registry.reset_all()
+    forget_clients()
+
+
+@pytest.fixture
+def organization(sandbox) -> Organization:
+    """An owner, and the four platforms connected to the sandbox emulators."""
+    organization = Organization.objects.create(
+        name="Sunrise Solar", slug="sunrise", timezone=ORG_TZ
+    )
+    user = User.objects.create_user(EMAIL, PASSWORD, full_name="Olivia Owner")
+    Membership.objects.create(user=user, organization=organization, role=Role.OWNER)
+    for platform in Platform.values:
+        save_connection(
+            Connection(organization=organization, platform=platform, base_url=""),
+            **registry.SANDBOX_CREDENTIALS[platform],
+        )
+    return organization
+
+
+def _nav(page, label: str) -> None:
+    page.get_by_role("navigation", name="Main").get_by_role("link", name=label).click()
+
+
+def _term(scope, term: str):
+    """The <dd> of the <dt> `term` in a definition list."""
+    return scope.locator(f"dt:text-is('{term}') + dd")
+
+
+def _local(moment: datetime) -> str:
+    return moment.astimezone(ZoneInfo(ORG_TZ)).strftime("%Y-%m-%d %H:%M")
+
+
+def test_it_runs_the_whole_journey_from_sign_in_to_a_caught_up_wattics_stream(
+    site_url, page, artifacts, organization
+):
+    started = time.monotonic()
+    timings: list[tuple[str, float]] = []
+    nudged: list[str] = []
+
+    def lap(name: str) -> None:
+        timings.append((name, round(time.monotonic() - started, 1)))
+
+    # --- sign in; the dashboard; the four sandbox connections ------------------------------------
+    sign_in_through_form(page, site_url, EMAIL, PASSWORD)
+    expect(page.locator("h1")).to_have_text("Sunrise Solar")
+    shot(page, artifacts, "01-dashboard")
+    _nav(page, "Integrations")
+    expect(page.locator("h1")).to_have_text("Integrations")
+    connections = page.locator("table").first.locator("tbody tr")
+    expect(connections).to_have_count(4)
+    for i in range(4):
+        expect(connections.nth(i)).to_contain_text("enabled")
+        expect(connections.nth(i)).to_contain_text("sandbox")
+    shot(page, artifacts, "02-integrations")
+    lap("signed in")
+
+    # --- onboard a home with solar and a heat pump through the wizard ----------------------------
+    _nav(page, "Homes")
+    page.get_by_role("link", name="New home").click()
+    onboard_home(
+        page,
+        home_name="Rivera residence",
+        new_customer=("Maria Rivera", "maria@example.test"),
+        solar={
+            "size_kw": "7.5",
+            "inverter": "enphase",
+            "inverter_id": "ENV-1234",
+            "since": "2022-06-01",
+            "custom_id": "SOLAR-RIVERA",
+        },
+        heat_pump={"area_sqft": "1800", "previous_fuel": "natural_gas", "custom_id": "HP-RIVERA"},
+        on_step=lambda step: shot(page, artifacts, f"03-wizard-{step}"),
+    )
+    expect(page.get_by_role("alert")).to_contain_text("Rivera residence was created")
+    expect(page.get_by_role("cell", name="SOLAR-RIVERA")).to_be_visible()
+    expect(page.get_by_role("cell", name="HP-RIVERA")).to_be_visible()
+    shot(page, artifacts, "04-home-created")
+    rivera_home_url = page.url
+    # The home's meter, for the Wattics stream later.
+    page.get_by_role("link", name="Add a meter").click()
+    expect(page.get_by_label("Home")).to_have_value(rivera_home_url.rstrip("/").rsplit("/", 1)[1])
+    page.get_by_label("Meter number").fill("PGE-RIV-01")
+    page.get_by_role("button", name="Create").click()
+    expect(page.locator("h1")).to_contain_text("PGE-RIV-01")
+    meter_url = page.url
+    lap("home onboarded")
+
+    # --- a customer with a vehicle: the customer, their home, the vehicle ------------------------
+    _nav(page, "Customers")
+    page.get_by_role("link", name="New customer").click()
+    page.get_by_label("Name").fill("Sam Okafor")
+    page.get_by_label("Email").fill("sam@example.test")
+    page.get_by_role("button", name="Create").click()
+    expect(page.locator("h1")).to_have_text("Sam Okafor")
+    okafor_url = page.url
+    page.get_by_role("link", name="Add a home").click()
+    onboard_home(page, home_name="Okafor house")  # step 3 starts with Sam Okafor chosen
+    expect(page.locator("nav[aria-label=breadcrumb]")).to_contain_text("Sam Okafor")
+    page.get_by_role("link", name="Add a device").click()
+    page.get_by_role("link", name="Vehicle").click()
+    expect(page.locator("h1")).to_have_text("New vehicle device")
+    field(page, "Name").fill("Family car")
+    field(page, "Custom id").fill("EV-OKAFOR")
+    field(page, "Brand").fill("Tesla")
+    field(page, "Model").fill("Model 3")
+    field(page, "Model year").fill("2019")
+    field(page, "VIN").fill("5YJ3E1EA2KF317000")
+    field(page, "Battery capacity (kWh)").fill("75")
+    page.get_by_role("button", name="Create").click()
+    expect(page.locator("h1")).to_have_text("Family car")
+    vehicle_url = page.url
+    shot(page, artifacts, "05-vehicle")
+    lap("customer with a vehicle")
+
+    # --- drop a year of readings on the solar array, confirm, see the charts ---------------------
+    page.goto(rivera_home_url)
+    page.get_by_role("link", name="Solar array").click()
+    expect(page.locator("h1")).to_have_text("Solar array")
+    solar_url = page.url
+    year = hourly_csv(HOME_TZ, datetime(2023, 1, 1), 8760, solar_kwh)
+    assert year.count(b"\n") == 8761
+    stored = drop_and_confirm(page, "SOLAR-RIVERA_2023.csv", year, 8760)
+    shot(page, artifacts, "06-solar-stored")
+    assert "Stored" in stored.inner_text()
+    page.reload()
+    charts = page.locator("#readings-panel .chart canvas")
+    charts.first.wait_for()
+    expect(charts).to_have_count(3)
+    expect(page.locator("#heatmap")).to_be_visible()
+    shot(page, artifacts, "07-solar-charts")
+    lap("a year of readings")
+
+    # --- every record synced in the sandbox -------------------------------------------------------
+    # Each record's page, reached as a user would (a page, then a link on it), and the platforms
+    # it must be on: customers are Spark users, homes WattShift homes, devices go to WattCarbon
+    # (the solar array also to WattShift, its readings as a WattCarbon timeseries), vehicles and
+    # meters to Spark.
+    records = [
+        ("08-customer-rivera", rivera_home_url, "Maria Rivera", {"Volue Spark record"}),
+        ("09-home-rivera", rivera_home_url, None, {"WattShift record"}),
+        (
+            "10-device-solar",
+            rivera_home_url,
+            "Solar array",
+            {"WattCarbon record", "WattCarbon timeseries", "WattShift record"},
+        ),
+        ("11-device-heat-pump", rivera_home_url, "Heat pump", {"WattCarbon record"}),
+        ("12-meter", rivera_home_url, "PGE-RIV-01", {"Volue Spark record"}),
+        ("13-customer-okafor", okafor_url, None, {"Volue Spark record"}),
+        ("14-home-okafor", okafor_url, "Okafor house", {"WattShift record"}),
+        ("15-device-vehicle", vehicle_url, None, {"Volue Spark record"}),
+    ]
+    for name, url, link, platforms in records:
+        page.goto(url)
+        if link:
+            name_starts = re.compile(rf"^{re.escape(link)}\b")
+            page.locator("main").get_by_role("link", name=name_starts).first.click()
+        states = expect_all_synced(page, nudged)
+        assert {label for label, _ in states} == platforms, (name, states)
+        shot(page, artifacts, name)
+    # The year went to WattCarbon as monthly files, by UTC month: 2023 in Los Angeles ends on
+    # 2024-01-01 07:00 UTC, so its last 8 hours make a thirteenth (UTC) month.
+    page.goto(solar_url)
+    timeseries = page.locator("#upstream-links li", has_text="timeseries")
+    expect(timeseries).to_contain_text("13 months")
+    expect(timeseries.locator(".state-badge")).to_have_text("Synced")
+    assert not UpstreamLink.objects.exclude(state=LinkState.SYNCED).exists()
+    lap("every record synced")
+
+    # --- the Spark webhook: register, send a test event, see it under Events ---------------------
+    _nav(page, "Integrations")
+    page.get_by_role("button", name="Register webhook").click()
+    expect(page.get_by_role("alert")).to_contain_text("Spark webhook registered")
+    expect(page.get_by_role("alert")).to_contain_text(site_url)
+    page.get_by_role("button", name="Send test event").click()
+    expect(page.locator("h1")).to_have_text("Events from Volue Spark")
+    expect(page.get_by_role("alert")).to_contain_text("Spark is sending a test event")
+    # The list refreshes itself (htmx, every 3 s) until the delivery has arrived.
+    test_row = page.locator("#events-table tbody tr", has=page.locator(".badge", has_text="test"))
+    expect(test_row).to_have_count(1, timeout=20_000)
+    expect(test_row.locator("td").nth(1)).to_have_text("test Test")
+    expect(test_row.locator("td").nth(4)).to_have_text("1")  # delivered once
+    shot(page, artifacts, "16-events")
+    test_row.get_by_role("link").click()
+    expect(page.locator("h1")).to_contain_text("Test")
+    shot(page, artifacts, "17-event")
+    _nav(page, "Integrations")
+    expect(page.locator("main")).to_contain_text("Registered as")
+    shot(page, artifacts, "18-integrations-webhook")
+    lap("spark webhook")
+
+    # --- the meter: readings, then a Wattics stream id, and the stream catches up ----------------
+    page.goto(meter_url)
+    first_start = datetime(2025, 3, 1)
+    two_weeks = hourly_csv(HOME_TZ, first_start, 14 * 24, household_kwh)
+    drop_and_confirm(page, "PGE-RIV-01_march.csv", two_weeks, 336)
+    page.reload()
+    expect(page.locator("#upstream-links")).not_to_contain_text("Wattics")
+    page.get_by_role("link", name="Edit").click()
+    page.get_by_label("Wattics data stream id").fill(STREAM_ID)
+    page.get_by_role("button", name="Save").click()
+    expect(page.locator("h1")).to_contain_text("PGE-RIV-01")
+    stream = page.locator("#upstream-links li", has_text="Wattics")
+    expect(stream.locator(".state-badge")).to_have_text("Synced")
+    start_utc = first_start.replace(tzinfo=ZoneInfo(HOME_TZ)).astimezone(UTC)
+    last_hour = start_utc + timedelta(hours=336 - 1)
+    expect(_term(stream, "Acknowledged up to")).to_have_text(_local(last_hour))
+    expect(_term(stream, "Backlog")).to_have_text("0 readings")
+    expect(_term(stream, "Packets sent")).to_have_text(re.compile(r"^336\b"))
+    shot(page, artifacts, "19-meter-stream")
+    # A third week: the stream follows it.
+    next_week = hourly_csv(
+        HOME_TZ,
+        (last_hour + timedelta(hours=1)).astimezone(ZoneInfo(HOME_TZ)).replace(tzinfo=None),
+        7 * 24,
+        household_kwh,
+    )
+    drop_and_confirm(page, "PGE-RIV-01_week3.csv", next_week, 168)
+    page.reload()
+    stream = page.locator("#upstream-links li", has_text="Wattics")
+    expect(_term(stream, "Acknowledged up to")).to_have_text(
+        _local(last_hour + timedelta(hours=168))
+    )
+    expect(_term(stream, "Backlog")).to_have_text("0 readings")
+    expect(_term(stream, "Packets sent")).to_have_text(re.compile(r"^504\b"))
+    expect(stream.locator(".state-badge")).to_have_text("Synced")
+    expect(page.locator("#readings-panel .chart canvas")).to_have_count(3)
+    shot(page, artifacts, "20-meter-stream-caught-up")
+    lap("wattics stream")
+
+    # --- the lists, uploads and members -----------------------------------------------------------
+    for label, name, expected in [
+        ("Customers", "21-customers", "Sam Okafor"),
+        ("Homes", "22-homes", "Rivera residence"),
+        ("Meters", "23-meters", STREAM_ID),
+        ("Devices", "24-devices", "EV-OKAFOR"),
+        ("Uploads", "25-uploads", "SOLAR-RIVERA_2023.csv"),
+    ]:
+        _nav(page, label)
+        expect(page.locator("main")).to_contain_text(expected)
+        shot(page, artifacts, name)
+    page.locator("#org-switcher").click()
+    page.get_by_role("link", name="Members").click()
+    expect(page.locator("main")).to_contain_text(EMAIL)
+    shot(page, artifacts, "26-members")
+    _nav(page, "Dashboard")
+    expect(page.locator("h1")).to_have_text("Sunrise Solar")
+    shot(page, artifacts, "27-dashboard-after")
+    lap("lists")
+
+    print("journey timings (s):", timings)
+    if nudged:
+        print("records that needed 'Sync now':", nudged)
+    assert page.console_errors == [], "\n".join(page.console_errors)
