@@ -327,10 +327,14 @@ class DeviceImporter(Importer):
         try:
             if not _DATE.fullmatch(text):
                 raise ValueError
-            return date.fromisoformat(text)
+            commenced = date.fromisoformat(text)
         except ValueError:
             issues.error("commencedOperationDate", "Enter a date as YYYY-MM-DD, e.g. 2022-08-01.")
             return None
+        if not date(1900, 1, 1) <= commenced <= date(2199, 12, 31):
+            issues.error("commencedOperationDate", "Enter a date between 1900 and 2199.")
+            return None
+        return commenced
 
     def _details(
         self, row: Row, issues: RowIssues, kind: str, existing: Device | None

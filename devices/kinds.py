@@ -446,7 +446,7 @@ def _clean_value(spec: KindField, raw: Any) -> Any:
                 number = Decimal(text)
             except InvalidOperation:
                 raise ValueError(f"{text!r} is not a power in W.") from None
-            if number <= 0 or number > 100000:
+            if not number.is_finite() or number <= 0 or number > 100000:
                 raise ValueError(f"{text} W is not a plausible element power.")
             watts.append(int(number))
         if not watts:

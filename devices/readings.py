@@ -45,7 +45,15 @@ from homes.models import Meter
 from portal.signals import readings_changed
 
 from .models import Device, Reading, Series, SeriesQuantity, Upload, UploadStatus
-from .readings_csv import HourlyReadings, Issue, ParseResult, Report, SeriesContext, parse_readings
+from .readings_csv import (
+    DEFAULT_LIMITS,
+    HourlyReadings,
+    Issue,
+    ParseResult,
+    Report,
+    SeriesContext,
+    parse_readings,
+)
 
 __all__ = [
     "PROCESS_IN_BACKGROUND_ROWS",
@@ -143,13 +151,17 @@ def context_for(series: Series) -> SeriesContext:
     """What the parser's plausibility warnings need to know about the series' device."""
     device = series.device if series.device_id else None
     if device is None:
-        return SeriesContext()  # a meter's consumption has no nameplate or night rule
+        # A meter's consumption has no nameplate or night rule; its number is its file's id.
+        return SeriesContext(custom_id=series.meter.meter_number)
     try:
         nameplate_kw = device.nameplate_kw
     except (TypeError, ValueError):
         nameplate_kw = None  # a malformed detail must not stop an upload; it only skips a warning
     return SeriesContext(
-        kind=device.kind, nameplate_kw=nameplate_kw, commenced_on=device.commenced_operation_date
+        kind=device.kind,
+        nameplate_kw=nameplate_kw,
+        commenced_on=device.commenced_operation_date,
+        custom_id=device.custom_id,
     )
 
 
@@ -219,10 +231,11 @@ class _Tee:
 
     def drain(self, *, keep: bool) -> None:
         """Read what the parser left (it stops early on a file it rejects), so the hash and size
-        describe the whole file."""
+        describe the whole file; but not past the upload limit, where the file was rejected as
+        too large (and a pipe on standard input may never end)."""
         if not keep:
             self.sink = None
-        while self.read(_READ_BYTES):
+        while self.size <= DEFAULT_LIMITS.max_bytes and self.read(_READ_BYTES):
             pass
 
 

@@ -125,6 +125,7 @@ class SeriesContext:
     kind: str | None = None  # WattCarbon's device kind: "solar" enables the night checks
     nameplate_kw: float | None = None
     commenced_on: date | None = None  # local date; WattCarbon ignores data before it
+    custom_id: str | None = None  # the record's id: a customId column must name it
 
 
 @dataclass(frozen=True, slots=True)
@@ -977,6 +978,16 @@ class _Parser:
             return True
         if len(self.custom_ids) < _MAX_CUSTOM_IDS:
             self.custom_ids.setdefault(custom_id)
+        expected = self.context.custom_id
+        if expected and custom_id.casefold() != expected.casefold():
+            self.issues.error(
+                line,
+                self.id_column,
+                "custom_id_mismatch",
+                f"customId {_show(custom_id)} is not {_show(expected)}, the record this file is "
+                "uploaded to: upload it on that record's page, or fix the column.",
+            )
+            return False
         if self.first_custom_id is None:
             self.first_custom_id = (custom_id, line)
             return True

@@ -94,7 +94,7 @@ def parse_location(text: str) -> dict[str, Any] | None:
     if text.startswith("{"):
         try:
             data = json.loads(text)
-        except ValueError:
+        except (ValueError, RecursionError):  # RecursionError: nesting deeper than Python's stack
             return None
         if not isinstance(data, dict):
             return None
@@ -139,7 +139,8 @@ def _coordinates(latitude: Any, longitude: Any) -> dict[str, Any] | None:
         lat, lon = Decimal(str(latitude)), Decimal(str(longitude))
     except InvalidOperation:
         return None
-    if not (-90 <= lat <= 90 and -180 <= lon <= 180):
+    # NaN first: ordering a Decimal NaN raises InvalidOperation.
+    if not (lat.is_finite() and lon.is_finite()) or not (-90 <= lat <= 90 and -180 <= lon <= 180):
         return None
     return {
         "latitude": lat.quantize(Decimal("0.000001")),

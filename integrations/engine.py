@@ -28,6 +28,7 @@ from django.contrib.contenttypes.models import ContentType
 from django.db import models, transaction
 from django.db.models import Q
 from django.utils import timezone
+from kombu.exceptions import OperationalError as BrokerUnavailable
 
 from .adapters import ADAPTERS, Adapter, adapter_for_link, adapters_for
 from .clients import CallLog, client_for
@@ -175,10 +176,21 @@ def ensure_links(organization_id: int, platform: str) -> int:
 
 
 def enqueue(link_id: int) -> None:
-    """Run the link's task once the current transaction commits."""
+    """Run the link's task once the current transaction commits.
+
+    The link is pending in the database already (the outbox): a broker that can't take the task
+    must not turn the caller's committed write into an error. The sweep queues it once it is back.
+    """
+    transaction.on_commit(lambda: _send(link_id))
+
+
+def _send(link_id: int) -> None:
     from . import tasks
 
-    transaction.on_commit(lambda: tasks.sync_link.delay(link_id))
+    try:
+        tasks.sync_link.delay(link_id)
+    except BrokerUnavailable:
+        logger.warning("Broker unavailable: link %s waits for the sweep.", link_id, exc_info=True)
 
 
 # --- the worker side ------------------------------------------------------------------------------

@@ -233,6 +233,10 @@ def _json_number(value: int | float | Decimal) -> int | float:
     """A JSON-safe number: httpx cannot encode Decimal, and 5 should stay 5 as in the seed."""
     if isinstance(value, bool):
         raise TypeError("a size in kW is a number, not a bool")
+    # NaN and infinity are not JSON (and int() of an infinite Decimal raises OverflowError).
+    finite = value.is_finite() if isinstance(value, Decimal) else math.isfinite(value)
+    if not finite:
+        raise ValueError(f"not a finite number: {value!r}")
     if isinstance(value, Decimal):
         return int(value) if value == value.to_integral_value() else float(value)
     return value

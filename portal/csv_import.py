@@ -172,6 +172,41 @@ def _decode(data: bytes) -> str:
 
 
 _EXCEL_SEP = re.compile(r"sep=([,;])\r?\n")
+# OWASP "CSV Injection": a spreadsheet runs a cell that starts with one of these. Refused on
+# import, so nothing imported becomes a formula in a later export or a platform's own sheet; a
+# number (-5, +1.5e3) or a "latitude, longitude" pair is data, not a formula.
+_FORMULA_START = ("=", "+", "-", "@")
+_NUMBERS = re.compile(r"[+-]?\d+(?:[.,]\d+)?(?:[eE][+-]?\d+)?(?:\s*[,;]\s*[+-]?\d+(?:\.\d+)?)?")
+# C0 controls and DEL, except tab and line ends (a quoted cell may hold those).
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+# Longer than any real row (a 40-column row is ~2 KB): a line of millions of commas costs ~70
+# bytes a cell once split, so it is refused before the csv module reads it.
+MAX_LINE_CHARS = 256 * 1024
+UNKNOWN_COLUMNS_SHOWN = 20
+
+
+def cell_problem(value: str) -> str | None:
+    """Why a (stripped) cell cannot be imported as it is, or None."""
+    if value.startswith(_FORMULA_START) and not _NUMBERS.fullmatch(value):
+        shown = value if len(value) <= 40 else value[:39] + "…"
+        return (
+            f"“{shown}” starts with “{value[0]}”, which makes a spreadsheet run it as a "
+            "formula; remove that character."
+        )
+    if _CONTROL.search(value):
+        return "This cell holds an invisible control character (from a copy and paste?); retype it."
+    return None
+
+
+def _lines(text: str) -> Iterator[str]:
+    """The file's lines for the csv reader, refusing one longer than any real row."""
+    for number, line in enumerate(io.StringIO(text, newline=""), start=1):
+        if len(line) > MAX_LINE_CHARS:
+            raise FileRejected(
+                f"Line {number:,} is longer than {MAX_LINE_CHARS:,} characters, which no row of "
+                "an import is: check that this is the right file (and that its lines end)."
+            )
+        yield line
 
 
 def _delimiter(text: str) -> tuple[str, int]:
@@ -191,7 +226,7 @@ def read_csv(data: bytes, columns: Sequence[Column], limits: Limits = DEFAULT_LI
     """Parse and check a whole file against `columns`; raises FileRejected for file-level errors."""
     text = _decode(data)
     delimiter, expected_header_line = _delimiter(text)
-    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter, strict=True)
+    reader = csv.reader(_lines(text), delimiter=delimiter, strict=True)
     if expected_header_line == 2:
         next(reader)  # the `sep=` line
     records = _records(reader)
@@ -237,7 +272,11 @@ def read_csv(data: bytes, columns: Sequence[Column], limits: Limits = DEFAULT_LI
                             )
                         )
                     continue
-                row_cells[name] = cells[position].strip()
+                value = cells[position].strip()
+                problem = cell_problem(value)
+                if problem:
+                    issues.append(Issue(line, name, problem))
+                row_cells[name] = value
             rows.append(Row(line, row_cells))
     except csv.Error as exc:
         raise FileRejected(
@@ -285,8 +324,12 @@ def _match_header(header: list[str], columns: Sequence[Column]) -> list[str | No
         seen[name] = position
         names.append(name)
     if unknown:
+        shown = [name if len(name) <= 40 else name[:39] + "…" for name in unknown]
+        listed = ", ".join(shown[:UNKNOWN_COLUMNS_SHOWN])
+        if len(unknown) > UNKNOWN_COLUMNS_SHOWN:
+            listed += f" and {len(unknown) - UNKNOWN_COLUMNS_SHOWN:,} more"
         problems.append(
-            f"Unknown column{'s' if len(unknown) > 1 else ''}: {', '.join(unknown)}. "
+            f"Unknown column{'s' if len(unknown) > 1 else ''}: {listed}. "
             f"The columns are: {', '.join(c.name for c in columns)}."
         )
     missing = [column.name for column in columns if column.required and column.name not in seen]

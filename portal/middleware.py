@@ -7,7 +7,8 @@ import uuid
 from collections.abc import Callable
 from zoneinfo import ZoneInfo
 
-from django.http import HttpRequest, HttpResponse
+from django.conf import settings
+from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.utils import timezone
 
 from .logging import request_id_var
@@ -50,4 +51,39 @@ class OrganizationMiddleware:
             timezone.activate(ZoneInfo(membership.organization.timezone))
         else:
             timezone.deactivate()
+        return self.get_response(request)
+
+
+class RequestSizeLimitMiddleware:
+    """Refuses a request whose declared body is over `MAX_REQUEST_BYTES`, before anything reads it.
+
+    Django streams a multipart body to disk whatever its size, and the CSRF check reads the form
+    before any view could look at the file: without this, a declared 1 GB upload is read to the
+    end (and its file kept on disk) before the upload's own limits get a say.
+    """
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        limit = settings.MAX_REQUEST_BYTES
+        try:
+            declared = int(request.META.get("CONTENT_LENGTH") or 0)
+        except ValueError:
+            declared = 0  # Django reads no body then either
+        if limit and declared > limit:
+            mb = 1024 * 1024
+            message = (
+                f"The request is {declared / mb:,.0f} MB; at most {limit / mb:,.0f} MB can be "
+                "sent at once. Split the file into smaller ones (one per year, say)."
+            )
+            wants_json = (
+                request.get_preferred_type(["text/html", "application/json"]) == "application/json"
+            )
+            if wants_json:
+                return JsonResponse(
+                    {"status": "invalid", "field": "file", "errors": {"file": [message]}},
+                    status=413,
+                )
+            return HttpResponse(message, status=413, content_type="text/plain; charset=utf-8")
         return self.get_response(request)
