@@ -17,16 +17,25 @@ from tests.factories import DeviceFactory, HomeFactory
 pytestmark = [pytest.mark.worker, pytest.mark.django_db(transaction=True)]
 
 
+def _forget_broker_connections() -> None:
+    # The app keeps its connection and producer pools: made earlier with another broker URL
+    # (the suite's eager default), they would keep talking to that one.
+    app._pool = None
+    app.amqp._producer_pool = None
+
+
 @pytest.fixture
 def celery_worker():
     previous = {key: app.conf[key] for key in ("task_always_eager", "broker_url")}
     app.conf.task_always_eager = False
     app.conf.broker_url = settings.CELERY_BROKER_URL or "memory://"
+    _forget_broker_connections()
     with app.connection_for_write() as connection:
         connection.default_channel.queue_purge("celery")
     with start_worker(app, pool="solo", perform_ping_check=False, shutdown_timeout=10) as worker:
         yield worker
     app.conf.update(previous)
+    _forget_broker_connections()
 
 
 def wait_for(predicate, timeout_s: float = 20.0) -> bool:
