@@ -2,7 +2,7 @@
 
 - a throwaway PostgreSQL database (`bench_<label>_<pid>`), created, migrated and dropped here;
 - rows written at COPY speed with explicit ids (`copy_models`) and a device-year of readings per
-  series generated server-side (`insert_readings`), with values the bare loops can recompute;
+  series written with binary COPY (`insert_readings`), with values the bare loops can recompute;
 - a real `celery -A portal worker` subprocess on Redis db 5 (`Worker`), and the bench process
   switched from eager tasks to that broker (`broker_mode`);
 - the environment of every subprocess (production settings, the throwaway database);
@@ -385,6 +385,7 @@ class Worker:
             stop_process_group(self.process)
         self.process = None
         self.log.close()
+        Path(self.log.name).unlink(missing_ok=True)
 
     def tail(self, lines: int = 30) -> str:
         self.log.flush()

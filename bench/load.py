@@ -3,13 +3,13 @@ concurrent uploads of a device-year, against gunicorn and PostgreSQL on 127.0.0.
 
 Set-up (not counted): a throwaway database (PostgreSQL); one organization with 25,000 customers,
 25,000 homes, 25,000 meters and 100,000 devices (written with COPY), 1,142 of the devices holding
-a year of hourly readings (10.0 M rows, generated server-side); 60 members. `collectstatic` into a
+a year of hourly readings (10.0 M rows, binary COPY); 60 members. `collectstatic` into a
 temporary STATIC_ROOT (whitenoise's manifest storage needs it), then `gunicorn portal.wsgi -w 3`
 with the production settings (DEBUG off, Redis as the broker) on a free port. Every user signs in
 through the login form (CSRF token from the page).
 
 The measured phase is a bounded script (no locust): a fixed number of requests and a time cap.
-- 50 users, one thread and one keep-alive httpx.Client (its own session) each, 40 requests each
+- 50 users, one thread and one httpx.Client (its own session) each, 40 requests each
   with a think time of 0.2-1.0 s: half list pages (devices, with a page, a search or a filter;
   homes, customers, meters), the other half detail pages (devices, half of them with a year of
   readings, homes, customers, meters); a device page's readings panel is fetched after it, as htmx
@@ -17,6 +17,9 @@ The measured phase is a bounded script (no locust): a fixed number of requests a
 - 10 uploaders, started once the users are under way, each posting one device-year CSV
   (8,760 rows) to `device_readings_upload` with `Accept: application/json`.
 - a probe GETs `/healthz` every 0.25 s throughout: the baseline of the same run.
+
+Before it, one user alone runs the same mix with no think time (60 pages, each followed by a
+/healthz): what each kind of page costs when nothing queues, printed beside the figures.
 
 Reported: p50/p95 latency per kind of request and every error (a status other than the expected
 one, a timeout, an upload not stored). Targets: no errors; list and detail p95 within 5x the p95

@@ -3,12 +3,13 @@ and a real Celery worker, to the WattCarbon emulator over HTTP on 127.0.0.1.
 
 Set-up (timed apart, not counted): a throwaway database (PostgreSQL), an organization with 1,000
 solar devices at 100 homes, each device's series holding a year of hourly readings (8.76 M rows,
-generated server-side), the organization's WattCarbon connection pointing at the emulator (served
+written with binary COPY), the organization's WattCarbon connection pointing at the emulator (served
 by `RunningEmulator`: waitress, keep-alive, in this process), and the links the product leaves
 after those writes: a device link per device and a timeseries link with twelve dirty months.
 
 Ours: a `celery -A portal worker` subprocess on Redis db 5 (prefork, one process per core by
-default, production settings on the throwaway database). The clock starts when one `sweep` task is
+default; production settings on the throwaway database, since the test settings would run every
+task the worker queues eagerly, inline). The clock starts when one `sweep` task is
 queued (what Celery beat does every minute) and stops when every link is synced: 1,000
 `POST /devices`, then 12,000 monthly `POST /devices/{id}/timeseries` CSV uploads, each built from
 the database by the engine, with its SyncAttempt ledger. The bench re-queues the sweep every 60 s,
@@ -20,8 +21,9 @@ one token, the same 1,000 device bodies and the same 12,000 CSV bodies, byte for
 its clock starts. Target: ours within 1.5x of it.
 
 Both runs are checked against the emulator's state (every device, upload and hour arrived), and
-the CPU seconds of each party are printed: the worker, PostgreSQL and the emulator for ours, the
-loop and the emulator for the baseline.
+the CPU seconds of each party are printed: the worker, PostgreSQL (sampled: a backend that lives
+for one task between two samples is missed) and the emulator for ours, the loop and the emulator
+for the baseline, with how busy the whole machine was.
 
 Knobs: BENCH_SYNC_DEVICES (1000), BENCH_SYNC_CONCURRENCY (worker processes, default the cores),
 BENCH_SYNC_POOL (prefork), BENCH_SYNC_REPEATS (1; the fastest of each side counts),
@@ -300,6 +302,9 @@ def _ours(size: Size, org: Any, emulator: Any, database_url: str) -> Measured:
 
     links = UpstreamLink.objects.filter(organization=org)
     total = links.count()
+    stray = fx.purge_queue()  # nothing but the sweep below may start work
+    if stray:
+        print(f"dropped {stray} stray task(s) from the bench queue", flush=True)
     with fx.Worker(database_url, pool=size.pool, concurrency=size.concurrency) as worker:
         cpu = fx.CpuMeter(
             {
