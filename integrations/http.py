@@ -8,6 +8,7 @@ only `base_url` (or the httpx `transport`, for the in-process sandbox) changes.
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -84,6 +85,9 @@ class UpstreamClient:
         http: httpx.Client | None = None,
     ) -> None:
         self.base_url = base_url.rstrip("/")
+        # Per thread: one client (one keep-alive pool, one token) serves all of a worker's
+        # threads, and each thread's task reports its calls to its own CallLog.
+        self._reporting = threading.local()
         self.on_call = on_call
         self.http = http or httpx.Client(
             base_url=self.base_url,
@@ -91,6 +95,15 @@ class UpstreamClient:
             headers={"User-Agent": USER_AGENT},
             transport=transport,
         )
+
+    @property
+    def on_call(self) -> Callable[[CallRecord], None] | None:
+        """Where this thread's calls are reported (None: nowhere)."""
+        return getattr(self._reporting, "on_call", None)
+
+    @on_call.setter
+    def on_call(self, on_call: Callable[[CallRecord], None] | None) -> None:
+        self._reporting.on_call = on_call
 
     # --- hooks for subclasses -----------------------------------------------------------------
     def auth_headers(self) -> dict[str, str]:
@@ -163,9 +176,10 @@ class UpstreamClient:
     def _record(
         self, method: str, path: str, status: int | None, started: float, error: str
     ) -> None:
-        if self.on_call is not None:
+        on_call = self.on_call
+        if on_call is not None:
             duration_ms = int((time.monotonic() - started) * 1000)
-            self.on_call(CallRecord(method, path, status, duration_ms, error))
+            on_call(CallRecord(method, path, status, duration_ms, error))
 
     def close(self) -> None:
         self.http.close()

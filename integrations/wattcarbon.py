@@ -285,7 +285,10 @@ class WattCarbonClient(UpstreamClient):
         """Upload hourly kWh (positive = generated or saved); chunk long series by month_chunks."""
         # Bytes, not a file object: the base client may send the call twice (after a 401) and
         # a file object would be read empty the second time.
-        content = timeseries_csv(rows)
+        return self.upload_timeseries_csv(device_id, timeseries_csv(rows))
+
+    def upload_timeseries_csv(self, device_id: str, content: bytes) -> dict[str, Any]:
+        """Upload a `datetime,value_kwh` CSV already built (e.g. by the database)."""
         files = {"file": ("timeseries.csv", content, "text/csv")}
         return self.request("POST", f"{_device_path(device_id)}/timeseries", files=files).json()
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 
 from celery import Celery
+from celery.signals import task_postrun, task_prerun
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "portal.settings")
 
@@ -26,3 +27,16 @@ app.conf.update(
     timezone="UTC",
 )
 app.autodiscover_tasks()
+
+
+@task_prerun.connect
+@task_postrun.connect
+def reuse_database_connections(task: object = None, **kwargs: object) -> None:
+    """A task is like a request: keep the connection up to CONN_MAX_AGE, drop a broken one.
+
+    (Celery's Django fix-up would close it around every task; CELERY_DB_REUSE_MAX turns that off.)
+    """
+    if task is not None and not task.request.is_eager:
+        from django.db import close_old_connections
+
+        close_old_connections()

@@ -140,7 +140,7 @@ USE_I18N = True
 USE_TZ = True
 
 STATIC_URL = "static/"
-STATIC_ROOT = BASE_DIR / "staticfiles"
+STATIC_ROOT = env.path("STATIC_ROOT", default=BASE_DIR / "staticfiles")
 STATICFILES_DIRS = [BASE_DIR / "static"]
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
@@ -217,6 +217,11 @@ CELERY_RESULT_BACKEND = env.str("CELERY_RESULT_BACKEND", default="") or None
 # Without a broker, tasks run eagerly in-process (make run, make test without Redis).
 CELERY_TASK_ALWAYS_EAGER = not CELERY_BROKER_URL
 CELERY_TASK_EAGER_PROPAGATES = True
+# Celery's Django fix-up closes the database connection before and after every task unless this is
+# set: each task then opens a new PostgreSQL session (a backend fork, authentication, cold caches).
+# Set, the fix-up leaves the connection alone and portal/celery.py closes it as Django does after a
+# request: once older than CONN_MAX_AGE, or broken.
+CELERY_DB_REUSE_MAX = env.int("CELERY_DB_REUSE_MAX", default=1_000_000)
 CELERY_BEAT_SCHEDULE = {
     # Nothing is lost when the broker or a worker dies: pending and due links are re-enqueued.
     "sweep-upstream-links": {"task": "integrations.tasks.sweep", "schedule": 60.0},

@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Iterable
-from datetime import UTC, datetime
+from datetime import UTC, datetime, time
 from typing import Any
 
-from django.db import models
+from django.db import connection, models
 from django.utils import timezone
 
 from devices.kinds import WATTCARBON_KINDS
-from devices.models import Device, Reading
+from devices.models import Device, Reading, Series
 from homes.models import Customer, Home, Meter
 
 from .. import wattcarbon
@@ -131,24 +132,17 @@ class WattCarbonTimeseries(Adapter):
     ) -> None:
         link.remote_id = parent_remote_id
         commenced = record.commenced_operation_date
+        # The platform ignores data before the commenced operation date: don't send it.
+        floor = datetime.combine(commenced, time(), UTC) if commenced else None
         for chunk in SyncChunk.objects.filter(link=link, dirty=True).order_by("key"):
             start = datetime.strptime(chunk.key, "%Y-%m").replace(tzinfo=UTC)
-            readings = Reading.objects.filter(
-                series__device=record, instant__gte=start, instant__lt=_next_month(start)
-            )
-            rows = [
-                (instant, value)
-                for instant, value in readings.order_by("instant").values_list(
-                    "instant", "value_kwh"
-                )
-                # The platform ignores data before the commenced operation date: don't send it.
-                if commenced is None or instant.date() >= commenced
-            ]
-            digest = payload_hash([(i.isoformat(), v) for i, v in rows])
+            begin = max(start, floor) if floor else start
+            content, rows = month_csv(record, begin, _next_month(start))
+            digest = hashlib.sha256(content).hexdigest()
             if rows and digest != chunk.payload_hash:
-                client.upload_timeseries(parent_remote_id, rows)
+                client.upload_timeseries_csv(parent_remote_id, content)
             SyncChunk.objects.filter(pk=chunk.pk).update(
-                dirty=False, payload_hash=digest, rows=len(rows), synced_at=timezone.now()
+                dirty=False, payload_hash=digest, rows=rows, synced_at=timezone.now()
             )
         link.payload_hash = payload_hash(
             list(
@@ -157,6 +151,39 @@ class WattCarbonTimeseries(Adapter):
                 .values_list("key", "payload_hash")
             )
         )
+
+
+def month_csv(device: Device, start: datetime, end: datetime) -> tuple[bytes, int]:
+    """The device's readings in [start, end) as the upload's CSV, and how many rows it has.
+
+    On PostgreSQL the database writes the CSV (COPY ... TO STDOUT): a month is 744 rows, and
+    reading them as Python datetimes (Django's tz loader runs per value) then formatting them
+    again cost ~5 ms of worker CPU a month, more than the upload itself. The rows are the
+    table's primary key order, one per hour, so the checks of `timeseries_csv` hold by
+    construction. Elsewhere (SQLite, the embedded default) the generic path builds it.
+    """
+    if connection.vendor != "postgresql":
+        rows = list(
+            Reading.objects.filter(series__device=device, instant__gte=start, instant__lt=end)
+            .order_by("instant")
+            .values_list("instant", "value_kwh")
+        )
+        return (wattcarbon.timeseries_csv(rows) if rows else b""), len(rows)
+    series_id = Series.objects.filter(device=device).values_list("pk", flat=True).first()
+    if series_id is None or start >= end:
+        return b"", 0
+    with (
+        connection.cursor() as cursor,
+        cursor.cursor.copy(
+            "COPY (SELECT to_char(instant AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"+00:00\"')"
+            " AS datetime, value_kwh FROM devices_reading"
+            " WHERE series_id = %s AND instant >= %s AND instant < %s ORDER BY instant)"
+            " TO STDOUT (FORMAT csv, HEADER)",
+            (series_id, start, end),
+        ) as copy,
+    ):
+        content = b"".join(bytes(block) for block in copy)
+    return content, max(0, content.count(b"\n") - 1)
 
 
 register(WattCarbonDevice())

@@ -73,13 +73,16 @@ class WatticsStream(Adapter):
     ) -> None:
         progress = dict(UpstreamLink.objects.get(pk=link.pk).progress)
         started = time.monotonic()
-        acked = {"n": 0}
+        acked = {"n": 0, "this_run": 0}
 
         def save(instant: datetime | None, total_wh: float | None) -> None:
+            # The rate of this run: all its packets over all its time (acked["n"] is only what
+            # came since the last save, 500 at most, which made the rate fall towards 0/s).
+            acked["this_run"] += acked["n"]
             progress.update(
                 total_wh=total_wh,
                 acknowledged=progress.get("acknowledged", 0) + acked["n"],
-                rate_per_s=round(acked["n"] / max(time.monotonic() - started, 1e-6), 1),
+                rate_per_s=round(acked["this_run"] / max(time.monotonic() - started, 1e-6), 1),
             )
             acked["n"] = 0
             UpstreamLink.objects.filter(pk=link.pk).update(
