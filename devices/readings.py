@@ -22,7 +22,6 @@ import contextlib
 import hashlib
 import math
 import struct
-import sys
 import tempfile
 from array import array
 from dataclasses import dataclass, fields, is_dataclass
@@ -32,6 +31,7 @@ from operator import lt
 from pathlib import Path
 from typing import Any, BinaryIO
 
+import numpy as np
 import psycopg
 from django.conf import settings
 from django.db import DatabaseError, connections, router, transaction
@@ -52,6 +52,7 @@ from .readings_csv import (
     ParseResult,
     Report,
     SeriesContext,
+    Sink,
     parse_readings,
 )
 
@@ -239,10 +240,49 @@ class _Tee:
             pass
 
 
-def _parse(series: Series, stream: Any, filename: str) -> ParseResult:
+def _parse(series: Series, stream: Any, filename: str, sink: Sink | None = None) -> ParseResult:
     return parse_readings(
-        stream, tz=series.timezone, filename=filename, context=context_for(series)
+        stream, tz=series.timezone, filename=filename, context=context_for(series), sink=sink
     )
+
+
+def _parse_and_store(
+    series: Series, stream: Any, filename: str, using: str
+) -> tuple[ParseResult, StoreCounts | None]:
+    """Parse a file and, when it passes, store it: one pass, in the caller's transaction.
+
+    The counts are None when the file was rejected (nothing written). On PostgreSQL, when the
+    file starts after the series' last stored reading (a first upload, the next month), its
+    rows are COPYed into the readings batch by batch while the rest of the file is parsed, so
+    the database works while the parser reads (:class:`_StreamingCopy`); a savepoint takes it
+    back if the file then turns out to have an error or to need the whole-file fixes (sorting,
+    duplicates, resampling). Otherwise the parsed series goes through :func:`store_readings`'
+    paths.
+    """
+    db = connections[using]
+    before = _lock_series(series, using)
+    sink = None
+    if db.vendor == "postgresql":
+        db.ensure_connection()
+        sink = _StreamingCopy(db, using, series.pk, before.last_instant)
+    try:
+        result = _parse(series, stream, filename, sink)
+    except BaseException:
+        if sink is not None:
+            sink.abort()
+        raise
+    if not result.ok:
+        if sink is not None:
+            sink.abort()
+        return result, None
+    epochs, values = result.readings.arrays()
+    if sink is not None and sink.finish(epochs, values):
+        outcome = _Outcome(StoreCounts(len(epochs), 0, 0), epochs[0], epochs[-1])
+    else:
+        outcome = _write(db, using, series.pk, epochs, values)
+    if epochs:
+        _after_store(series, before, outcome, epochs[0], epochs[-1], using)
+    return result, outcome.counts
 
 
 def _new_upload(series: Series, result: ParseResult, tee: _Tee, filename: str, user: Any) -> Upload:
@@ -340,14 +380,13 @@ def confirm_upload(upload: Upload) -> Upload:
                 return _refresh(upload, locked)
             series = locked.series
             with kept.open("rb") as stream:
-                result = _parse(series, stream, locked.filename)
+                result, counts = _parse_and_store(series, stream, locked.filename, using)
             summary = result.report.summary
             locked.report = report_to_dict(result.report)
             locked.rows = summary.readings
             locked.first_instant = summary.first
             locked.last_instant = summary.last
-            if result.ok:
-                counts = store_readings(series, result.readings)
+            if counts is not None:
                 locked.status = UploadStatus.STORED
                 locked.inserted, locked.updated, locked.unchanged = (
                     counts.inserted,
@@ -432,25 +471,24 @@ def import_readings(
     """
     filename = _clean_filename(filename)
     tee = _Tee(fileobj)
-    result = _parse(series, tee, filename)
-    tee.drain(keep=False)
-    upload = _new_upload(series, result, tee, filename, user)
     if dry_run:
-        return upload
+        result = _parse(series, tee, filename)
+        tee.drain(keep=False)
+        return _new_upload(series, result, tee, filename, user)
     using = router.db_for_write(Upload)
-    if not result.ok:
-        upload.save(using=using)
-        return upload
     with transaction.atomic(using=using):
-        counts = store_readings(series, result.readings)
-        upload.status = UploadStatus.STORED
-        upload.inserted, upload.updated, upload.unchanged = (
-            counts.inserted,
-            counts.updated,
-            counts.unchanged,
-        )
-        upload.stored_at = timezone.now()
-        upload.progress = 100
+        result, counts = _parse_and_store(series, tee, filename, using)
+        tee.drain(keep=False)
+        upload = _new_upload(series, result, tee, filename, user)
+        if counts is not None:
+            upload.status = UploadStatus.STORED
+            upload.inserted, upload.updated, upload.unchanged = (
+                counts.inserted,
+                counts.updated,
+                counts.unchanged,
+            )
+            upload.stored_at = timezone.now()
+            upload.progress = 100
         upload.save(using=using)
     return upload
 
@@ -483,25 +521,43 @@ def store_readings(series: Series, readings: HourlyReadings) -> StoreCounts:
     # No savepoint when nested (the upload's transaction): an error here fails the whole upload
     # anyway, and a savepoint costs two round trips per file.
     with transaction.atomic(using=using, savepoint=False):
-        before = (
-            Series.objects.using(using)
-            .select_for_update(no_key=True)
-            .only("first_instant", "last_instant", "reading_count")
-            .get(pk=series.pk)
-        )
-        if db.vendor == "postgresql":
-            outcome = _store_copy(db, series.pk, epochs, values)
-        else:
-            outcome = _store_generic(using, series.pk, epochs, values)
-        _update_series(series, before, outcome.counts, epochs[0], epochs[-1], using)
-        if outcome.counts.changed:
-            readings_changed.send(
-                sender=Series,
-                series=series,
-                start=_utc(outcome.changed_from),
-                end=_utc(outcome.changed_to),
-            )
+        before = _lock_series(series, using)
+        outcome = _write(db, using, series.pk, epochs, values)
+        _after_store(series, before, outcome, epochs[0], epochs[-1], using)
     return outcome.counts
+
+
+def _lock_series(series: Series, using: str) -> Series:
+    """Lock the series row for the transaction (concurrent stores of one series queue up, so
+    counts are exact); its stored range and count as they are now."""
+    return (
+        Series.objects.using(using)
+        .select_for_update(no_key=True)
+        .only("first_instant", "last_instant", "reading_count")
+        .get(pk=series.pk)
+    )
+
+
+def _write(
+    db: BaseDatabaseWrapper, using: str, series_id: int, epochs: array[int], values: array[float]
+) -> _Outcome:
+    if db.vendor == "postgresql":
+        return _store_copy(db, series_id, epochs, values)
+    return _store_generic(using, series_id, epochs, values)
+
+
+def _after_store(
+    series: Series, before: Series, outcome: _Outcome, first: int, last: int, using: str
+) -> None:
+    """The series' range and count follow; ``readings_changed`` announces what changed."""
+    _update_series(series, before, outcome.counts, first, last, using)
+    if outcome.counts.changed:
+        readings_changed.send(
+            sender=Series,
+            series=series,
+            start=_utc(outcome.changed_from),
+            end=_utc(outcome.changed_to),
+        )
 
 
 def lock_series_before_delete(sender: type[Series], instance: Series, **kwargs: Any) -> None:
@@ -656,6 +712,102 @@ def _store_copy(
     return _Outcome(StoreCounts(inserted, updated, unchanged), changed_from, changed_to)
 
 
+class _Abandoned(Exception):
+    """Sent to PostgreSQL as the reason a streaming COPY stops (its CopyFail message)."""
+
+
+class _StreamingCopy:
+    """The parser's sink on PostgreSQL: each batch of rows is COPYed into the readings as it is
+    read, so the server stores one batch while the parser reads the next.
+
+    It starts (a savepoint, then a binary COPY) only when the first batch begins after the
+    series' last stored instant: a sorted file then collides with nothing. :meth:`finish`
+    keeps the rows only when the COPY succeeded and the parser's final series is exactly what
+    was sent (same rows, same order: digests of both columns); anything else (an error found
+    later, rows the whole-file checks sorted, dropped or resampled, a unique violation because
+    the file was not in order) rolls back to the savepoint, and the caller stores the final
+    series the usual way.
+    """
+
+    def __init__(
+        self, db: BaseDatabaseWrapper, using: str, series_id: int, last_instant: datetime | None
+    ) -> None:
+        self.db = db
+        self.using = using
+        self.template = _row_template(series_id)
+        self.after = None if last_instant is None else _epoch(last_instant)
+        self.state = "idle"  # -> "copying" -> "done", or "off" (declined, or rolled back)
+        self.rows = 0
+        self.epoch_digest = hashlib.blake2b(digest_size=20)
+        self.value_digest = hashlib.blake2b(digest_size=20)
+        self.savepoint: str | None = None
+        self.cursor: psycopg.Cursor | None = None
+        self.stack = contextlib.ExitStack()
+        self.copy: Any = None
+
+    def __call__(self, epochs: array[int], values: array[float]) -> None:
+        if self.state == "idle":
+            if self.after is not None and epochs[0] <= self.after:
+                self.state = "off"
+                return
+            self.savepoint = transaction.savepoint_create(using=self.using)
+            self.cursor = self.stack.enter_context(psycopg.Cursor(self.db.connection))
+            table = self.db.ops.quote_name(Reading._meta.db_table)
+            self.copy = self.stack.enter_context(
+                self.cursor.copy(
+                    f"COPY {table} (series_id, instant, value_kwh) FROM STDIN (FORMAT BINARY)"
+                )
+            )
+            self.state = "copying"
+            self.copy.write(_COPY_SIGNATURE)
+        if self.state != "copying":
+            return
+        try:
+            self.copy.write(
+                _interleave(self.template, len(epochs), _be_micros(epochs), _be_doubles(values))
+            )
+        except psycopg.Error:
+            self._roll_back()
+            return
+        self.rows += len(epochs)
+        self.epoch_digest.update(epochs)
+        self.value_digest.update(values)
+
+    def finish(self, epochs: array[int], values: array[float]) -> bool:
+        """True when the rows are stored: the COPY ended well and sent exactly this series."""
+        if self.state != "copying":
+            return False
+        if (
+            self.rows != len(epochs)
+            or self.epoch_digest.digest() != hashlib.blake2b(epochs, digest_size=20).digest()
+            or self.value_digest.digest() != hashlib.blake2b(values, digest_size=20).digest()
+        ):
+            self._roll_back()
+            return False
+        try:
+            self.copy.write(_COPY_TRAILER)
+            self.stack.close()  # ends the COPY: waits for the server, raises what it refused
+        except psycopg.Error:
+            self._roll_back()
+            return False
+        transaction.savepoint_commit(self.savepoint, using=self.using)
+        self.state = "done"
+        return True
+
+    def abort(self) -> None:
+        if self.state == "copying":
+            self._roll_back()
+
+    def _roll_back(self) -> None:
+        # CopyFail ends the COPY if it is still open; the server's own error (a unique
+        # violation) may surface instead. Either way the savepoint undoes what was sent.
+        with contextlib.suppress(psycopg.Error, _Abandoned):
+            self.stack.__exit__(_Abandoned, _Abandoned("the file is stored another way"), None)
+        self.stack = contextlib.ExitStack()
+        transaction.savepoint_rollback(self.savepoint, using=self.using)
+        self.state = "off"
+
+
 def _upsert_from_staging(
     cursor: Any, table: str, series_id: int
 ) -> tuple[int, int, datetime | None, datetime | None]:
@@ -736,19 +888,13 @@ def _interleave(template: bytes, n: int, micros: bytes, doubles: bytes) -> bytea
 
 def _be_micros(epochs: array[int]) -> bytes:
     """Epoch seconds as PostgreSQL timestamptz: big-endian int64 microseconds since 2000."""
-    # A list comprehension beats map() chains here (~0.8 ms per 8,760 rows); the list lives
-    # for one chunk.
-    micros = array("q", [(epoch - _PG_EPOCH_S) * 1_000_000 for epoch in epochs])
-    if sys.byteorder == "little":
-        micros.byteswap()
-    return micros.tobytes()
+    seconds = np.frombuffer(epochs, dtype=np.int64) if len(epochs) else np.zeros(0, np.int64)
+    return ((seconds - _PG_EPOCH_S) * 1_000_000).astype(">i8").tobytes()
 
 
 def _be_doubles(values: array[float]) -> bytes:
-    doubles = array("d", values)
-    if sys.byteorder == "little":
-        doubles.byteswap()
-    return doubles.tobytes()
+    doubles = np.frombuffer(values, dtype=np.float64) if len(values) else np.zeros(0)
+    return doubles.astype(">f8").tobytes()
 
 
 def _binary_array(element_oid: int, be_items: bytes, n: int) -> bytes:

@@ -33,13 +33,16 @@ import zlib
 from array import array
 from bisect import bisect_left, bisect_right
 from collections import Counter
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta, tzinfo
+from functools import lru_cache
 from itertools import chain, compress, count, islice, repeat
-from operator import eq, ge, gt, le, lt, mod, ne, sub, truediv
+from operator import eq, ge, itemgetter, le, mod, ne, sub, truediv
 from typing import BinaryIO, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+import numpy as np
 
 __all__ = [
     "DEFAULT_LIMITS",
@@ -51,6 +54,7 @@ __all__ = [
     "ParseResult",
     "Report",
     "SeriesContext",
+    "Sink",
     "Summary",
     "parse_readings",
     "report_to_csv",
@@ -59,6 +63,13 @@ __all__ = [
 Severity = Literal["error", "warning"]
 
 _CHUNK = 1 << 20
+# Lines per batch of the row pass: small enough that a sink (the store's COPY) gets the first
+# rows early and the database works while the rest is parsed, big enough that the per-batch
+# costs of the fast path (a few sets and dicts) don't show.
+_BATCH_LINES = 2048
+# The fast path's slices of a time: the date, then the clock with the suffix (offset, Z or none).
+_DATE_PART = itemgetter(slice(0, 10))
+_CLOCK_PART = itemgetter(slice(10, None))
 _HOUR = 3600
 _DAY = 86_400
 _EPOCH_ORDINAL = date(1970, 1, 1).toordinal()
@@ -82,6 +93,9 @@ _TIME_COLUMNS = ("datetime", "start_datetime")
 _VALUE_COLUMNS = {"value_kwh": "kWh", "energy_kwh": "kWh", "value_wh": "Wh", "energy_wh": "Wh"}
 _CUSTOM_ID_COLUMN = "customid"
 _NIGHT_HOURS = frozenset((21, 22, 23, 0, 1, 2, 3, 4))
+# The same hours in seconds: a local time shifted by three hours is night when under eight hours.
+_NIGHT_SHIFT_S = 3 * 3600
+_NIGHT_SPAN_S = 8 * 3600
 _SOLAR_NIGHT_KWH = 0.1
 # 1 TWh in one hour, over 100 times the largest power station: beyond it the unit is wrong, and
 # sums of such values could overflow a float.
@@ -250,6 +264,9 @@ class ParseResult:
         return self.report.ok
 
 
+Sink = Callable[[array, array], None]
+
+
 def parse_readings(
     fileobj: BinaryIO,
     *,
@@ -257,15 +274,24 @@ def parse_readings(
     filename: str = "",
     context: SeriesContext | None = None,
     limits: Limits = DEFAULT_LIMITS,
+    sink: Sink | None = None,
 ) -> ParseResult:
     """Read an interval-data CSV (plain or gzip) from a binary stream and validate it.
 
     ``tz`` is the site's IANA timezone: naive timestamps are local to it, and it decides local
     hours, days and the daylight-saving notes. Never raises for anything in the file; an unknown
     ``tz`` is the caller's bug and raises ``ValueError``.
+
+    ``sink``, when given, is called with each batch of rows as they are read, before the file is
+    known to be valid: ``sink(epochs, kwh)``, two arrays in file order, for as long as no error
+    has been found. It lets a caller start storing while the rest is parsed; what it received
+    is the final series only if the result is ``ok`` and its readings are exactly the
+    concatenation of the batches (the whole-file checks may still sort, drop, resample or
+    re-resolve rows). Exceptions from ``sink`` propagate.
     """
     zone = _zone(tz)
     parser = _Parser(tz, zone, filename, context or SeriesContext(), limits)
+    parser.sink = sink
     return parser.run(fileobj)
 
 
@@ -567,7 +593,104 @@ def _line_batches(
         yield line_count + 1, lines, b'"' in carry
 
 
+# ---- the fast path's vector pieces ---------------------------------------------------------
+
+# By the width of the time (where the first delimiter is): the layout of its suffix.
+_FAST_SUFFIXES = {19: "", 20: "Z", 25: "offset"}
+_MONTH_DAYS = np.array([0, 31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31], dtype=np.int64)
+
+
+class _FixedLayout:
+    """A fixed-width text layout: which columns must be digits, which must be given characters
+    (a column may allow two). ``check`` is a few whole-grid comparisons."""
+
+    def __init__(self, digits: tuple[int, ...], literals: dict[int, str]) -> None:
+        self.digits = np.array(digits)
+        self.columns = np.array(list(literals))
+        self.first = np.array([ord(allowed[0]) for allowed in literals.values()], np.uint32)
+        self.second = np.array([ord(allowed[-1]) for allowed in literals.values()], np.uint32)
+
+    def check(self, chars: np.ndarray) -> bool:
+        # Unsigned: a character below "0" wraps round to a large number.
+        if ((chars[:, self.digits] - np.uint32(48)) > 9).any():
+            return False
+        literal = chars[:, self.columns]
+        return bool(((literal == self.first) | (literal == self.second)).all())
+
+
+# YYYY-MM-DDTHH:MM:00 (or a space for the T): on the minute, seconds zero, as _CLOCK takes.
+_FAST_TIME_FIXED = _FixedLayout(
+    digits=(0, 1, 2, 3, 5, 6, 8, 9, 11, 12, 14, 15),
+    literals={4: "-", 7: "-", 10: "T ", 13: ":", 16: ":", 17: "0", 18: "0"},
+)
+# +HH:MM or -HH:MM after the seconds.
+_FAST_OFFSET_FIXED = _FixedLayout(digits=(20, 21, 23, 24), literals={19: "+-", 22: ":"})
+# A decimal exactly as float() reads it when its digits fit a double's integers: the division
+# of two exact doubles is correctly rounded, so M / 10**k is float("M with k decimals").
+_MAX_FAST_DIGITS = 15
+_POWERS_OF_TEN = 10.0 ** np.arange(0, 23)
+_INT_POWERS_OF_TEN = 10 ** np.arange(0, _MAX_FAST_DIGITS, dtype=np.int64)
+
+
+def _two_digits(chars: np.ndarray, column: int) -> np.ndarray:
+    return (chars[:, column].astype(np.int64) - 48) * 10 + (
+        chars[:, column + 1].astype(np.int64) - 48
+    )
+
+
+def _days_from_civil(year: np.ndarray, month: np.ndarray, day: np.ndarray) -> np.ndarray:
+    """Days since 1970-01-01 of proleptic Gregorian dates (H. Hinnant's algorithm)."""
+    year = year - (month <= 2)
+    era = year // 400
+    year_of_era = year - era * 400
+    day_of_year = (153 * np.where(month > 2, month - 3, month + 9) + 2) // 5 + day - 1
+    day_of_era = year_of_era * 365 + year_of_era // 4 - year_of_era // 100 + day_of_year
+    return era * 146_097 + day_of_era - 719_468
+
+
+def _fast_numbers(chars: np.ndarray, decimal_comma: bool) -> np.ndarray | None:
+    """The numbers of a NUL-padded grid of code points, one per row, or None when any row is
+    not a plain decimal (an optional sign, digits with at most one point, at most 15 digits),
+    which float() then reads or refuses in the row loop."""
+    filled = chars != 0
+    # The text, then only padding: no NUL before a character.
+    if (filled[:, 1:] & ~filled[:, :-1]).any():
+        return None
+    first = chars[:, 0]
+    negative = first == ord("-")
+    signed = negative | (first == ord("+"))
+    body = chars.copy()
+    body[signed, 0] = 0
+    is_digit = (body >= ord("0")) & (body <= ord("9"))
+    is_point = body == ord(".")
+    if decimal_comma:
+        is_point |= body == ord(",")
+    if ((body != 0) & ~is_digit & ~is_point).any():
+        return None
+    digit_count = is_digit.sum(axis=1)
+    if (digit_count == 0).any() or (digit_count > _MAX_FAST_DIGITS).any():
+        return None
+    if (is_point.sum(axis=1) > 1).any():
+        return None
+    # Each digit's weight: how many digits follow it in its row.
+    after = np.cumsum(is_digit[:, ::-1], axis=1)[:, ::-1] - 1
+    weights = _INT_POWERS_OF_TEN[np.where(is_digit, after, 0)]
+    mantissa = ((body.astype(np.int64) - 48) * weights * is_digit).sum(axis=1)
+    # Decimals: the digits after the point (none without one).
+    has_point = is_point.any(axis=1)
+    point_at = np.where(has_point, is_point.argmax(axis=1), chars.shape[1])
+    decimals = (is_digit & (np.arange(chars.shape[1]) > point_at[:, None])).sum(axis=1)
+    values = mantissa.astype(np.float64) / _POWERS_OF_TEN[decimals]
+    return np.where(negative, -values, values)
+
+
 # ---- the zone over the data's range ----------------------------------------------------------
+
+
+@lru_cache(maxsize=1 << 16)
+def _offset_at(zone: ZoneInfo, epoch: int) -> int:
+    """The zone's UTC offset at an instant (ZoneInfo instances are cached per key: hashable)."""
+    return _offset_seconds(zone, datetime.fromtimestamp(epoch, zone))
 
 
 class _Timeline:
@@ -581,7 +704,9 @@ class _Timeline:
         self.offsets = [self._at(lo)]
         moment = lo
         while moment < hi:
-            step = min(moment + _DAY, hi)
+            # UTC midnights: the same few hundred points for every file of the same period,
+            # so the cached offsets of one file serve the next.
+            step = min((moment // _DAY + 1) * _DAY, hi)
             offset = self._at(step)
             if offset != self.offsets[-1]:
                 self.starts.append(self._change_between(moment, step))
@@ -590,7 +715,7 @@ class _Timeline:
         self.ends = [*self.starts[1:], hi + 1]
 
     def _at(self, epoch: int) -> int:
-        return _offset_seconds(self.zone, datetime.fromtimestamp(epoch, self.zone))
+        return _offset_at(self.zone, epoch)
 
     def _change_between(self, lo: int, hi: int) -> int:
         """The first second of the new offset, given a change in (lo, hi]."""
@@ -652,6 +777,10 @@ class _Parser:
         self.offset_runs: list[tuple[int, int | None]] = []
         self.duplicates_dropped = 0
         self.interval_s: int | None = None
+        # The offset of the current run of offset_runs (_NO_RUN before the first row).
+        self.run_off: object = _NO_RUN
+        self.sink: Sink | None = None
+        self.sunk = 0  # rows handed to the sink so far
 
     # -- driving --
 
@@ -792,14 +921,162 @@ class _Parser:
     # -- the hot loop --
 
     def _read_rows(self, batches: Iterable[tuple[int, list[str], bool]], names: list[str]) -> None:
-        """One pass over the rows, appending (epoch, kWh, line) to the three arrays.
+        """One pass over the rows, appending (epoch, kWh, line) to the three arrays, a batch of
+        lines at a time; after each batch the new rows go to the sink while the file is clean.
 
-        The fast path covers the usual layout, ``YYYY-MM-DDTHH:MM:00`` plus one suffix (an
-        offset, ``Z`` or nothing) that repeats from row to row: the epoch is a cached day base
-        plus a cached clock time minus the suffix's offset, three slices and two dict lookups.
-        Whatever doesn't fit (a new day, a new suffix, seconds, another layout, a day with a
-        clock change) goes through ``_slow_time`` with ``datetime.fromisoformat``, which
-        also primes the caches for the rows after it.
+        A two-column batch without quotes first tries :meth:`_fast_batch` (whole-batch
+        operations in C); a batch it declines goes row by row through :meth:`_row_loop`,
+        which also finds and words every problem.
+        """
+        fast = len(names) == 2 and self.id_index < 0
+        for start, lines, quoted in batches:
+            if quoted:  # a quoted field may span lines: the batch stays whole for the csv module
+                pieces = [(start, lines)]
+            else:
+                pieces = [
+                    (start + at, lines[at : at + _BATCH_LINES])
+                    for at in range(0, len(lines), _BATCH_LINES)
+                ]
+            for first, piece in pieces:
+                if not (fast and not quoted and self._fast_batch(first, piece)):
+                    self._row_loop(first, piece, quoted, len(names))
+                if self.sink is not None:
+                    self._feed_sink()
+
+    def _feed_sink(self) -> None:
+        if self.issues.error_count or self.sunk == len(self.epochs):
+            return
+        start = self.sunk
+        epochs = self.epochs[start:]
+        values = self.values[start:]
+        if self.unit == "Wh":  # as _finish converts
+            values = array("d", map(truediv, values, repeat(1000.0)))
+        self.sunk = len(self.epochs)
+        self.sink(epochs, values)
+
+    def _fast_batch(self, first_line: int, lines: list[str]) -> bool:
+        """The usual file, a batch at a time in numpy: every line ``time<d>value`` with a time
+        ``YYYY-MM-DD[T ]HH:MM:00`` plus one suffix layout for the batch (``+HH:MM``, ``Z`` or
+        none) and a plain decimal number. Returns False, having changed nothing, for a batch
+        that needs the row loop (which then reports what is wrong, or takes the rarer layouts);
+        accepts exactly what the row loop accepts, with the same epochs and the same floats.
+        """
+        n = len(lines)
+        delimiter = ord(self.delimiter)
+        width = lines[0].find(self.delimiter)
+        suffix = _FAST_SUFFIXES.get(width)
+        if suffix is None:
+            return False
+        # One row of UTF-32 code points per line, padded with NULs (the file has none of its own).
+        grid = np.array(lines)
+        if grid.dtype.kind != "U":
+            return False
+        chars = grid.view(np.uint32).reshape(n, -1)
+        if chars.shape[1] <= width + 1:
+            return False
+        # The delimiter where the first line has it, and only there, on every line.
+        if not (chars[:, width] == delimiter).all():
+            return False
+        if np.count_nonzero(chars == delimiter) != n:
+            return False
+        epochs = self._fast_times(chars[:, :width], suffix)
+        if epochs is None:
+            return False
+        values = _fast_numbers(chars[:, width + 1 :], self.delimiter == ";")
+        if values is None:
+            return False
+        max_value = _MAX_KWH * (1000 if self.unit == "Wh" else 1)
+        if values.min() < -max_value or values.max() > max_value:
+            return False
+        times, offsets = epochs
+        # Nothing is refused from here on: append.
+        index = len(self.epochs)
+        if offsets is None:
+            runs = [(0, None)]
+        else:
+            cuts = np.flatnonzero(offsets[1:] != offsets[:-1]) + 1
+            runs = [(0, int(offsets[0]))] + [(int(cut), int(offsets[cut])) for cut in cuts]
+        for at, offset in runs:
+            if offset != self.run_off:
+                self.offset_runs.append((index + at, offset))
+                self.run_off = offset
+        self.epochs.frombytes(times.astype(np.int64).tobytes())
+        self.values.frombytes(values.astype(np.float64).tobytes())
+        self.rows.frombytes(
+            np.arange(first_line, first_line + n, dtype=f"u{self.rows.itemsize}").tobytes()
+        )
+        self.rows_read += n
+        return True
+
+    def _fast_times(
+        self, chars: np.ndarray, suffix: str
+    ) -> tuple[np.ndarray, np.ndarray | None] | None:
+        """Epoch seconds (and the file's offsets, None when naive) of fixed-width times, or
+        None when any of them is not one the fast path takes."""
+        if not _FAST_TIME_FIXED.check(chars):
+            return None
+        if suffix == "offset":
+            if not _FAST_OFFSET_FIXED.check(chars):
+                return None
+            sign = np.where(chars[:, 19] == ord("-"), -1, 1)
+            off_h, off_m = _two_digits(chars, 20), _two_digits(chars, 23)
+            if (off_h > 23).any() or (off_m > 59).any():
+                return None
+            offsets = sign * (off_h * _HOUR + off_m * 60)
+        elif suffix == "Z":
+            if not (chars[:, 19] == ord("Z")).all():
+                return None
+            offsets = np.zeros(len(chars), dtype=np.int64)
+        else:
+            offsets = None
+        year = _two_digits(chars, 0) * 100 + _two_digits(chars, 2)
+        month, day = _two_digits(chars, 5), _two_digits(chars, 8)
+        hour, minute = _two_digits(chars, 11), _two_digits(chars, 14)
+        if (hour > 23).any() or (minute > 59).any() or (month < 1).any() or (month > 12).any():
+            return None
+        leap = (year % 4 == 0) & ((year % 100 != 0) | (year % 400 == 0))
+        if (day < 1).any() or (day > _MONTH_DAYS[month] + (leap & (month == 2))).any():
+            return None
+        days = _days_from_civil(year, month, day)  # since 1970-01-01
+        ordinals = days + _EPOCH_ORDINAL
+        if ordinals.min() < _MIN_ORDINAL or ordinals.max() > _MAX_ORDINAL:
+            return None
+        seconds = days * _DAY + hour * _HOUR + minute * 60
+        if offsets is not None:
+            return seconds - offsets, offsets
+        # Naive: local to the zone; a day with a clock change goes row by row.
+        unique, inverse = np.unique(days, return_inverse=True)
+        shifts = []
+        for day_number in unique.tolist():
+            shift = self._naive_day_offset(day_number + _EPOCH_ORDINAL)
+            if shift is None:
+                return None
+            shifts.append(shift - _EPOCH_SHIFT)
+        return seconds - np.array(shifts, dtype=np.int64)[inverse], None
+
+    def _naive_day_offset(self, ordinal: int) -> int | None:
+        """The zone's offset (with the 1970 shift) over a local day, None on a change day."""
+        known = self.day_offsets.get(ordinal)
+        if known is not None or ordinal in self.change_days:
+            return known
+        midnight = datetime.fromordinal(ordinal)
+        first = _offset_seconds(self.zone, midnight)
+        last = _offset_seconds(self.zone, midnight.replace(hour=23, minute=59, second=59, fold=1))
+        if first != last:
+            self.change_days.add(ordinal)
+            return None
+        self.day_offsets[ordinal] = _EPOCH_SHIFT + first
+        return _EPOCH_SHIFT + first
+
+    def _row_loop(self, first_line: int, lines: list[str], quoted: bool, ncols: int) -> None:
+        """Row by row, for whatever the fast path declines: every check, every message.
+
+        Its own fast path covers a run of the usual layout, ``YYYY-MM-DDTHH:MM:00`` plus one
+        suffix that repeats from row to row: the epoch is a cached day base plus a cached clock
+        time minus the suffix's offset, three slices and two dict lookups. Whatever doesn't fit
+        (a new day, a new suffix, seconds, another layout, a day with a clock change) goes
+        through ``_slow_time`` with ``datetime.fromisoformat``, which also primes the caches
+        for the rows after it.
         """
         epochs = self.epochs
         epoch_append = epochs.append
@@ -808,7 +1085,6 @@ class _Parser:
         clock_get = _CLOCK.get
         slow_time = self._slow_time
         runs = self.offset_runs
-        ncols = len(names)
         ti, vi, ci = self.time_index, self.value_index, self.id_index
         decimal_comma = self.delimiter == ";"
         max_value = _MAX_KWH * (1000 if self.unit == "Wh" else 1)
@@ -816,10 +1092,10 @@ class _Parser:
         fast_tail = no_tail
         fast_off = 0
         day_get = self.aware_days.get
-        run_off: object = _NO_RUN
+        run_off = self.run_off
         last_id = ""
-        rows_read = 0
-        for records in self._records(batches):
+        rows_read = self.rows_read
+        for records in self._records([(first_line, lines, quoted)]):
             for line_no, row in records:
                 if len(row) != ncols:
                     if row and any(map(str.strip, row)):
@@ -870,6 +1146,7 @@ class _Parser:
                 value_append(value)
                 row_append(line_no)
         self.rows_read = rows_read
+        self.run_off = run_off
 
     def _slow_time(
         self, stamp: str, line: int, *, keep: bool
@@ -1032,16 +1309,9 @@ class _Parser:
 
     def _naive_on_change_day(self, moment: datetime, ordinal: int, line: int) -> int | None:
         """The offset (with the 1970 shift) for a naive time on a day not cached yet, or None."""
-        if ordinal not in self.change_days:
-            midnight = datetime.fromordinal(ordinal)
-            first = _offset_seconds(self.zone, midnight)
-            last = _offset_seconds(
-                self.zone, midnight.replace(hour=23, minute=59, second=59, fold=1)
-            )
-            if first == last:
-                self.day_offsets[ordinal] = _EPOCH_SHIFT + first
-                return _EPOCH_SHIFT + first
-            self.change_days.add(ordinal)
+        whole_day = self._naive_day_offset(ordinal)
+        if whole_day is not None:
+            return whole_day
         # PEP 495: fold=0 takes the offset in force before a change, fold=1 the one after.
         # Both equal: the time exists once. The offset grows: clocks jumped over it. It shrinks:
         # the clocks went back and the time happens twice.
@@ -1173,7 +1443,7 @@ class _Parser:
                 continue
             end = runs[number + 1][0] if number + 1 < len(runs) else len(epochs)
             part = epochs[start:end]
-            if all(map(le, part, islice(part, 1, None))):
+            if (np.diff(_ints(part)) >= 0).all():
                 # In order: count each zone span's share of the run by bisection.
                 spans = range(
                     max(bisect_right(starts, part[0]) - 1, 0), bisect_right(starts, part[-1])
@@ -1312,9 +1582,7 @@ class _Parser:
 
     def _off_grid(self, epochs: array[int], interval: int) -> list[int]:
         """Indexes of readings not on the UTC grid of ``interval`` seconds."""
-        if not any(map(mod, epochs, repeat(interval))):
-            return []
-        return [index for index, epoch in enumerate(epochs) if epoch % interval]
+        return np.flatnonzero(_ints(epochs) % interval).tolist()
 
     def _sum_hours(
         self, epochs: array[int], values: array[float], rows: array[int], interval: int
@@ -1387,7 +1655,7 @@ class _Parser:
                 )
         if context.nameplate_kw is not None and context.nameplate_kw > 0:
             cap = context.nameplate_kw
-            for index in compress(count(), map(gt, values, repeat(cap))):
+            for index in np.flatnonzero(_floats(values) > cap).tolist():
                 self.issues.warning(
                     rows[index],
                     self.value_column,
@@ -1397,18 +1665,15 @@ class _Parser:
                 )
         if (context.kind or "").strip().lower() != "solar":
             return
-        for index in compress(count(), map(gt, values, repeat(_SOLAR_NIGHT_KWH))):
-            epoch = epochs[index]
-            local_hour = (epoch + timeline.offset_at(epoch)) // _HOUR % 24
-            if local_hour in _NIGHT_HOURS:
-                self.issues.warning(
-                    rows[index],
-                    self.value_column,
-                    "solar_at_night",
-                    f"{values[index]:g} kWh of solar in the hour from {self._when(epoch)}, "
-                    "between 21:00 and 05:00 local time; check the timezone and the device kind.",
-                )
-        negative = list(compress(count(), map(lt, values, repeat(0.0))))
+        for index in self._solar_at_night(epochs, values, timeline):
+            self.issues.warning(
+                rows[index],
+                self.value_column,
+                "solar_at_night",
+                f"{values[index]:g} kWh of solar in the hour from {self._when(epochs[index])}, "
+                "between 21:00 and 05:00 local time; check the timezone and the device kind.",
+            )
+        negative = np.flatnonzero(_floats(values) < 0.0).tolist()
         if negative:
             self.issues.warning(
                 rows[negative[0]],
@@ -1418,6 +1683,19 @@ class _Parser:
                 "WattCarbon counts a negative value as added consumption. Check the sign "
                 "convention.",
             )
+
+    def _solar_at_night(
+        self, epochs: array[int], values: array[float], timeline: _Timeline
+    ) -> list[int]:
+        """Indexes of the hours above the night threshold that start between 21:00 and 05:00
+        local time: shifted by the UTC offset plus three hours, a night hour starts less than
+        eight hours after midnight."""
+        instants, kwh = _ints(epochs), _floats(values)
+        offsets = np.array(timeline.offsets, dtype=np.int64)
+        spans = np.searchsorted(np.array(timeline.starts, dtype=np.int64), instants, "right") - 1
+        local = instants + offsets[np.maximum(spans, 0)] + _NIGHT_SHIFT_S
+        night = (local % _DAY) < _NIGHT_SPAN_S
+        return np.flatnonzero(night & (kwh > _SOLAR_NIGHT_KWH)).tolist()
 
     # -- summary --
 
@@ -1552,8 +1830,23 @@ def _looks_like_time(text: str) -> bool:
 
 
 def _steps(epochs: array[int]) -> Counter[int]:
-    """How often each spacing occurs between consecutive instants (a C-speed pass)."""
-    return Counter(map(sub, islice(epochs, 1, None), epochs))
+    """How often each spacing occurs between consecutive instants (vectorized)."""
+    if len(epochs) < 2:
+        return Counter()
+    steps = np.diff(_ints(epochs))
+    if (steps == steps[0]).all():  # the usual file: one spacing throughout
+        return Counter({int(steps[0]): len(steps)})
+    spacings, counts = np.unique(steps, return_counts=True)
+    return Counter(dict(zip(spacings.tolist(), counts.tolist(), strict=True)))
+
+
+def _ints(epochs: array[int]) -> np.ndarray:
+    """An array('q') as a numpy view (no copy)."""
+    return np.frombuffer(epochs, dtype=np.int64) if len(epochs) else np.zeros(0, np.int64)
+
+
+def _floats(values: array[float]) -> np.ndarray:
+    return np.frombuffer(values, dtype=np.float64) if len(values) else np.zeros(0, np.float64)
 
 
 def _sorted_columns(

@@ -81,6 +81,7 @@ class Command(BaseCommand):
             owner: Device | Meter | None = (
                 Device.objects.select_related("home", "series")
                 .filter(organization__slug=slug, custom_id__iexact=options["device"])
+                .order_by()  # unique per organization: no sort, no default ordering's join
                 .first()
             )
             missing = f"no device with the custom id {options['device']!r}"
@@ -88,6 +89,7 @@ class Command(BaseCommand):
             owner = (
                 Meter.objects.select_related("home", "series")
                 .filter(organization__slug=slug, meter_number__iexact=options["meter"])
+                .order_by()
                 .first()
             )
             missing = f"no meter numbered {options['meter']!r}"
