@@ -93,16 +93,36 @@ def _link_for(record: models.Model, adapter: Adapter) -> UpstreamLink:
 
 
 def _mark_pending(link: UpstreamLink) -> None:
-    # Clearing the claim makes a worker that is sending the old version unable to write "synced"
-    # over this change: its conditional update no longer matches, and the link runs again.
+    # A worker sending the old version keeps its claim, so nobody sends the record beside it; its
+    # outcome can't overwrite "pending" (_finish), and the link runs again once it lets go.
     UpstreamLink.objects.filter(pk=link.pk).update(
         state=LinkState.PENDING,
         next_attempt_at=None,
-        claimed_until=None,
         attempts=0,
         waiting_for="",
     )
     enqueue(link.pk)
+
+
+def _unclaimed(now: datetime) -> Q:
+    """No worker holds the link (never claimed, let go, or its lease ran out)."""
+    return Q(claimed_until__isnull=True) | Q(claimed_until__lt=now)
+
+
+class ClaimLost(Exception):
+    """A long run found its lease taken over (it ran out): it stops sending at once."""
+
+
+def renew_claim(link: UpstreamLink) -> None:
+    """Extend the lease of a long run (a stream's backlog) from now; ``link.lease`` is the one
+    this worker holds (set by run_link). Raises ClaimLost when it no longer holds it."""
+    held = getattr(link, "lease", None)
+    if held is None:
+        return  # not a claimed run (an adapter called directly)
+    lease = timezone.now() + claim_lease()
+    if not UpstreamLink.objects.filter(pk=link.pk, claimed_until=held).update(claimed_until=lease):
+        raise ClaimLost(f"link {link.pk}: the lease ran out and another worker may hold it")
+    link.lease = lease
 
 
 def mark_record_changed(record: models.Model, *, deleted: bool = False) -> list[int]:
@@ -202,6 +222,7 @@ def claim(link_id: int, *, ignore_schedule: bool = False) -> datetime | None:
     )
     if ignore_schedule:
         due = Q(state=LinkState.PENDING)
+    due &= _unclaimed(now)  # changed while a worker sends it: that worker finishes first
     stale = Q(state=LinkState.SYNCING, claimed_until__lt=now)
     lease = now + claim_lease()
     claimed = (
@@ -213,9 +234,22 @@ def claim(link_id: int, *, ignore_schedule: bool = False) -> datetime | None:
 
 
 def _finish(link: UpstreamLink, lease: datetime, **values: Any) -> bool:
-    """Write the outcome if this worker still holds the claim (else a newer change owns the link)."""
+    """Write the outcome if this worker still holds the claim and nothing changed meanwhile.
+
+    A record marked pending while it was being sent keeps "pending": this worker only lets go,
+    keeping what the platform now knows (a remote id it just created, so the next run updates
+    rather than creates), and the link runs again with the change.
+    """
     values.setdefault("claimed_until", None)
-    return bool(UpstreamLink.objects.filter(pk=link.pk, claimed_until=lease).update(**values))
+    held = UpstreamLink.objects.filter(pk=link.pk, claimed_until=lease)
+    if held.filter(state=LinkState.SYNCING).update(**values):
+        return True
+    facts: dict[str, Any] = {"claimed_until": None}
+    if values.get("remote_id"):
+        facts["remote_id"] = values["remote_id"]
+    if held.update(**facts):
+        enqueue(link.pk)
+    return False
 
 
 def _record_calls(link: UpstreamLink, connection: Connection, log: CallLog) -> None:
@@ -280,9 +314,13 @@ def run_link(link_id: int, *, ignore_schedule: bool = False) -> Outcome:
 
     log = CallLog()
     client = client_for(connection, log)
+    link.lease = lease  # a long run renews it (renew_claim)
     try:
         if adapter.streams:
-            adapter.run(client, link, record, parent_remote_id)
+            try:
+                adapter.run(client, link, record, parent_remote_id)
+            finally:
+                lease = link.lease
             remote_id, new_hash, sent = link.remote_id, link.payload_hash, True
         else:
             payload = adapter.payload(record, parent_remote_id)
@@ -294,6 +332,9 @@ def run_link(link_id: int, *, ignore_schedule: bool = False) -> Outcome:
     except UpstreamError as exc:
         _record_calls(link, connection, log)
         return _failed(link, lease, exc)
+    except ClaimLost as exc:
+        _record_calls(link, connection, log)
+        return Outcome("skipped", note=str(exc))
     except ValueError as exc:
         # A payload the builders refuse (e.g. a field the platform does not take): nothing to retry.
         _record_calls(link, connection, log)
@@ -368,8 +409,10 @@ def _failed(link: UpstreamLink, lease: datetime, exc: UpstreamError) -> Outcome:
 def due_link_ids(organization_id: int | None = None, limit: int = 5000) -> list[int]:
     """Links that should run now: pending and due, or claimed by a worker whose lease ran out."""
     now = timezone.now()
-    due = Q(state=LinkState.PENDING) & (
-        Q(next_attempt_at__isnull=True) | Q(next_attempt_at__lte=now)
+    due = (
+        Q(state=LinkState.PENDING)
+        & (Q(next_attempt_at__isnull=True) | Q(next_attempt_at__lte=now))
+        & _unclaimed(now)
     )
     stale = Q(state=LinkState.SYNCING, claimed_until__lt=now)
     queryset = UpstreamLink.objects.filter(due | stale, paused=False)

@@ -85,6 +85,11 @@ class WatticsStream(Adapter):
                 rate_per_s=round(acked["this_run"] / max(time.monotonic() - started, 1e-6), 1),
             )
             acked["n"] = 0
+            # A long backlog outlives one lease: each save renews it, or stops this run if the
+            # lease ran out and another worker may be pushing the stream (never two at once).
+            from .. import engine  # here: the engine imports the mappings
+
+            engine.renew_claim(link)
             UpstreamLink.objects.filter(pk=link.pk).update(
                 cursor=instant, progress=progress, updated_at=timezone.now()
             )

@@ -323,9 +323,11 @@ class RunningEmulator:
 
     poll_s = 0.05  # how long a stop request may wait for the serving loop to notice it
 
-    def __init__(self, app: Emulator, host: str = "127.0.0.1", port: int = 0) -> None:
+    def __init__(
+        self, app: Emulator, host: str = "127.0.0.1", port: int = 0, threads: int = 8
+    ) -> None:
         self.app = app
-        self.server = serve(app, host, port)
+        self.server = serve(app, host, port, threads=threads)
         bound_host, bound_port = self.server.socket.getsockname()[:2]
         self.base_url = f"http://{bound_host}:{bound_port}"  # still readable after __exit__
         self._stopping = threading.Event()

@@ -196,10 +196,59 @@ def test_it_does_not_let_a_slow_worker_overwrite_a_newer_change(
     link = link_of(device)
     lease = engine.claim(link.pk)
     device.name = "Changed while syncing"
-    device_services.save_device(device)  # marks pending again, clearing the claim
+    device_services.save_device(device)  # marks pending again; the claim stays the worker's
     assert not engine._finish(link, lease, state=LinkState.SYNCED)
     link.refresh_from_db()
-    assert link.state == LinkState.PENDING
+    assert link.state == LinkState.PENDING and link.claimed_until is None
+
+
+def test_it_lets_no_second_worker_send_a_record_changed_while_it_is_sent(
+    org, wattcarbon, wattcarbon_connection
+):
+    device = new_device(org)
+    link = link_of(device)
+    lease = engine.claim(link.pk)
+    assert lease is not None
+    device.name = "Changed while syncing"
+    device_services.save_device(device)
+    link.refresh_from_db()
+    assert (link.state, link.claimed_until) == (LinkState.PENDING, lease)
+    assert engine.claim(link.pk) is None  # pending, but the first worker still sends it
+    assert link.pk not in engine.due_link_ids()
+    UpstreamLink.objects.filter(pk=link.pk).update(
+        claimed_until=timezone.now() - timedelta(seconds=1)
+    )
+    assert link.pk in engine.due_link_ids()  # a worker that died lets go when its lease ends
+
+
+def test_it_updates_rather_than_creates_again_when_the_record_changes_during_its_create(
+    org, wattcarbon, wattcarbon_connection, monkeypatch
+):
+    from integrations import wattcarbon as client_module
+
+    device = new_device(org, name="First name")
+    link = link_of(device)
+    original = client_module.WattCarbonClient.create_device
+
+    def create_while_the_user_edits(self, payload):
+        answer = original(self, payload)
+        device.name = "Second name"  # saved while the POST was on its way
+        device_services.save_device(device)
+        return answer
+
+    monkeypatch.setattr(
+        client_module.WattCarbonClient, "create_device", create_while_the_user_edits
+    )
+    engine.run_link(link.pk)
+    link.refresh_from_db()
+    assert link.state == LinkState.PENDING and link.remote_id  # the id it created is kept
+    monkeypatch.setattr(client_module.WattCarbonClient, "create_device", original)
+    link = settle(link)
+    assert link.state == LinkState.SYNCED
+    devices = remote_devices(wattcarbon)
+    assert list(devices) == [link.remote_id]  # one device upstream, not two
+    assert devices[link.remote_id]["name"] == "Second name"
+    assert ("PUT", f"/devices/{link.remote_id}", 200) in wattcarbon.app.calls
 
 
 def test_it_uploads_a_year_of_readings_as_twelve_monthly_calls_after_the_device(

@@ -8,6 +8,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from django.contrib.contenttypes.models import ContentType
 from django.urls import reverse
+from django.utils import timezone
 
 from devices.models import Reading, Series
 from homes import services as home_services
@@ -208,3 +209,28 @@ def test_it_starts_a_stream_when_a_meter_gets_its_stream_id(org, wattics):
     home_services.save_meter(meter)
     engine.sync_now(org.pk)
     assert accepted(wattics)["accepted"] == 24
+
+
+def test_it_renews_its_lease_through_a_long_backlog_and_stops_if_another_worker_took_over(
+    org, meter, wattics, monkeypatch, settings
+):
+    store(meter, START, 1600)
+    link = stream_link(meter)
+    leases = []
+    original = engine.renew_claim
+
+    def renew(held):
+        original(held)
+        leases.append(held.lease)
+        if len(leases) == 2:
+            # The lease ran out meanwhile (a stalled worker) and another worker claimed the link.
+            UpstreamLink.objects.filter(pk=held.pk).update(
+                claimed_until=timezone.now() + timedelta(hours=1)
+            )
+
+    monkeypatch.setattr(engine, "renew_claim", renew)
+    outcome = engine.run_link(link.pk)
+    assert leases[0] < leases[1]  # renewed at each save, from the time of the save
+    assert outcome.state == "skipped"  # the third save found the lease gone: it stopped at once
+    stream = accepted(wattics)
+    assert stream["accepted"] == 1500 and stream["discarded"] == 0  # nothing after the takeover
