@@ -154,6 +154,7 @@ def _run(size: Size, database_url: str, tmp: Path) -> list[Row]:
             )
             far = None
             if size.rtt_ms:
+                _rewind([one_link, *many_links])
                 emulator.faults.latency_ms = size.rtt_ms
                 far_one = _ours(
                     emulator,
@@ -314,6 +315,26 @@ def _packets(streams: list[Stream]) -> dict[str, list[str]]:
         ]
         for stream in streams
     }
+
+
+def _rewind(link_ids: list[int]) -> None:
+    """The stream links as set-up left them (nothing pushed, no ledger), for another round; the
+    emulator was reset after the last one, so it holds nothing of these streams either."""
+    from integrations.models import LinkState, SyncAttempt, UpstreamLink
+
+    SyncAttempt.objects.filter(link_id__in=link_ids).delete()
+    UpstreamLink.objects.filter(pk__in=link_ids).update(
+        state=LinkState.PENDING,
+        cursor=None,
+        progress={},
+        payload_hash="",
+        remote_id="",
+        attempts=0,
+        next_attempt_at=None,
+        claimed_until=None,
+        last_error="",
+    )
+    fx.settle("integrations_upstreamlink", "integrations_syncattempt")
 
 
 # ---- the measured sides ------------------------------------------------------------------------
