@@ -18,6 +18,7 @@ from celery import shared_task
 from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
+from kombu.exceptions import OperationalError as BrokerUnavailable
 
 from . import readings
 from .models import Series, Upload, UploadStatus
@@ -88,8 +89,20 @@ def start_background_check(series: Series, fileobj: Any, *, filename: str, user:
             shutil.copyfileobj(fileobj, out, 1 << 20)
         upload.stored_file = str(path)
         upload.save(update_fields=["stored_file"])
-        transaction.on_commit(lambda: check_upload_task.delay(upload.pk))
+        transaction.on_commit(
+            lambda: _hand_over(check_upload_task, run_background_check, upload.pk)
+        )
     return upload
+
+
+def _hand_over(task: Any, run: Any, upload_id: int) -> None:
+    """Queue the task; with the broker down, do its work in this request instead: slower for the
+    user, but the upload is not left "processing" with nobody to pick it up."""
+    try:
+        task.delay(upload_id)
+    except BrokerUnavailable:
+        log.warning("Broker unavailable: upload %s is processed in this request.", upload_id)
+        run(upload_id)
 
 
 def run_background_check(upload_id: int) -> str:
@@ -136,7 +149,9 @@ def start_background_confirm(upload: Upload) -> Upload:
             status=UploadStatus.PROCESSING, progress=0, updated_at=timezone.now()
         )
         if claimed:
-            transaction.on_commit(lambda: confirm_upload_task.delay(upload.pk))
+            transaction.on_commit(
+                lambda: _hand_over(confirm_upload_task, run_background_confirm, upload.pk)
+            )
     upload.refresh_from_db()
     return upload
 

@@ -360,6 +360,34 @@ def test_it_checks_and_stores_a_big_file_in_celery_tasks_with_progress(
     assert Reading.objects.count() == 48
 
 
+def test_it_checks_and_stores_a_big_file_in_the_request_when_the_broker_is_down(
+    member_client, device, monkeypatch, django_capture_on_commit_callbacks
+):
+    from kombu.exceptions import OperationalError
+
+    def broker_down(*args, **kwargs):
+        raise OperationalError("Error 111 connecting to 127.0.0.1:6379. Connection refused.")
+
+    monkeypatch.setattr(views_readings, "BACKGROUND_BYTES", 100)
+    monkeypatch.setattr(readings, "PROCESS_IN_BACKGROUND_ROWS", 10)
+    monkeypatch.setattr(tasks.check_upload_task, "delay", broker_down)
+    monkeypatch.setattr(tasks.confirm_upload_task, "delay", broker_down)
+    with django_capture_on_commit_callbacks(execute=True):
+        response = member_client.post(
+            reverse("device_readings_check", args=[device.pk]),
+            {"files": [_file("big.csv", _csv(_hours(9, 48)))]},
+        )
+    assert response.status_code == 302
+    upload = Upload.objects.get()
+    assert (upload.status, upload.rows) == (UploadStatus.PREVIEW, 48)  # checked all the same
+    with django_capture_on_commit_callbacks(execute=True):
+        confirmed = member_client.post(reverse("upload_confirm", args=[upload.pk]))
+    assert confirmed.status_code in (200, 302)
+    upload.refresh_from_db()
+    assert upload.status == UploadStatus.STORED
+    assert Reading.objects.count() == 48
+
+
 # ---- who may do what -------------------------------------------------------------------------
 
 
