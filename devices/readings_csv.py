@@ -63,10 +63,12 @@ __all__ = [
 Severity = Literal["error", "warning"]
 
 _CHUNK = 1 << 20
+_FIRST_CHUNK = 64 << 10
 # Lines per batch of the row pass: small enough that a sink (the store's COPY) gets the first
 # rows early and the database works while the rest is parsed, big enough that the per-batch
 # costs of the fast path (a few sets and dicts) don't show.
 _BATCH_LINES = 2048
+_FIRST_BATCH_LINES = 256
 # The fast path's slices of a time: the date, then the clock with the suffix (offset, Z or none).
 _DATE_PART = itemgetter(slice(0, 10))
 _CLOCK_PART = itemgetter(slice(10, None))
@@ -402,7 +404,10 @@ def _offset_seconds(zone: tzinfo, moment: datetime) -> int:
 
 def _raw_chunks(fileobj: BinaryIO, limits: Limits, name: str) -> Iterator[bytes]:
     total = 0
-    while chunk := fileobj.read(_CHUNK):
+    # The first read is small: the first rows reach a sink (and its database) sooner.
+    size = _FIRST_CHUNK
+    while chunk := fileobj.read(size):
+        size = _CHUNK
         if not isinstance(chunk, bytes | bytearray | memoryview):
             raise TypeError("parse_readings needs a binary stream (open the file with 'rb')")
         total += len(chunk)
@@ -933,10 +938,16 @@ class _Parser:
             if quoted:  # a quoted field may span lines: the batch stays whole for the csv module
                 pieces = [(start, lines)]
             else:
-                pieces = [
-                    (start + at, lines[at : at + _BATCH_LINES])
-                    for at in range(0, len(lines), _BATCH_LINES)
-                ]
+                bounds = list(range(0, len(lines), _BATCH_LINES))
+                if (
+                    self.sink is not None
+                    and not self.epochs
+                    and min(_BATCH_LINES, len(lines)) > _FIRST_BATCH_LINES
+                ):
+                    # A small first batch: the sink's database starts sooner.
+                    bounds.insert(1, _FIRST_BATCH_LINES)
+                ends = [*bounds[1:], len(lines)] if bounds else []
+                pieces = [(start + a, lines[a:b]) for a, b in zip(bounds, ends, strict=True)]
             for first, piece in pieces:
                 if not (fast and not quoted and self._fast_batch(first, piece)):
                     self._row_loop(first, piece, quoted, len(names))
