@@ -25,6 +25,8 @@ the CPU seconds of each party are printed: the worker, PostgreSQL (sampled: a ba
 for one task between two samples is missed) and the emulator for ours, the loop and the emulator
 for the baseline, with how busy the whole machine was.
 
+The emulator serves with one handler thread (BENCH_SYNC_EMULATOR_THREADS): see _run.
+
 Knobs: BENCH_SYNC_DEVICES (1000), BENCH_SYNC_CONCURRENCY (worker processes, default the cores),
 BENCH_SYNC_POOL (prefork), BENCH_SYNC_REPEATS (1; the fastest of each side counts),
 BENCH_TINY=1 (3 devices, for the smoke test).
@@ -118,7 +120,15 @@ def _run(size: Size, database_url: str, tmp: Path) -> list[Row]:
     from integrations.sandbox.wattcarbon import WattCarbonEmulator
 
     emulator = WattCarbonEmulator()
-    with RunningEmulator(emulator) as server, fx.broker_mode(), fx.quiet_emulator_queue():
+    # One handler thread: the emulator stands for a remote service, but it is one Python process,
+    # and two requests served at once by two of its threads cost it ~30% more CPU (its GIL), which
+    # would bill our workers' concurrency. The bare loop sends one request at a time anyway.
+    threads = fx.env_int("BENCH_SYNC_EMULATOR_THREADS", 1)
+    with (
+        RunningEmulator(emulator, threads=threads) as server,
+        fx.broker_mode(),
+        fx.quiet_emulator_queue(),
+    ):
         started = time.perf_counter()
         org, device_ids, series_ids = _portfolio(size, server.base_url)
         spec = _bare_spec(size, server.base_url, device_ids, series_ids)

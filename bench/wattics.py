@@ -20,6 +20,8 @@ does not share this process's GIL with the emulator), one `httpx.Client` per str
 very packets the pusher sends (built before its clock starts); for 20 streams, 20 threads in
 that one process (so its client side shares one GIL: printed for reference, no target).
 
+The one-stream runs (seconds long) are made twice on each side; the faster counts.
+
 Targets: one stream within 1.3x of the bare loop; 20 streams at least 4x one stream's rate
 (the row compares the 20 streams' time with the time that rate allows, 20/4 x one stream's:
 target 1.0x).
@@ -57,6 +59,7 @@ SLUG = "bench-wattics"
 TZ = "America/Chicago"
 ONE_STREAM_TARGET = 1.3
 PARALLEL_SPEEDUP_TARGET = 4.0
+ONE_STREAM_REPEATS = 2
 
 
 @dataclass
@@ -139,11 +142,23 @@ def _run(size: Size, database_url: str, tmp: Path) -> list[Row]:
             flush=True,
         )
 
-        bare_one = _bare(emulator, one_spec, [one_stream], size, database_url, "one stream")
+        # One stream takes seconds, so a hiccup of the machine shows: the faster of two runs.
+        bare_one = min(
+            (
+                _bare(emulator, one_spec, [one_stream], size, database_url, "one stream")
+                for _ in range(ONE_STREAM_REPEATS)
+            ),
+            key=lambda measured: measured.wall_s,
+        )
         with fx.Worker(
             database_url, pool=size.pool, concurrency=size.concurrency, name="bench-wattics"
         ) as worker:
-            ours_one = _ours(emulator, worker, [one_link], [one_stream], size, "one stream")
+            runs = []
+            for repeat in range(ONE_STREAM_REPEATS):
+                if repeat:
+                    _rewind([one_link])
+                runs.append(_ours(emulator, worker, [one_link], [one_stream], size, "one stream"))
+            ours_one = min(runs, key=lambda measured: measured.wall_s)
             bare_many = _bare(
                 emulator, many_spec, many_streams, size, database_url, f"{size.streams} streams"
             )
