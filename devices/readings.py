@@ -387,14 +387,7 @@ def confirm_upload(upload: Upload) -> Upload:
             locked.first_instant = summary.first
             locked.last_instant = summary.last
             if counts is not None:
-                locked.status = UploadStatus.STORED
-                locked.inserted, locked.updated, locked.unchanged = (
-                    counts.inserted,
-                    counts.updated,
-                    counts.unchanged,
-                )
-                locked.stored_at = timezone.now()
-                locked.progress = 100
+                _mark_stored(locked, counts)
             else:
                 locked.status = UploadStatus.REJECTED
             locked.stored_file = ""
@@ -481,16 +474,20 @@ def import_readings(
         tee.drain(keep=False)
         upload = _new_upload(series, result, tee, filename, user)
         if counts is not None:
-            upload.status = UploadStatus.STORED
-            upload.inserted, upload.updated, upload.unchanged = (
-                counts.inserted,
-                counts.updated,
-                counts.unchanged,
-            )
-            upload.stored_at = timezone.now()
-            upload.progress = 100
+            _mark_stored(upload, counts)
         upload.save(using=using)
     return upload
+
+
+def _mark_stored(upload: Upload, counts: StoreCounts) -> None:
+    upload.status = UploadStatus.STORED
+    upload.inserted, upload.updated, upload.unchanged = (
+        counts.inserted,
+        counts.updated,
+        counts.unchanged,
+    )
+    upload.stored_at = timezone.now()
+    upload.progress = 100
 
 
 # --------------------------------------------------------------------------------------------
