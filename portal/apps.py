@@ -9,6 +9,7 @@ class PortalConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
+        from . import checks  # noqa: F401 (registers the deploy check)
         from .dashboard import NavItem, register_nav
 
         register_nav(NavItem("Dashboard", "dashboard", order=0, icon="bi-speedometer2"))
