@@ -54,6 +54,43 @@ def broker_url() -> str:
     return os.environ.get("BENCH_BROKER_URL", "") or DEFAULT_BROKER_URL
 
 
+def run_in_throwaway(name: str, body: Callable[[str, Path], list[Any]]) -> list[Any]:
+    """A benchmark's run(): skipped (and said why) without PostgreSQL and Redis, else
+    ``body(database_url, tmp_dir)`` in a throwaway database and a temporary directory."""
+    reason = skip_reason(needs_broker=True)
+    if reason:
+        print(f"{name}: skipped ({reason})")
+        return []
+    with throwaway_database(name) as database_url, tempfile.TemporaryDirectory() as tmp:
+        return body(database_url, Path(tmp))
+
+
+def customers_and_homes(organization: Any, count: int, timezone: str) -> list[Any]:
+    """``count`` customers with a home each, written with COPY; the homes, in order."""
+    from homes.models import Customer, Home
+
+    customers = [
+        Customer(organization=organization, name=f"Customer {n:06d}", email=f"c{n}@bench.test")
+        for n in range(count)
+    ]
+    copy_models(Customer, customers)
+    homes = [
+        Home(
+            organization=organization,
+            customer=customer,
+            name=f"Home {n:06d}",
+            street=f"{100 + n % 900} Main St",
+            city="Riverside",
+            state="IA",
+            zip_code="52327",
+            timezone=timezone,
+        )
+        for n, customer in enumerate(customers)
+    ]
+    copy_models(Home, homes)
+    return homes
+
+
 def skip_reason(*, needs_broker: bool) -> str | None:
     """Why this bench cannot run here (None when it can)."""
     from django.db import connection

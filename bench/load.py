@@ -36,7 +36,6 @@ import os
 import random
 import re
 import subprocess
-import tempfile
 import threading
 import time
 from collections import defaultdict
@@ -136,13 +135,8 @@ class Results:
 
 
 def run() -> list[Row]:
-    reason = fx.skip_reason(needs_broker=True)
-    if reason:
-        print(f"load: skipped ({reason})")
-        return []
     size = Size.from_env()
-    with fx.throwaway_database("load") as database_url, tempfile.TemporaryDirectory() as tmp:
-        return _run(size, database_url, Path(tmp))
+    return fx.run_in_throwaway("load", lambda database_url, tmp: _run(size, database_url, tmp))
 
 
 def _run(size: Size, database_url: str, tmp: Path) -> list[Row]:
@@ -193,30 +187,11 @@ def _portfolio(size: Size) -> Portfolio:
     from django.contrib.auth.hashers import PBKDF2PasswordHasher
 
     from devices.models import Device, Series
-    from homes.models import Customer, Home, Meter
+    from homes.models import Meter
     from portal.models import Membership, Organization, Role, User
 
     org = Organization.objects.create(name="Bench load", slug=SLUG, timezone=TZ)
-    homes_count = max(1, -(-size.devices // DEVICES_PER_HOME))
-    customers = [
-        Customer(organization=org, name=f"Customer {n:06d}", email=f"c{n}@bench.test")
-        for n in range(homes_count)
-    ]
-    fx.copy_models(Customer, customers)
-    homes = [
-        Home(
-            organization=org,
-            customer=customer,
-            name=f"Home {n:06d}",
-            street=f"{100 + n % 900} Main St",
-            city="Riverside",
-            state="IA",
-            zip_code="52327",
-            timezone=TZ,
-        )
-        for n, customer in enumerate(customers)
-    ]
-    fx.copy_models(Home, homes)
+    homes = fx.customers_and_homes(org, max(1, -(-size.devices // DEVICES_PER_HOME)), TZ)
     meters = [
         Meter(organization=org, home=home, meter_number=f"M{n:07d}") for n, home in enumerate(homes)
     ]
@@ -275,7 +250,7 @@ def _portfolio(size: Size) -> Portfolio:
         devices=[d.pk for d in devices],
         devices_with_readings=[d.pk for d in with_readings],
         homes=[h.pk for h in homes],
-        customers=[c.pk for c in customers],
+        customers=[h.customer_id for h in homes],
         meters=[m.pk for m in meters],
         upload_targets=[d.pk for d in upload_targets],
         emails=[user.email for user in users],

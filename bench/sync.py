@@ -37,7 +37,6 @@ from __future__ import annotations
 import json
 import os
 import sys
-import tempfile
 import time
 from dataclasses import dataclass
 from datetime import timedelta
@@ -105,13 +104,8 @@ def month_keys(hours: int) -> list[str]:
 
 
 def run() -> list[Row]:
-    reason = fx.skip_reason(needs_broker=True)
-    if reason:
-        print(f"sync: skipped ({reason})")
-        return []
     size = Size.from_env()
-    with fx.throwaway_database("sync") as database_url, tempfile.TemporaryDirectory() as tmp:
-        return _run(size, database_url, Path(tmp))
+    return fx.run_in_throwaway("sync", lambda database_url, tmp: _run(size, database_url, tmp))
 
 
 def _run(size: Size, database_url: str, tmp: Path) -> list[Row]:
@@ -189,33 +183,15 @@ def _portfolio(size: Size, base_url: str) -> tuple[Any, list[int], list[int]]:
     from django.db import transaction
 
     from devices.models import Device, Series
-    from homes.models import Customer, Home
     from integrations import engine, services
     from integrations.models import Connection
     from integrations.sandbox.wattcarbon import SANDBOX_API_KEY, SANDBOX_EMAIL
     from portal.models import Organization
 
     org = Organization.objects.create(name="Bench sync", slug=SLUG, timezone="UTC")
-    homes_count = max(1, -(-size.devices // DEVICES_PER_HOME))
-    customers = [
-        Customer(organization=org, name=f"Customer {n}", email=f"c{n}@bench.test")
-        for n in range(homes_count)
-    ]
-    fx.copy_models(Customer, customers)
-    homes = [
-        Home(
-            organization=org,
-            customer=customer,
-            name=f"Home {n}",
-            street=f"{100 + n} Main St",
-            city="Riverside",
-            state="IA",
-            zip_code="52327",
-            timezone="America/Chicago",
-        )
-        for n, customer in enumerate(customers)
-    ]
-    fx.copy_models(Home, homes)
+    homes = fx.customers_and_homes(
+        org, max(1, -(-size.devices // DEVICES_PER_HOME)), "America/Chicago"
+    )
     devices = [
         Device(
             organization=org,

@@ -43,7 +43,6 @@ from __future__ import annotations
 import json
 import os
 import sys
-import tempfile
 import threading
 import time
 from dataclasses import dataclass
@@ -105,13 +104,8 @@ class Measured:
 
 
 def run() -> list[Row]:
-    reason = fx.skip_reason(needs_broker=True)
-    if reason:
-        print(f"wattics: skipped ({reason})")
-        return []
     size = Size.from_env()
-    with fx.throwaway_database("wattics") as database_url, tempfile.TemporaryDirectory() as tmp:
-        return _run(size, database_url, Path(tmp))
+    return fx.run_in_throwaway("wattics", lambda database_url, tmp: _run(size, database_url, tmp))
 
 
 def _run(size: Size, database_url: str, tmp: Path) -> list[Row]:

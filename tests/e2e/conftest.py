@@ -97,3 +97,20 @@ def sign_in():
         page.wait_for_url(lambda url: "/accounts/login/" not in url)
 
     return sign_in
+
+
+@pytest.fixture
+def sandbox(settings, tmp_path, live_server) -> Iterator[None]:
+    """The four emulators, fresh, with the live server as the portal's address (Spark delivers
+    webhooks to PUBLIC_BASE_URL + the receiver's path); waits for Spark's deliveries after."""
+    from integrations.clients import forget_clients
+    from integrations.sandbox import registry
+
+    settings.DATA_DIR = tmp_path
+    settings.PUBLIC_BASE_URL = live_server.url
+    registry.reset_all()
+    forget_clients()
+    yield
+    registry.emulator("spark").wait_for_deliveries(timeout_s=10)
+    registry.reset_all()
+    forget_clients()

@@ -13,7 +13,6 @@ Dynamic parts (charts, price curve, an upload preview) are checked once they are
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
 from datetime import datetime
 from io import BytesIO
 
@@ -25,7 +24,6 @@ from devices.models import Device, UploadStatus
 from homes import services as home_services
 from homes.models import Customer, Home, Meter
 from integrations import webhooks
-from integrations.clients import forget_clients
 from integrations.models import UpstreamLink, WebhookEvent
 from integrations.sandbox import registry
 from portal.demo import DEMO_EMAIL, seed_demo
@@ -47,18 +45,6 @@ pytestmark = [
 ]
 
 PASSWORD = "gridfolio-demo"
-
-
-@pytest.fixture
-def sandbox(settings, tmp_path, live_server) -> Iterator[None]:
-    settings.DATA_DIR = tmp_path
-    settings.PUBLIC_BASE_URL = live_server.url
-    registry.reset_all()
-    forget_clients()
-    yield
-    registry.emulator("spark").wait_for_deliveries(timeout_s=10)
-    registry.reset_all()
-    forget_clients()
 
 
 @pytest.fixture

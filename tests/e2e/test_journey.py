@@ -14,14 +14,12 @@ from __future__ import annotations
 
 import re
 import time
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
 from playwright.sync_api import expect
 
-from integrations.clients import forget_clients
 from integrations.models import Connection, LinkState, Platform, UpstreamLink
 from integrations.sandbox import registry
 from integrations.services import save_connection
@@ -49,19 +47,6 @@ PASSWORD = "correct horse battery staple"
 ORG_TZ = "America/New_York"
 HOME_TZ = "America/Los_Angeles"  # zip 95313, Crows Landing, CA
 STREAM_ID = "rivera-main-incomer"
-
-
-@pytest.fixture
-def sandbox(settings, tmp_path, live_server) -> Iterator[None]:
-    settings.DATA_DIR = tmp_path
-    # Spark delivers webhooks to PUBLIC_BASE_URL + the receiver's path: the live server.
-    settings.PUBLIC_BASE_URL = live_server.url
-    registry.reset_all()
-    forget_clients()
-    yield
-    registry.emulator("spark").wait_for_deliveries(timeout_s=10)
-    registry.reset_all()
-    forget_clients()
 
 
 @pytest.fixture
