@@ -328,11 +328,17 @@ def child_env(database_url: str, **extra: str) -> dict[str, str]:
 
     Production settings (portal.settings), not bench.settings: the test settings run tasks
     eagerly, so a worker on them would run every task it queues (a child link, a retry) inline.
+    The emulators this process serves must be running before the child starts.
     The keys are the bench process's own (tests.settings put the test keys in os.environ), so the
     credentials it encrypted decrypt in the worker.
     """
+    from integrations.sandbox.base import served_origins
+
     env = {key: value for key, value in os.environ.items() if key != "DEBUG"}
     env.update(
+        # Production settings have no sandbox: the emulators this process serves are allowed
+        # explicitly, as an operator allows a local stand-in.
+        UPSTREAM_ALLOWED_ORIGINS=",".join(sorted(served_origins())),
         DJANGO_SETTINGS_MODULE="portal.settings",
         DATABASE_URL=database_url,
         CELERY_BROKER_URL=broker_url(),

@@ -86,8 +86,9 @@ def build_client(
     if connection.platform == Platform.SPARK:
         from .spark import SparkClient
 
-        token_url = connection.extra.get("token_url") or (
-            f"{base_url}/oauth2/token" if transport is not None else settings.SPARK_TOKEN_URL
+        # The in-process emulator issues tokens itself; a real address uses the connection's.
+        token_url = (
+            f"{base_url}/connect/token" if transport is not None else connection.effective_token_url
         )
         return SparkClient(
             base_url,

@@ -5,14 +5,18 @@ from __future__ import annotations
 from typing import Any
 
 from django import forms
+from django.conf import settings
 
 from portal.crud import OrgModelForm
 
-from .models import CREDENTIAL_LABELS, Connection, default_base_url
+from .egress import describe_allowed
+from .models import CREDENTIAL_LABELS, Connection, Platform, default_base_url
+from .services import CREDENTIALS_FOLLOW_HOST
 
 
 class ConnectionForm(OrgModelForm):
-    """Credentials are never shown back: leave them empty to keep the stored ones."""
+    """Credentials are never shown back: leave them empty to keep the stored ones. They follow
+    their address: a new host (or Spark token URL) needs them entered again."""
 
     username = forms.CharField(required=False, max_length=200)
     password = forms.CharField(
@@ -21,15 +25,25 @@ class ConnectionForm(OrgModelForm):
 
     class Meta:
         model = Connection
-        fields = ["base_url", "enabled"]
+        fields = ["base_url", "token_url", "enabled"]
 
     def __init__(self, *args: Any, platform: str, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.platform = platform
         self.instance.platform = platform
+        self.stored_hosts = self.instance.upstream_hosts() if self.instance.pk else None
         user_label, secret_label = CREDENTIAL_LABELS[platform]
         stored = self.instance.has_credentials
-        self.fields["base_url"].help_text = f"Leave empty for {default_base_url(platform)}."
+        self.fields["base_url"].help_text = (
+            f"Leave empty for {default_base_url(platform)}. Allowed: the platform's published "
+            f"addresses ({describe_allowed(platform)}) and any the operator added."
+        )
+        if platform == Platform.SPARK:
+            self.fields[
+                "token_url"
+            ].help_text = f"Leave empty for {settings.SPARK_TOKEN_URL}. Checked like the base URL."
+        else:
+            del self.fields["token_url"]
         if user_label is None:
             del self.fields["username"]
         else:
@@ -38,17 +52,28 @@ class ConnectionForm(OrgModelForm):
                 self.fields["username"].help_text = "Stored. Leave empty to keep it."
         self.fields["password"].label = secret_label
         self.fields["password"].help_text = (
-            "Stored, never shown. Leave empty to keep it." if stored else ""
+            "Stored, never shown. Leave empty to keep it, unless the address changes."
+            if stored
+            else ""
         )
 
     def clean(self) -> dict[str, Any]:
         data = super().clean()
-        if not self.instance.has_credentials:
+        moved = self.stored_hosts is not None and self.stored_hosts != self._hosts(data)
+        if not self.instance.has_credentials or moved:
+            why = CREDENTIALS_FOLLOW_HOST if moved else "Required for a new connection."
             if "username" in self.fields and not data.get("username"):
-                self.add_error("username", "Required for a new connection.")
+                self.add_error("username", why)
             if not data.get("password"):
-                self.add_error("password", "Required for a new connection.")
+                self.add_error("password", why)
         return data
+
+    def _hosts(self, data: dict[str, Any]) -> tuple[str, str]:
+        return Connection(
+            platform=self.platform,
+            base_url=data.get("base_url") or "",
+            token_url=data.get("token_url") or "",
+        ).upstream_hosts()
 
     def credentials(self) -> dict[str, str]:
         if "username" in self.fields:

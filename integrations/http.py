@@ -17,6 +17,8 @@ from typing import Any, Self
 
 import httpx
 
+from .egress import EgressBlocked, GuardedTransport
+
 USER_AGENT = "Gridfolio/0.1 (+https://gridfolio.example/integrations)"
 
 # 401 is permanent only after one re-authentication (see UpstreamClient.request).
@@ -89,11 +91,14 @@ class UpstreamClient:
         # threads, and each thread's task reports its calls to its own CallLog.
         self._reporting = threading.local()
         self.on_call = on_call
+        # Every real call goes through the egress policy (integrations/egress.py); a transport
+        # given here is the in-process sandbox or a test's, which opens no socket of its own.
         self.http = http or httpx.Client(
             base_url=self.base_url,
             timeout=self.timeout,
             headers={"User-Agent": USER_AGENT},
-            transport=transport,
+            transport=transport or GuardedTransport(self.platform),
+            trust_env=False,
         )
 
     @property
@@ -115,17 +120,18 @@ class UpstreamClient:
         return False
 
     def error_message(self, response: httpx.Response) -> str:
-        """The platform's own message for an error answer."""
+        """The platform's own message for an error answer: a field of its JSON error body, never
+        the raw body (an answer that is not the platform's error format is described, not shown)."""
         try:
             data = response.json()
         except ValueError:
-            return response.text[:500] or response.reason_phrase
+            data = None
         if isinstance(data, dict):
             for key in ("detail", "message", "title", "error"):
-                if data.get(key):
-                    value = data[key]
-                    return value if isinstance(value, str) else _short(value)
-        return _short(data)
+                value = data.get(key)
+                if isinstance(value, str) and value.strip():
+                    return _short(value.strip())
+        return unreadable_answer(response)
 
     # --- calls ------------------------------------------------------------------------------------
     def request(
@@ -153,6 +159,9 @@ class UpstreamClient:
         except httpx.TimeoutException as exc:
             self._record(method, path, None, started, f"timeout: {type(exc).__name__}")
             raise UpstreamError(f"{self.platform} did not answer in time", permanent=False) from exc
+        except EgressBlocked as exc:
+            self._record(method, path, None, started, f"refused: {exc}")
+            raise UpstreamError(f"Not sent: {exc}.", permanent=False) from exc
         except httpx.TransportError as exc:
             self._record(method, path, None, started, f"network: {type(exc).__name__}")
             raise UpstreamError(
@@ -189,6 +198,12 @@ class UpstreamClient:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+def unreadable_answer(response: httpx.Response) -> str:
+    """An error answer without a message we can read: its status phrase, never its body (the
+    call history keeps the status; a body could carry anything the far end chose to put in it)."""
+    return response.reason_phrase or f"HTTP {response.status_code}"
 
 
 def _short(value: Any, limit: int = 500) -> str:

@@ -7,6 +7,7 @@ from typing import Any
 from django.conf import settings
 from django.contrib.contenttypes.fields import GenericForeignKey
 from django.contrib.contenttypes.models import ContentType
+from django.core.exceptions import ValidationError
 from django.db import models
 from django.utils import timezone
 
@@ -49,6 +50,9 @@ class Connection(OrgOwned):
     base_url = models.URLField(
         blank=True, help_text="Leave empty for the platform's default address."
     )
+    token_url = models.URLField(
+        "token URL", blank=True, help_text="Spark only: where client-credentials tokens are issued."
+    )
     enabled = models.BooleanField(default=True)
     credentials_encrypted = models.TextField(blank=True, editable=False)
     last_auth_at = models.DateTimeField(null=True, blank=True)
@@ -72,6 +76,34 @@ class Connection(OrgOwned):
     def effective_base_url(self) -> str:
         return self.base_url or default_base_url(self.platform)
 
+    def clean(self) -> None:
+        """Only addresses the egress policy allows (integrations/egress.py): an organization admin
+        types these, so they must not reach the portal's own network."""
+        from .egress import check_url
+
+        errors = {}
+        if self.platform != Platform.SPARK and self.token_url:
+            errors["token_url"] = "Only Spark connections have a token URL."
+        for field in ("base_url", "token_url"):
+            value = getattr(self, field)
+            if value and field not in errors:
+                try:
+                    check_url(self.platform, value)
+                except ValueError as exc:
+                    errors[field] = str(exc)
+        if errors:
+            raise ValidationError(errors)
+
+    @property
+    def effective_token_url(self) -> str:
+        """Spark's token endpoint: the connection's own, else the operator's setting."""
+        return self.token_url or settings.SPARK_TOKEN_URL
+
+    def upstream_hosts(self) -> tuple[str, str]:
+        """Where this connection's credentials are sent (a change of either clears them)."""
+        token = self.effective_token_url if self.platform == Platform.SPARK else ""
+        return (_origin_text(self.effective_base_url), _origin_text(token))
+
     @property
     def uses_sandbox(self) -> bool:
         """Sandbox mode and no address of its own: served by the in-process emulator."""
@@ -87,6 +119,15 @@ class Connection(OrgOwned):
     @property
     def has_credentials(self) -> bool:
         return bool(self.credentials_encrypted)
+
+
+def _origin_text(url: str) -> str:
+    from .egress import origin_of
+
+    try:
+        return str(origin_of(url)) if url else ""
+    except ValueError:
+        return url
 
 
 class LinkState(models.TextChoices):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 
@@ -13,14 +14,37 @@ from portal.records import save_record
 from . import engine
 from .clients import CallLog, build_client, forget_clients
 from .http import UpstreamError
-from .models import ChargeReport, Connection, Platform, WebhookEvent
+from .models import CREDENTIAL_LABELS, ChargeReport, Connection, Platform, WebhookEvent
+
+CREDENTIALS_FOLLOW_HOST = (
+    "The address changed, so the stored credentials were not kept: enter them again "
+    "(a secret is only ever sent to the address it was entered for)."
+)
 
 
 def save_connection(
     connection: Connection, *, username: str = "", password: str = "", api_key: str = ""
 ) -> Connection:
-    """Save a connection; credentials given replace the stored ones, blanks keep them (write-only)."""
+    """Save a connection; credentials given replace the stored ones, blanks keep them (write-only).
+
+    Stored credentials follow their host: when the base URL's (or Spark token URL's) origin
+    changes, the old secrets are dropped and new ones are required, so nobody can send a secret
+    someone else entered to an address of their choosing.
+    """
     with transaction.atomic():
+        stored = Connection.objects.select_for_update().filter(pk=connection.pk).first()
+        moved = stored is not None and stored.upstream_hosts() != connection.upstream_hosts()
+        if moved:
+            missing = {}
+            if CREDENTIAL_LABELS[connection.platform][0] is not None and not username:
+                missing["username"] = CREDENTIALS_FOLLOW_HOST
+            if not (password or api_key):
+                missing["password"] = CREDENTIALS_FOLLOW_HOST
+            if missing:
+                raise ValidationError(missing)
+            connection.credentials_encrypted = ""
+            connection.last_auth_at = None
+            connection.last_auth_error = ""
         if username or password or api_key:
             current = connection.credentials if connection.credentials_encrypted else {}
             connection.set_credentials(

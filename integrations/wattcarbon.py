@@ -24,7 +24,7 @@ from urllib.parse import quote
 import httpx
 
 from devices import kinds
-from integrations.http import CallRecord, UpstreamClient, UpstreamError
+from integrations.http import CallRecord, UpstreamClient, UpstreamError, unreadable_answer
 
 # --- vocabulary -------------------------------------------------------------------------------
 # The platform does not publish its full enum lists (UPSTREAMS.md): ours live in devices/kinds.py,
@@ -257,7 +257,7 @@ class WattCarbonClient(UpstreamClient):
         try:
             data = response.json()
         except ValueError:
-            return _non_json_message(response)
+            return unreadable_answer(response)
         detail = data.get("detail") if isinstance(data, dict) else None
         if isinstance(detail, str) and detail:
             return detail
@@ -317,14 +317,3 @@ def _validation_item(item: Any) -> str:
         loc = loc[1:]
     field = ".".join(loc) or "body"
     return f"{field}: {item.get('msg') or item.get('type') or 'invalid'}"
-
-
-def _non_json_message(response: httpx.Response) -> str:
-    """A gateway's HTML or Starlette's plain-text 500: keep it short and readable."""
-    text = response.text.strip()
-    if "<title>" in text.lower():
-        start = text.lower().index("<title>") + len("<title>")
-        end = text.lower().find("</title>", start)
-        if end > start:
-            return text[start:end].strip()
-    return text[:500] or response.reason_phrase or f"HTTP {response.status_code}"

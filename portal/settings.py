@@ -253,10 +253,19 @@ EAGER_SWEEP_INTERVAL_S = env.float("EAGER_SWEEP_INTERVAL_S", default=10.0)
 # Sandbox mode serves every upstream from the in-process emulators (integrations/sandbox/).
 INTEGRATIONS_SANDBOX = env.bool("INTEGRATIONS_SANDBOX", default=False)
 WATTCARBON_BASE_URL = env.str("WATTCARBON_BASE_URL", default="https://api.wattcarbon.com")
-SPARK_BASE_URL = env.str("SPARK_BASE_URL", default="https://api.spark.volue.com")
-SPARK_TOKEN_URL = env.str("SPARK_TOKEN_URL", default="https://auth.spark.volue.com/oauth2/token")
+SPARK_BASE_URL = env.str(
+    "SPARK_BASE_URL", default="https://api.voluespark.com/energy-coordination/v1"
+)
+# The token endpoint of Spark's quickstart (seed 002, "Authentication").
+SPARK_TOKEN_URL = env.str(
+    "SPARK_TOKEN_URL", default="https://auth.identity.volue.com/connect/token"
+)
 WATTSHIFT_BASE_URL = env.str("WATTSHIFT_BASE_URL", default="https://api.wattshift.com")
-WATTICS_BASE_URL = env.str("WATTICS_BASE_URL", default="https://web-sensing.wattics.com")
+WATTICS_BASE_URL = env.str("WATTICS_BASE_URL", default="https://web-collector.wattics.com")
+# Origins (`scheme://host:port`, comma-separated, exactly as written) that connections may use
+# besides each platform's published hosts, e.g. `http://127.0.0.1:9000` for a local stand-in.
+# Organization admins can only choose among these and the published ones (integrations/egress.py).
+UPSTREAM_ALLOWED_ORIGINS = env.list("UPSTREAM_ALLOWED_ORIGINS", default=[])
 
 # --- logging: one line per event on stdout, with the request id where there is one ---------------
 LOG_LEVEL = env.str("LOG_LEVEL", default="INFO")

@@ -318,6 +318,17 @@ def serve(app: Emulator, host: str = "127.0.0.1", port: int = 0, threads: int = 
     )
 
 
+_served_lock = threading.Lock()
+_served: set[str] = set()
+
+
+def served_origins() -> frozenset[str]:
+    """The addresses of the emulators this process serves over HTTP right now (sandbox mode lets
+    the portal call them; nothing else on the loopback)."""
+    with _served_lock:
+        return frozenset(_served)
+
+
 class RunningEmulator:
     """An emulator served over real HTTP in a background thread (tests, benchmarks)."""
 
@@ -341,9 +352,13 @@ class RunningEmulator:
 
     def __enter__(self) -> RunningEmulator:
         self.thread.start()
+        with _served_lock:
+            _served.add(self.base_url)
         return self
 
     def __exit__(self, *exc: object) -> None:
+        with _served_lock:
+            _served.discard(self.base_url)
         self._stopping.set()
         self.thread.join(timeout=5)
         self.server.task_dispatcher.shutdown()

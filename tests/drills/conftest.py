@@ -44,7 +44,7 @@ from homes.models import Customer, Home, Meter
 from integrations import services, tasks
 from integrations.clients import forget_clients
 from integrations.models import Connection, LinkState, SyncAttempt, UpstreamLink
-from integrations.sandbox.base import Emulator, RunningEmulator
+from integrations.sandbox.base import Emulator, RunningEmulator, served_origins
 from integrations.sandbox.spark import DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET, SparkEmulator
 from integrations.sandbox.wattcarbon import SANDBOX_API_KEY, SANDBOX_EMAIL, WattCarbonEmulator
 from integrations.sandbox.wattics import SANDBOX_PASSWORD, SANDBOX_USERNAME, WatticsEmulator
@@ -388,6 +388,9 @@ class Worker:
                 f"@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}/{quote(db['NAME'])}"
             ),
             CELERY_BROKER_URL=self.broker.url,
+            # The emulators of this process, started before the worker (the worker has no
+            # RunningEmulator of its own to know them by).
+            UPSTREAM_ALLOWED_ORIGINS=",".join(sorted(served_origins())),
             PYTHONPATH=str(ROOT),
             **{name: str(value) for name, value in DRILL_SETTINGS.items()},
         )
@@ -490,7 +493,7 @@ def connect(org, upstreams: Upstreams) -> None:
             organization=org,
             platform="spark",
             base_url=upstreams.spark.base_url,
-            extra={"token_url": f"{upstreams.spark.base_url}/oauth2/token"},
+            token_url=f"{upstreams.spark.base_url}/connect/token",
         ),
         username=DEFAULT_CLIENT_ID,
         password=DEFAULT_CLIENT_SECRET,

@@ -1,4 +1,5 @@
-"""`manage.py connect --org SLUG --platform P [--base-url URL] (--username U --password P | --api-key K)`."""
+"""`manage.py connect --org SLUG --platform P [--base-url URL] [--token-url URL]
+(--username U --password P | --api-key K)`."""
 
 from __future__ import annotations
 
@@ -22,6 +23,11 @@ class Command(BaseCommand):
         parser.add_argument("--platform", required=True, choices=Platform.values)
         parser.add_argument(
             "--base-url", default="", help="the platform's address (default: its production API)"
+        )
+        parser.add_argument(
+            "--token-url",
+            default="",
+            help="Spark only: the token endpoint (default: SPARK_TOKEN_URL, the seed's)",
         )
         parser.add_argument("--username", default="")
         parser.add_argument("--password", default="")
@@ -58,8 +64,12 @@ class Command(BaseCommand):
         ).first() or Connection(organization=organization, platform=platform)
         if not connection.has_credentials and not (options["api_key"] or options["password"]):
             raise CommandError("A new connection needs its credentials.")
+        if options["token_url"] and platform != Platform.SPARK:
+            raise CommandError("Only Spark connections take --token-url.")
         if options["base_url"]:
             connection.base_url = options["base_url"]
+        if options["token_url"]:
+            connection.token_url = options["token_url"]
         connection.enabled = not options["disable"]
         try:
             services.save_connection(

@@ -30,6 +30,11 @@ class Command(BaseCommand):
         for platform, server in zip(PLATFORMS, servers, strict=True):
             server.__enter__()
             self.stdout.write(f"{platform:<11} {server.base_url}")
+        origins = ",".join(server.base_url for server in servers)
+        self.stdout.write(
+            "A portal in another process may call these once its operator allows them:\n"
+            f"  UPSTREAM_ALLOWED_ORIGINS={origins}"
+        )
         self.stdout.write("State is kept under DATA_DIR/sandbox/. Ctrl-C stops.")
         try:
             stop.wait()
