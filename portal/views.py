@@ -42,13 +42,20 @@ def switch_organization(request: HttpRequest) -> HttpResponse:
 @org_required()
 def members(request: HttpRequest) -> HttpResponse:
     organization = request.organization
+    actor = request.membership
+    memberships = Membership.objects.filter(organization=organization).select_related("user")
+    invitations = Invitation.objects.filter(organization=organization, accepted_at__isnull=True)
     context = {
-        "memberships": Membership.objects.filter(organization=organization).select_related("user"),
-        "invitations": Invitation.objects.filter(
-            organization=organization, accepted_at__isnull=True
-        ),
+        # Only the actions the user may take: admins manage members and viewers, owners anyone.
+        "rows": [
+            {"membership": m, "manageable": m.user_id != actor.user_id and actor.manages(m.role)}
+            for m in memberships
+        ],
+        "invitation_rows": [
+            {"invitation": i, "revocable": actor.manages(i.role)} for i in invitations
+        ],
         "invite_form": InvitationForm(),
-        "roles": Role.choices,
+        "roles": [(value, label) for value, label in Role.choices if actor.manages(value)],
         "role_help": [(Role(value).label, ROLE_HELP[Role(value)]) for value, _ in Role.choices],
     }
     return render(request, "portal/members.html", context)
@@ -76,8 +83,12 @@ def revoke_invitation(request: HttpRequest, pk: int) -> HttpResponse:
     invitation = get_for_org_or_404(
         Invitation, request.organization, pk=pk, accepted_at__isnull=True
     )
-    invitation.delete()
-    messages.success(request, f"Invitation to {invitation.email} revoked.")
+    try:
+        services.revoke_invitation(actor=request.membership, invitation=invitation)
+    except ValidationError as exc:
+        messages.error(request, " ".join(exc.messages))
+    else:
+        messages.success(request, f"Invitation to {invitation.email} revoked.")
     return redirect("members")
 
 
