@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth import login
+from django.contrib.auth import views as auth_views
 from django.core.exceptions import ValidationError
 from django.db import connection
 from django.http import HttpRequest, HttpResponse, JsonResponse
@@ -13,6 +16,7 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_POST
 
 from . import services
+from .auth import password_reset_allowed
 from .dashboard import cards_for, panels_for
 from .forms import AcceptInvitationForm, InvitationForm, RoleForm
 from .models import ROLE_HELP, Invitation, Membership, Role
@@ -156,6 +160,24 @@ def accept_invitation(request: HttpRequest, token: str) -> HttpResponse:
     return render(
         request, "portal/accept_invitation.html", {"invitation": invitation, "form": form}
     )
+
+
+class PasswordResetView(auth_views.PasswordResetView):
+    """Django's reset by email, limited per email and per client address (`portal.auth`). The
+    answer is the same whether the email has an account or not."""
+
+    def form_valid(self, form: Any) -> HttpResponse:
+        if not password_reset_allowed(self.request, form.cleaned_data["email"]):
+            minutes = max(1, settings.PASSWORD_RESET_WINDOW_S // 60)
+            form.add_error(
+                None,
+                "Too many password-reset requests for this email or from this address. Wait "
+                f"{minutes} minutes and try again; a link already sent still works.",
+            )
+            response = self.form_invalid(form)
+            response.status_code = 429
+            return response
+        return super().form_valid(form)
 
 
 @require_GET
