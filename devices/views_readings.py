@@ -835,6 +835,7 @@ def readings_csv(request: HttpRequest, pk: int, kind: str) -> HttpResponse:
     start = request.GET.get("start") or None
     end = request.GET.get("end") or None
     start_utc = end_utc = None
+    days: list[str] = []  # the validated dates, for the file name (never the raw parameters)
     if start or end:
         try:
             bounds = charts.series_bounds(series)
@@ -843,12 +844,13 @@ def readings_csv(request: HttpRequest, pk: int, kind: str) -> HttpResponse:
             return HttpResponseBadRequest(str(exc), content_type="text/plain; charset=utf-8")
         start_utc = span.start_utc if start else None
         end_utc = span.end_utc if end else None
+        days = [day.isoformat() for day, asked in ((span.start, start), (span.end, end)) if asked]
     rows = (
         charts.export_rows(series, start_utc, end_utc) if series else iter(["datetime,value_kwh\n"])
     )
     response = StreamingHttpResponse(rows, content_type="text/csv; charset=utf-8")
     name = _NOT_ID_CHAR.sub("-", _owner_id(owner)).strip("-") or kind
-    parts = [name, "readings", *(part for part in (start, end) if part)]
+    parts = [name, "readings", *days]
     filename = "-".join(parts)[:120] + ".csv"
     response["Content-Disposition"] = (
         f"attachment; filename=\"{filename}\"; filename*=UTF-8''{quote(filename)}"
