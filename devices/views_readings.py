@@ -37,7 +37,7 @@ from django.urls import reverse
 from django.views.decorators.http import require_GET, require_POST
 
 from homes.models import Meter
-from portal.crud import ListFilter, OrgListView
+from portal.crud import ListFilter, OrgListView, query_ids
 from portal.models import Membership, Organization, Role
 from portal.tenancy import can, get_for_org_or_404, org_required
 
@@ -517,9 +517,9 @@ class UploadList(OrgListView):
 
     def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
         context = super().get_context_data(**kwargs)
-        ids = [int(pk) for pk in self.request.GET.get("checked", "").split(",") if pk.isdigit()]
+        ids = query_ids(self.request.GET.get("checked"), limit=50)
         checked = (
-            Upload.objects.filter(organization=self.request.organization, pk__in=ids[:50])
+            Upload.objects.filter(organization=self.request.organization, pk__in=ids)
             .select_related("series__device__home", "series__meter__home", "uploaded_by")
             .order_by("pk")
             if ids
