@@ -135,11 +135,24 @@ def hours_in_month(month: date, zone: ZoneInfo) -> int:
     )
 
 
+# Days outside these years are refused: the first and last days Python can represent overflow
+# on the way to UTC, and no series holds readings that old or that far ahead.
+FIRST_YEAR, LAST_YEAR = 1900, 2199
+
+
 def _parse_day(text: str, what: str) -> date:
+    """The whole of `text` as a date (2024-03-01) or a date and time (its date as written)."""
+    cleaned = text.strip()
     try:
-        return date.fromisoformat(text.strip()[:10])
+        try:
+            day = date.fromisoformat(cleaned)
+        except ValueError:
+            day = datetime.fromisoformat(cleaned).date()
     except ValueError as exc:
         raise RangeError(f"The {what} date {text[:40]!r} is not a date like 2024-03-01.") from exc
+    if not FIRST_YEAR <= day.year <= LAST_YEAR:
+        raise RangeError(f"The {what} date must be between {FIRST_YEAR} and {LAST_YEAR}.")
+    return day
 
 
 @dataclass(frozen=True, slots=True)

@@ -37,7 +37,7 @@ from django.urls import reverse
 from django.views.decorators.http import require_GET, require_POST
 
 from homes.models import Meter
-from portal.crud import ListFilter, OrgListView
+from portal.crud import ListFilter, OrgListView, query_ids
 from portal.models import Membership, Organization, Role
 from portal.tenancy import can, get_for_org_or_404, org_required
 
@@ -517,9 +517,9 @@ class UploadList(OrgListView):
 
     def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
         context = super().get_context_data(**kwargs)
-        ids = [int(pk) for pk in self.request.GET.get("checked", "").split(",") if pk.isdigit()]
+        ids = query_ids(self.request.GET.get("checked"), limit=50)
         checked = (
-            Upload.objects.filter(organization=self.request.organization, pk__in=ids[:50])
+            Upload.objects.filter(organization=self.request.organization, pk__in=ids)
             .select_related("series__device__home", "series__meter__home", "uploaded_by")
             .order_by("pk")
             if ids
@@ -835,6 +835,7 @@ def readings_csv(request: HttpRequest, pk: int, kind: str) -> HttpResponse:
     start = request.GET.get("start") or None
     end = request.GET.get("end") or None
     start_utc = end_utc = None
+    days: list[str] = []  # the validated dates, for the file name (never the raw parameters)
     if start or end:
         try:
             bounds = charts.series_bounds(series)
@@ -843,12 +844,13 @@ def readings_csv(request: HttpRequest, pk: int, kind: str) -> HttpResponse:
             return HttpResponseBadRequest(str(exc), content_type="text/plain; charset=utf-8")
         start_utc = span.start_utc if start else None
         end_utc = span.end_utc if end else None
+        days = [day.isoformat() for day, asked in ((span.start, start), (span.end, end)) if asked]
     rows = (
         charts.export_rows(series, start_utc, end_utc) if series else iter(["datetime,value_kwh\n"])
     )
     response = StreamingHttpResponse(rows, content_type="text/csv; charset=utf-8")
     name = _NOT_ID_CHAR.sub("-", _owner_id(owner)).strip("-") or kind
-    parts = [name, "readings", *(part for part in (start, end) if part)]
+    parts = [name, "readings", *days]
     filename = "-".join(parts)[:120] + ".csv"
     response["Content-Disposition"] = (
         f"attachment; filename=\"{filename}\"; filename*=UTF-8''{quote(filename)}"

@@ -37,6 +37,7 @@ from formtools.wizard.views import SessionWizardView
 from homes.directory import DirectoryUnavailable, UtilityLookup, lookup_utilities
 from homes.models import ACType, Customer, RatePlan, Utility, ZipUtilities, zip_code_validator
 from homes.services import zip_facts
+from portal.crud import query_id
 from portal.models import TIMEZONE_CHOICES, Organization, Role
 from portal.tenancy import OrgRequiredMixin
 
@@ -546,10 +547,11 @@ class HomeWizard(OrgRequiredMixin, SessionWizardView):
     def _remember_customer(self, customer_id: str) -> None:
         # "Add a home" on a customer's page links here with ?customer=<pk>: step 3 starts with
         # that customer chosen (only one of this organization's, or the parameter is ignored).
-        if customer_id.isdigit() and (
-            Customer.objects.for_org(self.request.organization).filter(pk=customer_id).exists()
+        pk = query_id(customer_id)
+        if pk is not None and (
+            Customer.objects.for_org(self.request.organization).filter(pk=pk).exists()
         ):
-            self.storage.extra_data["customer_id"] = int(customer_id)
+            self.storage.extra_data["customer_id"] = pk
 
     def post(self, *args: Any, **kwargs: Any) -> HttpResponse:
         self._claim_storage()

@@ -17,6 +17,7 @@ from django.views.decorators.http import require_POST
 
 from devices.models import Device
 from homes.models import Customer, Home
+from portal.crud import query_id
 from portal.models import Role
 from portal.tenancy import get_for_org_or_404, org_required
 
@@ -377,9 +378,9 @@ def charge_report(request: HttpRequest, pk: int) -> HttpResponse:
         Device.objects.select_related("home"), request.organization, pk=pk, kind="vehicle"
     )
     event = None
-    event_pk = request.POST.get("event") or request.GET.get("event")
-    if event_pk and str(event_pk).isdigit():
-        event = get_for_org_or_404(WebhookEvent, request.organization, pk=int(event_pk))
+    event_pk = query_id(request.POST.get("event") or request.GET.get("event"))
+    if event_pk is not None:
+        event = get_for_org_or_404(WebhookEvent, request.organization, pk=event_pk)
     capacity = vehicle.details.get("battery_capacity_kwh")
     initial = {
         "battery_capacity_wh": int(float(capacity) * 1000) if capacity else None,

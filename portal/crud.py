@@ -25,6 +25,25 @@ from .models import Organization, Role
 from .signals import delete_blockers
 from .tenancy import OrgRequiredMixin, get_for_org_or_404
 
+# The largest primary key (a bigint): a longer number in a query string is no record's id.
+MAX_ID = 2**63 - 1
+
+
+def query_id(value: str | None) -> int | None:
+    """A record id from a query parameter: ASCII digits within a bigint, else None. (str.isdigit()
+    alone lets through "²", which int() refuses, and numbers no database column holds.)"""
+    value = (value or "").strip()
+    if not (value.isascii() and value.isdigit()):
+        return None
+    number = int(value)
+    return number if 0 < number <= MAX_ID else None
+
+
+def query_ids(value: str | None, limit: int) -> list[int]:
+    """The record ids of a comma-separated query parameter (at most `limit`; the rest ignored)."""
+    ids = (query_id(part) for part in (value or "").split(",")[:limit])
+    return [pk for pk in ids if pk is not None]
+
 
 @dataclass(frozen=True)
 class ListFilter:
@@ -34,6 +53,29 @@ class ListFilter:
     label: str
     choices: Callable[[Organization], list[tuple[str, str]]]
     lookup: str
+
+    def clean(self, model: type[models.Model], value: str) -> Any:
+        """`value` as the filtered field takes it, or None when it can't be one (a hand-edited
+        or stale link then shows the whole list instead of an error): the field's own checks
+        (a number within the column's range, one of its choices, its length), and no NUL,
+        which PostgreSQL refuses in any string."""
+        if not value or "\x00" in value:
+            return None
+        field = _lookup_field(model, self.lookup)
+        try:
+            return field.clean(value, None)
+        except ValidationError:
+            return None
+
+
+def _lookup_field(model: type[models.Model], lookup: str) -> models.Field:
+    """The field at the end of `lookup` (the related model's key for a foreign key)."""
+    field: Any = None
+    for part in lookup.split("__"):
+        field = model._meta.get_field(part)
+        if field.is_relation:
+            model = field.related_model
+    return field.target_field if field.is_relation else field
 
 
 def _with_related(queryset: models.QuerySet, related: tuple[str, ...]) -> models.QuerySet:
@@ -94,18 +136,31 @@ class OrgListView(OrgRequiredMixin, ListView):
             self.model.objects.filter(organization=self.request.organization), self.related
         )
 
+    def search_text(self) -> str:
+        """`?q=` without NUL characters (PostgreSQL refuses them), at most 200 characters."""
+        return self.request.GET.get("q", "").replace("\x00", "").strip()[:200]
+
+    def filter_values(self) -> dict[str, Any]:
+        """Each filter's value from the query string, cleaned; a value it can't take is left out."""
+        values = {}
+        for list_filter in self.filters:
+            value = list_filter.clean(self.model, self.request.GET.get(list_filter.name, ""))
+            if value is not None:
+                values[list_filter.name] = value
+        return values
+
     def get_queryset(self) -> models.QuerySet:
         queryset = self.base_queryset()
-        query = self.request.GET.get("q", "").strip()
+        query = self.search_text()
         if query and self.search_fields:
             condition = Q()
             for name in self.search_fields:
                 condition |= Q(**{f"{name}__icontains": query})
             queryset = queryset.filter(condition)
+        values = self.filter_values()
         for list_filter in self.filters:
-            value = self.request.GET.get(list_filter.name, "")
-            if value:
-                queryset = queryset.filter(**{list_filter.lookup: value})
+            if list_filter.name in values:
+                queryset = queryset.filter(**{list_filter.lookup: values[list_filter.name]})
         sort = self.request.GET.get("sort", self.default_sort)
         ordering = self.sort_options.get(
             sort, self.sort_options.get(self.default_sort, ("", ("pk",)))
@@ -132,7 +187,8 @@ class OrgListView(OrgRequiredMixin, ListView):
         context = super().get_context_data(**kwargs)
         organization = self.request.organization
         params = self.request.GET
-        context["q"] = params.get("q", "")
+        values = self.filter_values()
+        context["q"] = self.search_text()
         context["sort"] = params.get("sort", self.default_sort)
         context["sort_options"] = [(key, label) for key, (label, _) in self.sort_options.items()]
         context["filter_controls"] = [
@@ -140,13 +196,13 @@ class OrgListView(OrgRequiredMixin, ListView):
                 "name": f.name,
                 "label": f.label,
                 "choices": f.choices(organization),
-                "value": params.get(f.name, ""),
+                "value": str(values.get(f.name, "")),
             }
             for f in self.filters
         ]
         kept = {key: value for key, value in params.items() if key != "page" and value}
         context["querystring"] = urlencode(kept)
-        context["is_filtered"] = any(key in kept for key in ["q", *(f.name for f in self.filters)])
+        context["is_filtered"] = bool(context["q"] or values)
         return context
 
 

@@ -125,6 +125,12 @@ class Membership(models.Model):
     def allows(self, required: Role | str) -> bool:
         return Role(self.role).allows(required)
 
+    def manages(self, role: Role | str) -> bool:
+        """Whether this member may grant, change or take away `role`: admins manage members and
+        viewers, only owners manage admins and owners."""
+        needed = Role.OWNER if Role(role).allows(Role.ADMIN) else Role.ADMIN
+        return self.allows(needed)
+
 
 def _invitation_token() -> str:
     return secrets.token_urlsafe(32)

@@ -30,10 +30,30 @@ def create_organization(
 
 
 def _check_can_grant(actor: Membership, role: str) -> None:
+    if role not in Role.values:
+        raise ValidationError(f"{role!r} is not a role.")
     if not actor.allows(Role.ADMIN):
         raise ValidationError("Only admins and owners manage members.")
-    if Role(role) == Role.OWNER and not actor.allows(Role.OWNER):
-        raise ValidationError("Only an owner can make someone an owner.")
+    if not actor.manages(role):
+        raise ValidationError("Only an owner can make someone an admin or an owner.")
+
+
+def _lock_memberships(actor: Membership, membership: Membership) -> tuple[Membership, Membership]:
+    """The actor's and the target's memberships as they are now, with every membership of the
+    organization locked (in one order, so two changes at once queue instead of deadlocking): a
+    role checked here can't change before the write, and two owners demoting each other at once
+    can't leave the organization without one."""
+    locked = {
+        m.pk: m
+        for m in Membership.objects.select_for_update()
+        .filter(organization_id=actor.organization_id)
+        .order_by("pk")
+    }
+    if actor.pk not in locked:
+        raise ValidationError("You are no longer a member of this organization.")
+    if membership.pk not in locked:
+        raise ValidationError(f"{membership.user} is not a member of {actor.organization}.")
+    return locked[actor.pk], locked[membership.pk]
 
 
 @transaction.atomic
@@ -44,9 +64,14 @@ def invite_member(*, actor: Membership, email: str, role: str) -> Invitation:
     organization = actor.organization
     if Membership.objects.filter(organization=organization, user__email__iexact=email).exists():
         raise ValidationError(f"{email} is already a member of {organization}.")
-    Invitation.objects.filter(
+    open_invitations = Invitation.objects.filter(
         organization=organization, email=email, accepted_at__isnull=True
-    ).delete()
+    )
+    if any(not actor.manages(role) for role in open_invitations.values_list("role", flat=True)):
+        raise ValidationError(
+            f"{email} has an open invitation as admin or owner: only an owner can replace it."
+        )
+    open_invitations.delete()
     invitation = Invitation.objects.create(
         organization=organization, email=email, role=role, invited_by=actor.user
     )
@@ -94,30 +119,52 @@ def accept_invitation(
 
 @transaction.atomic
 def change_role(*, actor: Membership, membership: Membership, role: str) -> Membership:
+    """Give `membership` the role `role`: admins for members and viewers, owners for anyone."""
+    actor, current = _lock_memberships(actor, membership)
     _check_can_grant(actor, role)
-    if membership.role == Role.OWNER and not actor.allows(Role.OWNER):
-        raise ValidationError("Only an owner can change an owner's role.")
-    if membership.role == Role.OWNER and role != Role.OWNER:
-        _keep_one_owner(membership)
+    if not actor.manages(current.role):
+        raise ValidationError(
+            f"Only an owner can change the role of an {current.get_role_display().lower()}."
+        )
+    if current.role == Role.OWNER and role != Role.OWNER:
+        _keep_one_owner(current)
+    Membership.objects.filter(pk=current.pk).update(role=role)
     membership.role = role
-    membership.save(update_fields=["role"])
     return membership
 
 
 @transaction.atomic
 def remove_member(*, actor: Membership, membership: Membership) -> None:
+    """Take `membership` out of the organization: admins remove members and viewers, owners anyone."""
+    actor, current = _lock_memberships(actor, membership)
     if not actor.allows(Role.ADMIN):
         raise ValidationError("Only admins and owners manage members.")
-    if membership.role == Role.OWNER:
-        if not actor.allows(Role.OWNER):
-            raise ValidationError("Only an owner can remove an owner.")
-        _keep_one_owner(membership)
-    membership.delete()
+    if not actor.manages(current.role):
+        raise ValidationError(f"Only an owner can remove an {current.get_role_display().lower()}.")
+    if current.role == Role.OWNER:
+        _keep_one_owner(current)
+    current.delete()
+
+
+@transaction.atomic
+def revoke_invitation(*, actor: Membership, invitation: Invitation) -> None:
+    """Withdraw an open invitation: one to an admin or owner role only an owner can withdraw."""
+    if invitation.organization_id != actor.organization_id:
+        raise ValidationError("That invitation is not for your organization.")
+    if not actor.allows(Role.ADMIN):
+        raise ValidationError("Only admins and owners manage members.")
+    if not actor.manages(invitation.role):
+        raise ValidationError(
+            f"Only an owner can revoke an invitation as {invitation.get_role_display().lower()}."
+        )
+    invitation.delete()
 
 
 def _keep_one_owner(membership: Membership) -> None:
-    owners = Membership.objects.select_for_update().filter(
-        organization=membership.organization, role=Role.OWNER
-    )
-    if owners.count() <= 1:
+    """Refuse to demote or remove `membership` when it is the organization's only owner (the
+    caller holds the lock on the organization's memberships)."""
+    others = Membership.objects.filter(
+        organization_id=membership.organization_id, role=Role.OWNER
+    ).exclude(pk=membership.pk)
+    if not others.exists():
         raise ValidationError("An organization needs at least one owner.")

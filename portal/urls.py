@@ -23,6 +23,7 @@ urlpatterns = [
         ),
         name="login",
     ),
+    path("accounts/password_reset/", views.PasswordResetView.as_view(), name="password_reset"),
     path("accounts/", include("django.contrib.auth.urls")),
     path("org/switch/", views.switch_organization, name="switch_organization"),
     path("members/", views.members, name="members"),

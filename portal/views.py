@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth import login
+from django.contrib.auth import views as auth_views
 from django.core.exceptions import ValidationError
 from django.db import connection
 from django.http import HttpRequest, HttpResponse, JsonResponse
@@ -13,6 +16,7 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_POST
 
 from . import services
+from .auth import password_reset_allowed
 from .dashboard import cards_for, panels_for
 from .forms import AcceptInvitationForm, InvitationForm, RoleForm
 from .models import ROLE_HELP, Invitation, Membership, Role
@@ -42,13 +46,20 @@ def switch_organization(request: HttpRequest) -> HttpResponse:
 @org_required()
 def members(request: HttpRequest) -> HttpResponse:
     organization = request.organization
+    actor = request.membership
+    memberships = Membership.objects.filter(organization=organization).select_related("user")
+    invitations = Invitation.objects.filter(organization=organization, accepted_at__isnull=True)
     context = {
-        "memberships": Membership.objects.filter(organization=organization).select_related("user"),
-        "invitations": Invitation.objects.filter(
-            organization=organization, accepted_at__isnull=True
-        ),
+        # Only the actions the user may take: admins manage members and viewers, owners anyone.
+        "rows": [
+            {"membership": m, "manageable": m.user_id != actor.user_id and actor.manages(m.role)}
+            for m in memberships
+        ],
+        "invitation_rows": [
+            {"invitation": i, "revocable": actor.manages(i.role)} for i in invitations
+        ],
         "invite_form": InvitationForm(),
-        "roles": Role.choices,
+        "roles": [(value, label) for value, label in Role.choices if actor.manages(value)],
         "role_help": [(Role(value).label, ROLE_HELP[Role(value)]) for value, _ in Role.choices],
     }
     return render(request, "portal/members.html", context)
@@ -76,8 +87,12 @@ def revoke_invitation(request: HttpRequest, pk: int) -> HttpResponse:
     invitation = get_for_org_or_404(
         Invitation, request.organization, pk=pk, accepted_at__isnull=True
     )
-    invitation.delete()
-    messages.success(request, f"Invitation to {invitation.email} revoked.")
+    try:
+        services.revoke_invitation(actor=request.membership, invitation=invitation)
+    except ValidationError as exc:
+        messages.error(request, " ".join(exc.messages))
+    else:
+        messages.success(request, f"Invitation to {invitation.email} revoked.")
     return redirect("members")
 
 
@@ -145,6 +160,24 @@ def accept_invitation(request: HttpRequest, token: str) -> HttpResponse:
     return render(
         request, "portal/accept_invitation.html", {"invitation": invitation, "form": form}
     )
+
+
+class PasswordResetView(auth_views.PasswordResetView):
+    """Django's reset by email, limited per email and per client address (`portal.auth`). The
+    answer is the same whether the email has an account or not."""
+
+    def form_valid(self, form: Any) -> HttpResponse:
+        if not password_reset_allowed(self.request, form.cleaned_data["email"]):
+            minutes = max(1, settings.PASSWORD_RESET_WINDOW_S // 60)
+            form.add_error(
+                None,
+                "Too many password-reset requests for this email or from this address. Wait "
+                f"{minutes} minutes and try again; a link already sent still works.",
+            )
+            response = self.form_invalid(form)
+            response.status_code = 429
+            return response
+        return super().form_valid(form)
 
 
 @require_GET

@@ -226,6 +226,41 @@ def test_it_exports_csv_that_parses_back_to_the_same_readings(viewer_client, dev
     assert "HP-1-readings-2024-11-03-2024-11-03.csv" in ranged["Content-Disposition"]
 
 
+def test_it_refuses_an_export_range_that_is_not_wholly_a_date(viewer_client, device, meter):
+    hostile = [
+        "2024-11-03\r\nSet-Cookie: sessionid=evil",
+        "2024-11-03\nX-Injected: 1",
+        '2024-11-03"; filename="evil.exe',
+        "2024-11-03;attachment",
+        "2024-11-03é日",
+        "\uff12\uff10\uff12\uff14-11-03",  # full-width digits
+        "2024-11-03\x00",
+        "9999-12-31",
+        "0001-01-01",
+    ]
+    for owner, name in ((device, "device_readings_csv"), (meter, "meter_readings_csv")):
+        for value in hostile:
+            for param in ("start", "end"):
+                response = viewer_client.get(reverse(name, args=[owner.pk]), {param: value})
+                assert response.status_code == 400, (param, value)
+                assert "Content-Disposition" not in response
+                assert "\n" not in response.content.decode().strip()
+
+
+def test_it_names_the_export_after_the_validated_dates_only(viewer_client, device):
+    _store(device, datetime(2024, 11, 2, 22), 6)
+    response = viewer_client.get(
+        reverse("device_readings_csv", args=[device.pk]),
+        {"start": " 2024-11-03T05:00:00-05:00", "end": "20241103"},
+    )
+    assert response.status_code == 200
+    disposition = response["Content-Disposition"]
+    assert 'filename="HP-1-readings-2024-11-03-2024-11-03.csv"' in disposition
+    assert re.fullmatch(
+        r'attachment; filename="[A-Za-z0-9.-]+"; filename\*=UTF-8\'\'[A-Za-z0-9.-]+', disposition
+    )
+
+
 def test_it_exports_a_meter_and_an_empty_series(viewer_client, meter, device):
     empty = viewer_client.get(reverse("device_readings_csv", args=[device.pk]))
     assert b"".join(empty.streaming_content) == b"datetime,value_kwh\n"
