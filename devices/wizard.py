@@ -4,7 +4,7 @@ heat pump, review, then one `onboard_home()` call.
 Why a session wizard (django-formtools) rather than one long form: the rate plans offered depend on
 the zip code, the city and state are prefilled from it, and each step is validated on the server
 before the next one is shown, so the page never needs JavaScript to be right. Nothing of the
-organization's is written until Create (the zip lookup only refreshes the shared utility cache):
+organization's is written until Create (the zip lookup only refreshes its utility cache):
 each step's raw input lives in the session (formtools' storage), keyed to the organization, and
 the whole set is validated again before `onboard_home()` writes it in one transaction.
 
@@ -34,8 +34,8 @@ from django.utils.datastructures import MultiValueDict
 from formtools.wizard.forms import ManagementForm
 from formtools.wizard.views import SessionWizardView
 
-from homes.directory import DirectoryUnavailable, UtilityLookup, lookup_utilities
-from homes.models import ACType, Customer, RatePlan, Utility, ZipUtilities, zip_code_validator
+from homes.directory import DirectoryUnavailable, UtilityLookup, cached_lookup, lookup_utilities
+from homes.models import ACType, Customer, RatePlan, Utility, zip_code_validator
 from homes.services import zip_facts
 from portal.models import TIMEZONE_CHOICES, Organization, Role
 from portal.tenancy import OrgRequiredMixin
@@ -676,16 +676,12 @@ class HomeWizard(OrgRequiredMixin, SessionWizardView):
         return self.request.method == "POST" and self._posted_step() == "zip"
 
     def _cached_lookup(self, zip5: str) -> UtilityLookup | None:
-        cached = (
-            ZipUtilities.objects.filter(zip_code=zip5)
-            .prefetch_related("utilities__rate_plans")
-            .first()
-        )
+        cached = cached_lookup(self.request.organization, zip5)
         if cached is None:
             return None
         kept = self.storage.extra_data.get("zip_notice") or {}
-        notice = kept.get("notice", "") if kept.get("zip") == zip5 else ""
-        return UtilityLookup(zip5, list(cached.utilities.all()), cached.fetched_at, notice)
+        cached.notice = kept.get("notice", "") if kept.get("zip") == zip5 else ""
+        return cached
 
     def zip_data(self) -> dict[str, Any] | None:
         return self.get_cleaned_data_for_step("zip")

@@ -1,4 +1,5 @@
-"""Customers, homes, meters, and the utilities and rate plans that serve a zip code."""
+"""Customers, homes, meters, and the utilities and rate plans that serve a zip code (each
+organization's own: they come from its own WattShift connection)."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ from django.db import models
 from django.db.models.functions import Lower
 from django.urls import reverse
 
-from portal.models import TIMEZONE_CHOICES
+from portal.models import TIMEZONE_CHOICES, Organization
 from portal.tenancy import OrgOwned
 
 zip_code_validator = RegexValidator(
@@ -39,28 +40,43 @@ class Customer(OrgOwned):
         return reverse("customer_detail", args=[self.pk])
 
 
-class Utility(models.Model):
-    """An electric utility as WattShift knows it (reference data, shared by all organizations)."""
+class Utility(OrgOwned):
+    """An electric utility as the organization's own WattShift connection describes it."""
 
-    ws_utility_id = models.CharField("WattShift utility id", max_length=100, unique=True)
+    ws_utility_id = models.CharField("WattShift utility id", max_length=100)
     name = models.CharField(max_length=200)
     fetched_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["name"]
         verbose_name_plural = "utilities"
+        constraints = [
+            # What one organization's connection says must never rename or extend another's.
+            models.UniqueConstraint(
+                fields=["organization", "ws_utility_id"], name="unique_utility_per_org"
+            )
+        ]
 
     def __str__(self) -> str:
         return self.name
 
 
+class RatePlanQuerySet(models.QuerySet):
+    """Rate plans, narrowed to one organization through their utility."""
+
+    def for_org(self, organization: Organization) -> RatePlanQuerySet:
+        return self.filter(utility__organization=organization)
+
+
 class RatePlan(models.Model):
-    """A tariff of one utility (reference data from WattShift)."""
+    """A tariff of one utility (owned by the utility's organization)."""
 
     utility = models.ForeignKey(Utility, on_delete=models.CASCADE, related_name="rate_plans")
     ws_rate_plan_id = models.CharField("WattShift rate plan id", max_length=100)
     name = models.CharField(max_length=200)
     is_time_of_use = models.BooleanField(default=False, help_text="Prices vary by time of day.")
+
+    objects = RatePlanQuerySet.as_manager()
 
     class Meta:
         ordering = ["utility__name", "name"]
@@ -74,10 +90,10 @@ class RatePlan(models.Model):
         return self.name
 
 
-class ZipUtilities(models.Model):
-    """Which utilities serve a zip code, as WattShift last said (a cache, refreshed after an age)."""
+class ZipUtilities(OrgOwned):
+    """Which utilities serve a zip code, as the organization's WattShift last said (a cache)."""
 
-    zip_code = models.CharField(max_length=5, unique=True)
+    zip_code = models.CharField(max_length=5)
     utilities = models.ManyToManyField(Utility, related_name="zip_codes", blank=True)
     fetched_at = models.DateTimeField()
 
@@ -85,6 +101,11 @@ class ZipUtilities(models.Model):
         verbose_name = "zip code's utilities"
         verbose_name_plural = "zip codes' utilities"
         ordering = ["zip_code"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["organization", "zip_code"], name="unique_zip_utilities_per_org"
+            )
+        ]
 
     def __str__(self) -> str:
         return self.zip_code
