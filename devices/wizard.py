@@ -239,14 +239,26 @@ class PlanForm(forms.Form):
         },
     )
 
-    def __init__(self, *args: Any, lookup: UtilityLookup | None, **kwargs: Any) -> None:
+    def __init__(
+        self,
+        *args: Any,
+        organization: Organization,
+        lookup: UtilityLookup | None,
+        **kwargs: Any,
+    ) -> None:
         super().__init__(*args, **kwargs)
-        self.utilities = list(lookup.utilities) if lookup else []
+        self.utilities = [
+            utility
+            for utility in (lookup.utilities if lookup else [])
+            if utility.organization_id == organization.pk
+        ]
         ids = [utility.pk for utility in self.utilities]
-        self.fields["utility"].queryset = Utility.objects.filter(pk__in=ids)
-        self.fields["rate_plan"].queryset = RatePlan.objects.filter(
-            utility_id__in=ids
-        ).select_related("utility")
+        self.fields["utility"].queryset = Utility.objects.for_org(organization).filter(pk__in=ids)
+        self.fields["rate_plan"].queryset = (
+            RatePlan.objects.for_org(organization)
+            .filter(utility_id__in=ids)
+            .select_related("utility")
+        )
         if len(self.utilities) == 1:
             self.fields["utility"].initial = self.utilities[0].pk
 
@@ -701,7 +713,10 @@ class HomeWizard(OrgRequiredMixin, SessionWizardView):
             return {"lookup": self.lookup}
         if step == "plan":
             zip_data = self.zip_data()
-            return {"lookup": zip_data["lookup"] if zip_data else None}
+            return {
+                "organization": organization,
+                "lookup": zip_data["lookup"] if zip_data else None,
+            }
         if step in ("home", "solar"):
             return {"organization": organization}
         if step == "heat_pump":

@@ -3,6 +3,7 @@ organization's own: they come from its own WattShift connection)."""
 
 from __future__ import annotations
 
+from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator, RegexValidator
 from django.db import models
 from django.db.models.functions import Lower
@@ -177,6 +178,20 @@ class Home(OrgOwned):
 
     def get_absolute_url(self) -> str:
         return reverse("home_detail", args=[self.pk])
+
+    def clean(self) -> None:
+        """Refuse another organization's utility or rate plan (every write path saves through
+        full_clean: forms, the wizard, imports, the admin)."""
+        errors: dict[str, str] = {}
+        if self.utility_id and self.utility.organization_id != self.organization_id:
+            errors["utility"] = "This utility belongs to another organization."
+        if self.rate_plan_id:
+            # A plan of the utility just checked needs no second look (nor another query).
+            checked = self.rate_plan.utility_id == self.utility_id and "utility" not in errors
+            if not checked and self.rate_plan.utility.organization_id != self.organization_id:
+                errors["rate_plan"] = "This rate plan belongs to another organization."
+        if errors:
+            raise ValidationError(errors)
 
     @property
     def address(self) -> str:

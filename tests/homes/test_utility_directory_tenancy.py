@@ -1,19 +1,26 @@
 """Utilities and rate plans are each organization's own: they come from its own WattShift
 connection, whose address its admins choose, so one organization's answer (a fake server's) never
-renames, extends or stands in for what another sees; and the migration that made them so keeps
-every home's utility and rate plan."""
+renames, extends or stands in for what another sees, on any page, import or the admin;
+and the migration that made them so keeps every home's utility and rate plan."""
 
 from __future__ import annotations
 
+import csv
+import io
 import json
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
+from django.core.exceptions import ValidationError
 from django.db import connection
 from django.db.migrations.executor import MigrationExecutor
+from django.test import Client
+from django.urls import reverse
 
+from devices.imports import DeviceImporter
 from homes import demo as home_demo
+from homes import services as home_services
 from homes.directory import DirectoryUnavailable, lookup_utilities
 from homes.models import Home, RatePlan, Utility
 from integrations.clients import forget_clients
@@ -22,7 +29,9 @@ from integrations.sandbox import registry
 from integrations.sandbox.base import Request, Response, RunningEmulator
 from integrations.sandbox.wattshift import DEFAULT_API_KEY, WattShiftEmulator
 from integrations.services import save_connection
-from portal.models import Organization
+from portal.csv_import import run_import
+from portal.models import Organization, User
+from tests.factories import CustomerFactory
 
 ZIP = "95313"  # the sandbox's PG&E, with E-1 (flat), E-6, TOU-C and TOU-D
 PGE = "Pacific Gas & Electric"
@@ -123,7 +132,155 @@ def test_it_asks_each_organizations_own_wattshift_and_never_serves_another_ones_
     assert lookup_utilities(org, ZIP).notice == ""
 
 
-# --- demo data ------------------------------------------------------------------------------------
+# --- forms, the wizard, every write path ----------------------------------------------------------
+@pytest.mark.django_db
+def test_it_refuses_another_organizations_utility_and_rate_plan_in_the_home_form(
+    org, other_org, honest, faked, member_client
+):
+    ours = lookup_utilities(org, ZIP).utilities[0]
+    scam = _rival_plan(other_org)
+    customer = CustomerFactory(organization=org)
+    form = {"customer": customer.pk, "name": "H", "zip_code": ZIP, "country": "US"}
+
+    for utility in (ours, scam.utility):
+        response = member_client.post(
+            reverse("home_create"), {**form, "utility": utility.pk, "rate_plan": scam.pk}
+        )
+        assert response.status_code == 200
+        errors = response.context["form"].errors
+        assert "valid choice" in errors["rate_plan"][0]
+    assert "valid choice" in errors["utility"][0]
+    assert not Home.objects.exists()
+    page = member_client.get(reverse("home_create")).content.decode()
+    assert SCAM_PLAN not in page and SCAM_UTILITY not in page
+
+
+@pytest.mark.django_db
+def test_it_neither_lists_nor_takes_another_organizations_rate_plan_in_the_wizard(
+    org, other_org, honest, faked, member_client
+):
+    scam = _rival_plan(other_org)
+    step = "home_wizard-current_step"
+    response = member_client.post(WIZARD, {step: "zip", "zip-zip_code": ZIP}, follow=True)
+    [card] = response.context["wizard"]["form"].cards()
+    assert card.utility.name == PGE and SCAM_PLAN not in [o.plan.name for o in card.plans]
+    assert SCAM_PLAN not in response.content.decode()
+
+    response = member_client.post(
+        WIZARD,
+        {step: "plan", "plan-utility": card.utility.pk, "plan-rate_plan": scam.pk},
+        follow=True,
+    )
+    assert response.status_code == 200
+    assert response.context["wizard"]["steps"].current == "plan"
+    assert "not one of these utilities" in response.context["wizard"]["form"].errors["rate_plan"][0]
+
+
+@pytest.mark.django_db
+def test_it_refuses_another_organizations_utility_or_rate_plan_on_save(
+    org, other_org, honest, faked
+):
+    ours = lookup_utilities(org, ZIP).utilities[0]
+    scam = _rival_plan(other_org)
+    customer = CustomerFactory(organization=org)
+    for utility, plan, field in ((scam.utility, None, "utility"), (ours, scam, "rate_plan")):
+        home = Home(
+            organization=org,
+            customer=customer,
+            name="H",
+            zip_code=ZIP,
+            utility=utility,
+            rate_plan=plan,
+        )
+        with pytest.raises(ValidationError) as refused:
+            home_services.save_home(home)
+        assert field in refused.value.message_dict
+    assert not Home.objects.exists()
+
+
+@pytest.mark.django_db
+def test_it_resolves_an_imported_utility_name_among_the_organizations_own_only(
+    org, other_org, honest, faked
+):
+    _rival_plan(other_org)  # Rival now has a utility named SCAM_UTILITY
+    lookup_utilities(org, ZIP)  # and Acme one named PGE
+    header = [
+        "name",
+        "customId",
+        "location",
+        "utility",
+        "deviceOwner",
+        "kind",
+        "nameplateCapacityKw",
+    ]
+    out = io.StringIO()
+    writer = csv.DictWriter(out, fieldnames=header, lineterminator="\n")
+    writer.writeheader()
+    row = {"name": "Roof", "kind": "solar", "nameplateCapacityKw": "7", "deviceOwner": "Pat Doe"}
+    writer.writerow(
+        {
+            **row,
+            "customId": "SP-1",
+            "location": "60 Greene St Riverside IA 52327",
+            "utility": SCAM_UTILITY,
+        }
+    )
+    writer.writerow(
+        {**row, "customId": "SP-2", "location": "2 Main St Crows Landing CA 95313", "utility": PGE}
+    )
+
+    result = run_import(DeviceImporter(org), out.getvalue().encode())
+
+    assert result.errors == [], result.errors
+    assert [(w.row, w.column) for w in result.warnings] == [(2, "utility")]
+    homes = {home.street: home for home in Home.objects.filter(organization=org)}
+    assert homes["60 Greene St"].utility is None
+    assert homes["2 Main St"].utility.organization == org
+
+
+@pytest.mark.django_db
+def test_it_offers_only_the_homes_organizations_utilities_in_the_admin(
+    org, other_org, honest, faked
+):
+    ours = lookup_utilities(org, ZIP).utilities[0]
+    plan = ours.rate_plans.first()
+    home = home_services.save_home(
+        Home(
+            organization=org,
+            customer=CustomerFactory(organization=org),
+            name="H",
+            zip_code=ZIP,
+            utility=ours,
+            rate_plan=plan,
+        )
+    )
+    scam = _rival_plan(other_org)
+    staff = User.objects.create_superuser("root@gridfolio.test", "pw-long-enough-1")
+    client = Client()
+    client.force_login(staff, backend="django.contrib.auth.backends.ModelBackend")
+    url = reverse("admin:homes_home_change", args=[home.pk])
+    form = client.get(url).context["adminform"].form
+    data = {
+        name: value
+        for name, value in {
+            **{name: form[name].value() for name in form.fields},
+            "utility": scam.utility.pk,
+            "rate_plan": scam.pk,
+            "meters-TOTAL_FORMS": "0",
+            "meters-INITIAL_FORMS": "0",
+        }.items()
+        if value is not None
+    }
+
+    response = client.post(url, data)
+
+    assert response.status_code == 200
+    errors = response.context["adminform"].form.errors
+    assert "utility" in errors and "rate_plan" in errors
+    home.refresh_from_db()
+    assert (home.utility, home.rate_plan) == (ours, plan)
+
+
 @pytest.mark.django_db
 def test_it_seeds_demo_homes_with_each_organizations_own_utilities(org, other_org, honest, faked):
     home_demo.seed(org, None)  # type: ignore[arg-type]
