@@ -1,6 +1,6 @@
 """Utilities and rate plans are each organization's own: they come from its own WattShift
 connection, whose address its admins choose, so one organization's answer (a fake server's) never
-renames, extends or stands in for what another sees, on any page, import or the admin;
+renames, extends or stands in for what another sees, on any page, import, payload or the admin;
 and the migration that made them so keeps every home's utility and rate plan."""
 
 from __future__ import annotations
@@ -24,6 +24,7 @@ from homes import services as home_services
 from homes.directory import DirectoryUnavailable, lookup_utilities
 from homes.models import Home, RatePlan, Utility
 from integrations.clients import forget_clients
+from integrations.mappings.wattshift import WattShiftHome
 from integrations.models import Connection
 from integrations.sandbox import registry
 from integrations.sandbox.base import Request, Response, RunningEmulator
@@ -196,6 +197,27 @@ def test_it_refuses_another_organizations_utility_or_rate_plan_on_save(
             home_services.save_home(home)
         assert field in refused.value.message_dict
     assert not Home.objects.exists()
+
+
+@pytest.mark.django_db
+def test_it_does_not_send_another_organizations_utility_to_wattshift(org, other_org, honest, faked):
+    ours = lookup_utilities(org, ZIP).utilities[0]
+    home = home_services.save_home(
+        Home(
+            organization=org,
+            customer=CustomerFactory(organization=org),
+            name="H",
+            zip_code=ZIP,
+            utility=ours,
+            rate_plan=ours.rate_plans.first(),
+        )
+    )
+    assert WattShiftHome().payload(home, "")["utilityId"] == ours.ws_utility_id
+    scam = _rival_plan(other_org)
+    # Written around Home.clean (a raw update): the payload builder still refuses it.
+    Home.objects.filter(pk=home.pk).update(utility=scam.utility, rate_plan=scam)
+    with pytest.raises(ValueError, match="another organization"):
+        WattShiftHome().payload(Home.objects.get(pk=home.pk), "")
 
 
 @pytest.mark.django_db
