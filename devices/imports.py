@@ -198,7 +198,7 @@ class DeviceImporter(Importer):
         self.utilities: dict[str, Utility] = {}
         wanted = {key(row.get("utility")) for row in rows if row.get("utility")}
         if wanted:
-            for utility in Utility.objects.all():
+            for utility in Utility.objects.for_org(org):
                 for name in (utility.name, utility.ws_utility_id):
                     if key(name) in wanted:
                         self.utilities.setdefault(key(name), utility)

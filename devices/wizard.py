@@ -4,7 +4,7 @@ heat pump, review, then one `onboard_home()` call.
 Why a session wizard (django-formtools) rather than one long form: the rate plans offered depend on
 the zip code, the city and state are prefilled from it, and each step is validated on the server
 before the next one is shown, so the page never needs JavaScript to be right. Nothing of the
-organization's is written until Create (the zip lookup only refreshes the shared utility cache):
+organization's is written until Create (the zip lookup only refreshes its utility cache):
 each step's raw input lives in the session (formtools' storage), keyed to the organization, and
 the whole set is validated again before `onboard_home()` writes it in one transaction.
 
@@ -34,8 +34,8 @@ from django.utils.datastructures import MultiValueDict
 from formtools.wizard.forms import ManagementForm
 from formtools.wizard.views import SessionWizardView
 
-from homes.directory import DirectoryUnavailable, UtilityLookup, lookup_utilities
-from homes.models import ACType, Customer, RatePlan, Utility, ZipUtilities, zip_code_validator
+from homes.directory import DirectoryUnavailable, UtilityLookup, cached_lookup, lookup_utilities
+from homes.models import ACType, Customer, RatePlan, Utility, zip_code_validator
 from homes.services import zip_facts
 from portal.crud import query_id
 from portal.models import TIMEZONE_CHOICES, Organization, Role
@@ -240,14 +240,26 @@ class PlanForm(forms.Form):
         },
     )
 
-    def __init__(self, *args: Any, lookup: UtilityLookup | None, **kwargs: Any) -> None:
+    def __init__(
+        self,
+        *args: Any,
+        organization: Organization,
+        lookup: UtilityLookup | None,
+        **kwargs: Any,
+    ) -> None:
         super().__init__(*args, **kwargs)
-        self.utilities = list(lookup.utilities) if lookup else []
+        self.utilities = [
+            utility
+            for utility in (lookup.utilities if lookup else [])
+            if utility.organization_id == organization.pk
+        ]
         ids = [utility.pk for utility in self.utilities]
-        self.fields["utility"].queryset = Utility.objects.filter(pk__in=ids)
-        self.fields["rate_plan"].queryset = RatePlan.objects.filter(
-            utility_id__in=ids
-        ).select_related("utility")
+        self.fields["utility"].queryset = Utility.objects.for_org(organization).filter(pk__in=ids)
+        self.fields["rate_plan"].queryset = (
+            RatePlan.objects.for_org(organization)
+            .filter(utility_id__in=ids)
+            .select_related("utility")
+        )
         if len(self.utilities) == 1:
             self.fields["utility"].initial = self.utilities[0].pk
 
@@ -678,16 +690,12 @@ class HomeWizard(OrgRequiredMixin, SessionWizardView):
         return self.request.method == "POST" and self._posted_step() == "zip"
 
     def _cached_lookup(self, zip5: str) -> UtilityLookup | None:
-        cached = (
-            ZipUtilities.objects.filter(zip_code=zip5)
-            .prefetch_related("utilities__rate_plans")
-            .first()
-        )
+        cached = cached_lookup(self.request.organization, zip5)
         if cached is None:
             return None
         kept = self.storage.extra_data.get("zip_notice") or {}
-        notice = kept.get("notice", "") if kept.get("zip") == zip5 else ""
-        return UtilityLookup(zip5, list(cached.utilities.all()), cached.fetched_at, notice)
+        cached.notice = kept.get("notice", "") if kept.get("zip") == zip5 else ""
+        return cached
 
     def zip_data(self) -> dict[str, Any] | None:
         return self.get_cleaned_data_for_step("zip")
@@ -707,7 +715,10 @@ class HomeWizard(OrgRequiredMixin, SessionWizardView):
             return {"lookup": self.lookup}
         if step == "plan":
             zip_data = self.zip_data()
-            return {"lookup": zip_data["lookup"] if zip_data else None}
+            return {
+                "organization": organization,
+                "lookup": zip_data["lookup"] if zip_data else None,
+            }
         if step in ("home", "solar"):
             return {"organization": organization}
         if step == "heat_pump":

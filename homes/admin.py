@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+from typing import Any
+
+from django import forms
 from django.contrib import admin
+from django.http import HttpRequest
 
 from portal.admin_helpers import ServiceAdmin
 
@@ -60,6 +64,20 @@ class HomeAdmin(ServiceAdmin):
     autocomplete_fields = ["customer", "utility", "rate_plan"]
     inlines = [MeterInline]
 
+    def get_form(
+        self, request: HttpRequest, obj: Home | None = None, change: bool = False, **kwargs: Any
+    ) -> type[forms.ModelForm]:
+        form = super().get_form(request, obj, change=change, **kwargs)
+        if obj is not None:
+            # A home takes only its organization's utilities and rate plans (Home.clean refuses
+            # the others on a new home, whose organization is chosen in the same form).
+            fields = form.base_fields
+            if "utility" in fields:
+                fields["utility"].queryset = Utility.objects.for_org(obj.organization)
+            if "rate_plan" in fields:
+                fields["rate_plan"].queryset = RatePlan.objects.for_org(obj.organization)
+        return form
+
 
 @admin.register(Meter)
 class MeterAdmin(ServiceAdmin):
@@ -81,13 +99,20 @@ class MeterAdmin(ServiceAdmin):
 
 @admin.register(Utility)
 class UtilityAdmin(admin.ModelAdmin):
-    list_display = ["name", "ws_utility_id", "fetched_at"]
-    search_fields = ["name", "ws_utility_id"]
+    list_display = ["name", "ws_utility_id", "organization", "fetched_at"]
+    list_filter = ["organization"]
+    search_fields = ["name", "ws_utility_id", "organization__name"]
+    list_select_related = ["organization"]
     inlines = [RatePlanInline]
+
+    def get_readonly_fields(self, request: HttpRequest, obj: Utility | None = None) -> list[str]:
+        # Moving a utility would hand its homes' reference data to another organization.
+        return ["organization"] if obj is not None else []
 
 
 @admin.register(RatePlan)
 class RatePlanAdmin(admin.ModelAdmin):
-    list_display = ["name", "utility", "ws_rate_plan_id"]
-    search_fields = ["name", "ws_rate_plan_id", "utility__name"]
-    list_select_related = ["utility"]
+    list_display = ["name", "utility", "ws_rate_plan_id", "utility__organization"]
+    list_filter = ["utility__organization"]
+    search_fields = ["name", "ws_rate_plan_id", "utility__name", "utility__organization__name"]
+    list_select_related = ["utility__organization"]

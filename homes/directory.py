@@ -1,6 +1,9 @@
 """Utilities and rate plans by zip code: asked of the provider named in UTILITY_DIRECTORY (WattShift),
 kept in Utility/RatePlan/ZipUtilities, reused until they are older than UTILITY_CACHE_MAX_AGE_S,
-and used stale, with a notice, while the provider is down."""
+and used stale, with a notice, while the provider is down.
+
+All of it is per organization: the provider answers with the organization's own connection (whose
+base URL its admins choose), so what it says is that organization's, and never what another sees."""
 
 from __future__ import annotations
 
@@ -55,32 +58,43 @@ def lookup_utilities(
     """The utilities (with their rate plans) serving `zip_code`; raises DirectoryUnavailable only
     when the provider fails and nothing is cached."""
     zip5 = zip_code.strip()[:5]
-    cached = (
-        ZipUtilities.objects.filter(zip_code=zip5).prefetch_related("utilities__rate_plans").first()
-    )
+    cached = cached_lookup(organization, zip5)
     max_age = timedelta(seconds=settings.UTILITY_CACHE_MAX_AGE_S)
     if cached and not refresh and timezone.now() - cached.fetched_at < max_age:
-        return UtilityLookup(zip5, list(cached.utilities.all()), cached.fetched_at)
+        return cached
     try:
         answer = directory().utilities_for_zip(organization, zip5)
     except DirectoryUnavailable as exc:
         if cached is None:
             raise
-        return UtilityLookup(
-            zip5,
-            list(cached.utilities.all()),
-            cached.fetched_at,
-            notice=f"{exc} Showing what it said on {cached.fetched_at:%Y-%m-%d}.",
-        )
-    return store_lookup(zip5, answer)
+        cached.notice = f"{exc} Showing what it said on {cached.fetched_at:%Y-%m-%d}."
+        return cached
+    return store_lookup(organization, zip5, answer)
+
+
+def cached_lookup(organization: Organization, zip5: str) -> UtilityLookup | None:
+    """What the organization's provider last said of `zip5`, however old (None if never asked)."""
+    cached = (
+        ZipUtilities.objects.for_org(organization)
+        .filter(zip_code=zip5)
+        .prefetch_related("utilities__rate_plans")
+        .first()
+    )
+    if cached is None:
+        return None
+    return UtilityLookup(zip5, list(cached.utilities.all()), cached.fetched_at)
 
 
 @transaction.atomic
-def store_lookup(zip5: str, answer: list[dict[str, Any]]) -> UtilityLookup:
+def store_lookup(
+    organization: Organization, zip5: str, answer: list[dict[str, Any]]
+) -> UtilityLookup:
+    """Keep the provider's answer as the organization's utilities, rate plans and zip cache."""
     now = timezone.now()
     utilities = []
     for item in answer:
         utility, _ = Utility.objects.update_or_create(
+            organization=organization,
             ws_utility_id=item["utilityId"],
             defaults={"name": item["utilityName"], "fetched_at": now},
         )
@@ -95,9 +109,13 @@ def store_lookup(zip5: str, answer: list[dict[str, Any]]) -> UtilityLookup:
                 },
             )
         utilities.append(utility)
-    cached, _ = ZipUtilities.objects.update_or_create(zip_code=zip5, defaults={"fetched_at": now})
+    cached, _ = ZipUtilities.objects.update_or_create(
+        organization=organization, zip_code=zip5, defaults={"fetched_at": now}
+    )
     cached.utilities.set(utilities)
     fresh = list(
-        Utility.objects.filter(pk__in=[u.pk for u in utilities]).prefetch_related("rate_plans")
+        Utility.objects.for_org(organization)
+        .filter(pk__in=[u.pk for u in utilities])
+        .prefetch_related("rate_plans")
     )
     return UtilityLookup(zip5, fresh, now)

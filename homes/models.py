@@ -1,13 +1,15 @@
-"""Customers, homes, meters, and the utilities and rate plans that serve a zip code."""
+"""Customers, homes, meters, and the utilities and rate plans that serve a zip code (each
+organization's own: they come from its own WattShift connection)."""
 
 from __future__ import annotations
 
+from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator, RegexValidator
 from django.db import models
 from django.db.models.functions import Lower
 from django.urls import reverse
 
-from portal.models import TIMEZONE_CHOICES
+from portal.models import TIMEZONE_CHOICES, Organization
 from portal.tenancy import OrgOwned
 
 zip_code_validator = RegexValidator(
@@ -39,28 +41,43 @@ class Customer(OrgOwned):
         return reverse("customer_detail", args=[self.pk])
 
 
-class Utility(models.Model):
-    """An electric utility as WattShift knows it (reference data, shared by all organizations)."""
+class Utility(OrgOwned):
+    """An electric utility as the organization's own WattShift connection describes it."""
 
-    ws_utility_id = models.CharField("WattShift utility id", max_length=100, unique=True)
+    ws_utility_id = models.CharField("WattShift utility id", max_length=100)
     name = models.CharField(max_length=200)
     fetched_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["name"]
         verbose_name_plural = "utilities"
+        constraints = [
+            # What one organization's connection says must never rename or extend another's.
+            models.UniqueConstraint(
+                fields=["organization", "ws_utility_id"], name="unique_utility_per_org"
+            )
+        ]
 
     def __str__(self) -> str:
         return self.name
 
 
+class RatePlanQuerySet(models.QuerySet):
+    """Rate plans, narrowed to one organization through their utility."""
+
+    def for_org(self, organization: Organization) -> RatePlanQuerySet:
+        return self.filter(utility__organization=organization)
+
+
 class RatePlan(models.Model):
-    """A tariff of one utility (reference data from WattShift)."""
+    """A tariff of one utility (owned by the utility's organization)."""
 
     utility = models.ForeignKey(Utility, on_delete=models.CASCADE, related_name="rate_plans")
     ws_rate_plan_id = models.CharField("WattShift rate plan id", max_length=100)
     name = models.CharField(max_length=200)
     is_time_of_use = models.BooleanField(default=False, help_text="Prices vary by time of day.")
+
+    objects = RatePlanQuerySet.as_manager()
 
     class Meta:
         ordering = ["utility__name", "name"]
@@ -74,10 +91,10 @@ class RatePlan(models.Model):
         return self.name
 
 
-class ZipUtilities(models.Model):
-    """Which utilities serve a zip code, as WattShift last said (a cache, refreshed after an age)."""
+class ZipUtilities(OrgOwned):
+    """Which utilities serve a zip code, as the organization's WattShift last said (a cache)."""
 
-    zip_code = models.CharField(max_length=5, unique=True)
+    zip_code = models.CharField(max_length=5)
     utilities = models.ManyToManyField(Utility, related_name="zip_codes", blank=True)
     fetched_at = models.DateTimeField()
 
@@ -85,6 +102,11 @@ class ZipUtilities(models.Model):
         verbose_name = "zip code's utilities"
         verbose_name_plural = "zip codes' utilities"
         ordering = ["zip_code"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["organization", "zip_code"], name="unique_zip_utilities_per_org"
+            )
+        ]
 
     def __str__(self) -> str:
         return self.zip_code
@@ -156,6 +178,20 @@ class Home(OrgOwned):
 
     def get_absolute_url(self) -> str:
         return reverse("home_detail", args=[self.pk])
+
+    def clean(self) -> None:
+        """Refuse another organization's utility or rate plan (every write path saves through
+        full_clean: forms, the wizard, imports, the admin)."""
+        errors: dict[str, str] = {}
+        if self.utility_id and self.utility.organization_id != self.organization_id:
+            errors["utility"] = "This utility belongs to another organization."
+        if self.rate_plan_id:
+            # A plan of the utility just checked needs no second look (nor another query).
+            checked = self.rate_plan.utility_id == self.utility_id and "utility" not in errors
+            if not checked and self.rate_plan.utility.organization_id != self.organization_id:
+                errors["rate_plan"] = "This rate plan belongs to another organization."
+        if errors:
+            raise ValidationError(errors)
 
     @property
     def address(self) -> str:

@@ -83,7 +83,8 @@ def _with_related(queryset: models.QuerySet, related: tuple[str, ...]) -> models
 
 
 class OrgModelForm(forms.ModelForm):
-    """A ModelForm whose related-record choices are limited to the current organization."""
+    """A ModelForm whose related-record choices are limited to the current organization (records
+    owned through a parent, like a utility's rate plans, by their queryset's `for_org`)."""
 
     def __init__(self, *args: Any, organization: Organization, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -94,6 +95,8 @@ class OrgModelForm(forms.ModelForm):
                 model = field.queryset.model
                 if any(f.name == "organization" for f in model._meta.fields):
                     field.queryset = field.queryset.filter(organization=organization)
+                elif hasattr(field.queryset, "for_org"):
+                    field.queryset = field.queryset.for_org(organization)
 
     def add_service_errors(self, exc: ValidationError) -> None:
         """Place a service's ValidationError on the matching fields (the rest above the form)."""

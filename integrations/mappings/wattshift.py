@@ -30,11 +30,18 @@ class WattShiftHome(Adapter):
         return bool(record.utility_id and record.rate_plan_id)
 
     def payload(self, record: Home, parent_remote_id: str) -> dict[str, Any]:
+        utility, rate_plan = record.utility, record.rate_plan
+        # Only the home's own organization's reference data goes out on its connection
+        # (Home.clean refuses the rest; this holds for rows written around it too).
+        if utility.organization_id != record.organization_id:
+            raise ValueError("the home's utility belongs to another organization")
+        if rate_plan.utility_id != utility.pk:
+            raise ValueError("the home's rate plan is not one of its utility's")
         return wattshift.home_payload(
             name=record.name,
             zipcode=record.zip_code,
-            utility_id=record.utility.ws_utility_id,
-            rate_plan_id=record.rate_plan.ws_rate_plan_id,
+            utility_id=utility.ws_utility_id,
+            rate_plan_id=rate_plan.ws_rate_plan_id,
             has_ev_charger=record.has_ev_charger,
             has_electric_heater=record.has_electric_heater,
             has_smart_water_heater=record.has_smart_water_heater,

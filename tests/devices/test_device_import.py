@@ -430,7 +430,7 @@ def test_it_refuses_a_meter_of_another_home_and_another_customer_for_a_home(org)
 
 
 def test_it_imports_a_file_prepared_for_wattcarbon_as_is(org):
-    Utility.objects.create(ws_utility_id="ia-abc", name="ABC Utility")
+    Utility.objects.create(organization=org, ws_utility_id="ia-abc", name="ABC Utility")
     header = [
         "name",
         "customId",

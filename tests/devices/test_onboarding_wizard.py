@@ -250,9 +250,13 @@ def test_it_refuses_a_rate_plan_of_another_utility(member_client, connected):
     assert f"{eversource_plan.name} is a plan of Eversource Energy, not of National Grid" in message
 
 
-def test_it_refuses_a_rate_plan_of_a_utility_that_does_not_serve_the_zip(member_client, connected):
+def test_it_refuses_a_rate_plan_of_a_utility_that_does_not_serve_the_zip(
+    member_client, connected, org
+):
     submit(member_client, "zip", {"zip_code": AMBIGUOUS_ZIP})
-    elsewhere = Utility.objects.create(ws_utility_id="ws_util_elsewhere", name="Elsewhere Power")
+    elsewhere = Utility.objects.create(
+        organization=org, ws_utility_id="ws_util_elsewhere", name="Elsewhere Power"
+    )
     foreign_plan = RatePlan.objects.create(utility=elsewhere, ws_rate_plan_id="x", name="X")
     grid = plans_of(AMBIGUOUS_ZIP)[0]
     response = submit(member_client, "plan", {"utility": grid.pk, "rate_plan": foreign_plan.pk})

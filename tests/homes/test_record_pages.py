@@ -126,8 +126,8 @@ def test_it_refuses_a_rate_plan_of_another_utility_and_a_bad_zip(org, member_cli
     from homes.models import RatePlan, Utility
 
     customer = CustomerFactory(organization=org)
-    a = Utility.objects.create(ws_utility_id="u1", name="A Power")
-    b = Utility.objects.create(ws_utility_id="u2", name="B Power")
+    a = Utility.objects.create(organization=org, ws_utility_id="u1", name="A Power")
+    b = Utility.objects.create(organization=org, ws_utility_id="u2", name="B Power")
     plan_b = RatePlan.objects.create(utility=b, ws_rate_plan_id="p", name="Flat")
     response = member_client.post(
         reverse("home_create"),
