@@ -9,7 +9,9 @@ Two ways in, one pipeline:
 
 - ``check_upload`` then ``confirm_upload``: the upload page's preview step keeps the raw file under
   ``DATA_DIR/uploads/`` and stores it once the user confirms (``PROCESS_IN_BACKGROUND_ROWS`` tells
-  the page when to hand the confirmation to a Celery task);
+  the page when to hand the confirmation to a Celery task). The files kept for confirmation are
+  deleted when not confirmed within ``UPLOAD_PENDING_TTL_S``
+  (``devices.services.expire_pending_uploads``);
 - ``import_readings``: one step, for the command and the JSON API.
 
 On PostgreSQL rows move by binary ``COPY`` (DESIGN.md, "Storing readings"); every other backend
@@ -25,7 +27,7 @@ import struct
 import tempfile
 from array import array
 from dataclasses import dataclass, fields, is_dataclass
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from itertools import islice
 from operator import lt
 from pathlib import Path
@@ -64,9 +66,11 @@ __all__ = [
     "context_for",
     "import_readings",
     "lock_series_before_delete",
+    "pending_cutoff",
     "report_to_dict",
     "series_for",
     "store_readings",
+    "uploads_dir",
 ]
 
 # Above this many hourly readings the upload page confirms in a Celery task: a request should not
@@ -93,6 +97,8 @@ _FLOAT8_ARRAY_OID = 1022
 _TEMP_TABLE = "gridfolio_incoming_readings"
 
 _CONFIRMABLE = {UploadStatus.PREVIEW, UploadStatus.PROCESSING, UploadStatus.FAILED}
+# Its file is gone for good: confirming it again answers the upload as it is.
+_GONE = {UploadStatus.STORED, UploadStatus.EXPIRED, UploadStatus.DISCARDED}
 
 
 @dataclass(frozen=True, slots=True)
@@ -308,8 +314,14 @@ def _clean_filename(filename: str) -> str:
     return name[:255]
 
 
-def _uploads_dir() -> Path:
+def uploads_dir() -> Path:
+    """Where files wait for confirmation (``incoming/`` below it: for a background check)."""
     return Path(settings.DATA_DIR) / "uploads"
+
+
+def pending_cutoff(now: datetime | None = None) -> datetime:
+    """Uploads waiting for confirmation unchanged since before this instant have expired."""
+    return (now or timezone.now()) - timedelta(seconds=settings.UPLOAD_PENDING_TTL_S)
 
 
 def check_upload(series: Series, fileobj: BinaryIO, *, filename: str, user: Any) -> Upload:
@@ -319,7 +331,7 @@ def check_upload(series: Series, fileobj: BinaryIO, *, filename: str, user: Any)
     and kept as ``DATA_DIR/uploads/<upload id>.bin`` only when it passed.
     """
     filename = _clean_filename(filename)
-    directory = _uploads_dir()
+    directory = uploads_dir()
     directory.mkdir(parents=True, exist_ok=True)
     handle = tempfile.NamedTemporaryFile(  # noqa: SIM115 (closed below, renamed or removed in finally)
         dir=directory, prefix=".checking-", suffix=".bin", delete=False
@@ -351,8 +363,9 @@ def check_upload(series: Series, fileobj: BinaryIO, *, filename: str, user: Any)
 def confirm_upload(upload: Upload) -> Upload:
     """Store a checked upload from its kept file; STORED with the counts, the kept file removed.
 
-    Idempotent: an upload already stored is returned as it is. The upload row is locked while it
-    is stored, so a double click (or a task retried while the first run still works) stores once.
+    Idempotent: an upload already stored (or expired, or discarded) is returned as it is. The
+    upload row is locked while it is stored, so a double click (or a task retried while the first
+    run still works) stores once.
     The file is re-parsed, not trusted from the preview: the home's timezone or the device's
     nameplate may have changed since; a report that now has errors rejects the upload.
     """
@@ -366,7 +379,7 @@ def confirm_upload(upload: Upload) -> Upload:
                 .get(pk=upload.pk)
             )
             if locked.status not in _CONFIRMABLE:
-                if locked.status == UploadStatus.STORED:
+                if locked.status in _GONE:
                     return _refresh(upload, locked)
                 raise ValueError(
                     f"Upload {locked.pk} is {locked.get_status_display().lower()}; "

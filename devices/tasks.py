@@ -20,7 +20,7 @@ from django.db import transaction
 from django.utils import timezone
 from kombu.exceptions import OperationalError as BrokerUnavailable
 
-from . import readings
+from . import readings, services
 from .models import Series, Upload, UploadStatus
 
 log = logging.getLogger(__name__)
@@ -187,3 +187,9 @@ def check_upload_task(upload_id: int) -> str:
 def confirm_upload_task(upload_id: int) -> str:
     """Store a big checked upload (PROCESSING -> STORED, REJECTED or FAILED)."""
     return run_background_confirm(upload_id)
+
+
+@shared_task(ignore_result=True)
+def expire_pending_uploads() -> int:
+    """Hourly (beat): delete the files of uploads never confirmed within UPLOAD_PENDING_TTL_S."""
+    return services.expire_pending_uploads().expired

@@ -13,12 +13,13 @@ import re
 import secrets
 import zlib
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 from zoneinfo import ZoneInfo
 
+from django.conf import settings
 from django.contrib import messages
 from django.core.cache import cache
 from django.core.files.uploadedfile import UploadedFile
@@ -42,7 +43,7 @@ from portal.models import Membership, Organization, Role
 from portal.tenancy import can, get_for_org_or_404, org_required
 
 from . import charts, readings, tasks
-from .models import Device, Series, Upload, UploadStatus
+from .models import PENDING_STATUSES, Device, Series, Upload, UploadStatus
 from .readings_csv import (
     DEFAULT_LIMITS,
     Issue,
@@ -428,6 +429,7 @@ class Card:
     warning_count: int = 0
     coverage_percent: str = ""
     can_confirm: bool = False
+    expires_at: datetime | None = None  # while it waits for confirmation
     processing: bool = False
     stage: str = ""  # while processing: "checking" the file or "storing" the readings
     chart_url: str = ""
@@ -492,6 +494,11 @@ def _card(request: HttpRequest, item: Upload | Refusal) -> Card:
             and report.get("ok") is True
             and can(request, Role.MEMBER)
         ),
+        expires_at=(
+            upload.updated_at + timedelta(seconds=settings.UPLOAD_PENDING_TTL_S)
+            if upload.status in PENDING_STATUSES and upload.stored_file and upload.updated_at
+            else None
+        ),
         processing=processing,
         stage="storing" if summary else "checking",
         chart_url=reverse("upload_chart", args=[upload.pk]) if charted else "",
@@ -533,11 +540,17 @@ class UploadList(OrgListView):
 @require_GET
 @org_required(Role.VIEWER)
 def upload_detail(request: HttpRequest, pk: int) -> HttpResponse:
+    """An upload's card; an expired or discarded one offers its record's drop zone to upload the
+    file again."""
     upload = get_upload_for(request, pk)
     return render(
         request,
         "devices/upload_detail.html",
-        {"card": _card(request, upload), "org_tz": request.organization.timezone},
+        {
+            "card": _card(request, upload),
+            "org_tz": request.organization.timezone,
+            "reupload": upload.status in (UploadStatus.EXPIRED, UploadStatus.DISCARDED),
+        },
     )
 
 
