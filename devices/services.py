@@ -1,7 +1,7 @@
 """Write operations on devices, and on readings uploads waiting for confirmation.
 
-(Checking and storing an upload are ``devices.readings``' pipeline; what is here ends the wait of
-those never confirmed.)
+(Checking and storing an upload are ``devices.readings``' pipeline; what is here ends the wait:
+discarding an upload, and expiring those never confirmed.)
 """
 
 from __future__ import annotations
@@ -20,6 +20,10 @@ from . import readings
 from .models import PENDING_STATUSES, Device, Upload, UploadStatus
 
 log = logging.getLogger(__name__)
+
+# What a member may throw away: a checked upload waiting for confirmation, or one whose storing
+# failed (its file is kept for a retry). One being processed is a worker's until it is done.
+DISCARDABLE = (UploadStatus.PREVIEW, UploadStatus.FAILED)
 
 
 def save_device(device: Device) -> Device:
@@ -77,6 +81,27 @@ def _expire(pk: int, cutoff: datetime, now: datetime) -> bool:
         )
         transaction.on_commit(lambda: _remove_kept_file(kept))
     return True
+
+
+def discard_upload(upload: Upload) -> Upload:
+    """Throw away an upload waiting for confirmation: its kept file deleted, its row DISCARDED
+    (still listed: the Uploads page keeps the record of what was uploaded and what became of it).
+    An upload in another status (stored, or taken by a worker meanwhile) is returned unchanged:
+    the caller tells by its status.
+    """
+    with transaction.atomic():
+        locked = Upload.objects.select_for_update(of=("self",)).get(pk=upload.pk)
+        if locked.status in DISCARDABLE:
+            kept = locked.stored_file
+            locked.status = UploadStatus.DISCARDED
+            locked.stored_file = ""
+            locked.progress = 0
+            locked.save(update_fields=["status", "stored_file", "progress", "updated_at"])
+            if kept:
+                transaction.on_commit(lambda: _remove_kept_file(kept))
+    for field in ("status", "stored_file", "progress", "updated_at"):
+        setattr(upload, field, getattr(locked, field))
+    return upload
 
 
 def _remove_kept_file(name: str) -> bool:

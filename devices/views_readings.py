@@ -42,7 +42,7 @@ from portal.crud import ListFilter, OrgListView
 from portal.models import Membership, Organization, Role
 from portal.tenancy import can, get_for_org_or_404, org_required
 
-from . import charts, readings, tasks
+from . import charts, readings, services, tasks
 from .models import PENDING_STATUSES, Device, Series, Upload, UploadStatus
 from .readings_csv import (
     DEFAULT_LIMITS,
@@ -429,6 +429,7 @@ class Card:
     warning_count: int = 0
     coverage_percent: str = ""
     can_confirm: bool = False
+    can_discard: bool = False
     expires_at: datetime | None = None  # while it waits for confirmation
     processing: bool = False
     stage: str = ""  # while processing: "checking" the file or "storing" the readings
@@ -494,6 +495,7 @@ def _card(request: HttpRequest, item: Upload | Refusal) -> Card:
             and report.get("ok") is True
             and can(request, Role.MEMBER)
         ),
+        can_discard=upload.status in services.DISCARDABLE and can(request, Role.MEMBER),
         expires_at=(
             upload.updated_at + timedelta(seconds=settings.UPLOAD_PENDING_TTL_S)
             if upload.status in PENDING_STATUSES and upload.stored_file and upload.updated_at
@@ -592,6 +594,31 @@ def upload_confirm(request: HttpRequest, pk: int) -> HttpResponse:
             f"Stored {upload.filename}: {upload.inserted:,} new, {upload.updated:,} changed, "
             f"{upload.unchanged:,} unchanged readings.",
         )
+    return redirect("upload_detail", upload.pk)
+
+
+@require_POST
+@org_required(Role.MEMBER)
+def upload_discard(request: HttpRequest, pk: int) -> HttpResponse:
+    """Throw away an upload waiting for confirmation (its file deleted, nothing stored)."""
+    upload = services.discard_upload(get_upload_for(request, pk))
+    discarded = upload.status == UploadStatus.DISCARDED
+    message = (
+        f"Discarded {upload.filename}: its file was deleted and nothing was stored."
+        if discarded
+        else f"{upload.filename} can't be discarded: it is {upload.get_status_display().lower()}."
+    )
+    if _is_htmx(request):
+        context: dict[str, Any] = {"card": _card(request, upload)}
+        if not discarded:
+            context["card_error"] = message
+        return render(
+            request, "devices/_upload_preview.html", context, status=200 if discarded else 409
+        )
+    if discarded:
+        messages.success(request, message)
+    else:
+        messages.error(request, message)
     return redirect("upload_detail", upload.pk)
 
 
@@ -879,6 +906,7 @@ __all__ = [
     "upload_chart",
     "upload_confirm",
     "upload_detail",
+    "upload_discard",
     "upload_progress",
     "upload_report_csv",
     "uploads_check",

@@ -1,4 +1,5 @@
-"""Checked uploads never confirmed: they expire (file deleted, row kept as "expired")."""
+"""Checked uploads never confirmed: they expire (file deleted, row kept as "expired"), and a member
+may discard one."""
 
 from __future__ import annotations
 
@@ -192,3 +193,50 @@ def test_it_tells_on_a_waiting_uploads_page_when_its_file_will_be_deleted(member
     deadline = timezone.localtime(upload.updated_at + timedelta(seconds=TTL_S), ZoneInfo(TZ))
     page = _text(member_client.get(reverse("upload_detail", args=[upload.pk])))
     assert f"Unconfirmed, the file is deleted {deadline:%Y-%m-%d %H:%M}" in page
+
+
+# ---- discarding ------------------------------------------------------------------------------
+
+
+def test_it_lets_a_member_discard_a_waiting_upload(
+    member_client, device, django_capture_on_commit_callbacks
+):
+    upload = _check(device, _csv())
+    assert "Discard" in _text(member_client.get(reverse("upload_detail", args=[upload.pk])))
+
+    with django_capture_on_commit_callbacks(execute=True):
+        response = member_client.post(reverse("upload_discard", args=[upload.pk]), follow=True)
+
+    assert "its file was deleted and nothing was stored" in _text(response)
+    upload.refresh_from_db()
+    assert (upload.status, upload.stored_file) == (UploadStatus.DISCARDED, "")
+    assert _files(readings.uploads_dir().parent) == []
+    assert Reading.objects.count() == 0
+
+
+def test_it_answers_the_drop_zone_script_with_the_discarded_card(member_client, device):
+    upload = _check(device, _csv())
+    response = member_client.post(
+        reverse("upload_discard", args=[upload.pk]), headers={"HX-Request": "true"}
+    )
+    assert response.status_code == 200
+    assert 'data-upload-status="discarded"' in response.content.decode()
+
+
+def test_it_refuses_to_discard_a_stored_upload(member_client, device):
+    upload = readings.confirm_upload(_check(device, _csv()))
+    response = member_client.post(reverse("upload_discard", args=[upload.pk]), follow=True)
+    assert "can&#x27;t be discarded: it is stored" in response.content.decode()
+    assert Upload.objects.get().status == UploadStatus.STORED
+    htmx = member_client.post(
+        reverse("upload_discard", args=[upload.pk]), headers={"HX-Request": "true"}
+    )
+    assert htmx.status_code == 409
+
+
+def test_it_lets_only_members_of_the_organization_discard(viewer_client, outsider_client, device):
+    upload = _check(device, _csv())
+    assert viewer_client.post(reverse("upload_discard", args=[upload.pk])).status_code == 403
+    assert outsider_client.post(reverse("upload_discard", args=[upload.pk])).status_code == 404
+    upload.refresh_from_db()
+    assert upload.status == UploadStatus.PREVIEW and Path(upload.stored_file).is_file()
