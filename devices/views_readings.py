@@ -281,9 +281,14 @@ def check_file(
     series = readings.series_for(owner)
     filename = (upload.name or "upload.csv")[:255]
     upload.seek(0)
-    if _needs_background(upload):
-        return tasks.start_background_check(series, upload, filename=filename, user=request.user)
-    return readings.check_upload(series, upload, filename=filename, user=request.user)
+    try:
+        if _needs_background(upload):
+            return tasks.start_background_check(
+                series, upload, filename=filename, user=request.user
+            )
+        return readings.check_upload(series, upload, filename=filename, user=request.user)
+    except readings.PendingUploadsFull as exc:
+        return Refusal(upload.name or "file", str(exc))
 
 
 def _files_of(request: HttpRequest) -> list[UploadedFile]:

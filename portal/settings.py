@@ -165,6 +165,12 @@ MAX_REQUEST_BYTES = env.int("MAX_REQUEST_BYTES", default=101 * 1024 * 1024)
 # meter data should not linger on disk. (The confirm re-parses the file anyway: waiting longer
 # would buy no correctness.)
 UPLOAD_PENDING_TTL_S = env.int("UPLOAD_PENDING_TTL_S", default=24 * 3600)
+# The most bytes one organization's unconfirmed uploads may hold on disk at once (five files at
+# the 100 MB limit for one upload): a new file past it is refused until some are confirmed or
+# discarded. It must be at least the limit for one upload, or a big file could never be checked.
+UPLOAD_PENDING_MAX_BYTES_PER_ORG = env.int(
+    "UPLOAD_PENDING_MAX_BYTES_PER_ORG", default=500 * 1024 * 1024
+)
 
 CRISPY_ALLOWED_TEMPLATE_PACKS = "bootstrap5"
 CRISPY_TEMPLATE_PACK = "bootstrap5"

@@ -1,5 +1,5 @@
-"""Checked uploads never confirmed: they expire (file deleted, row kept as "expired"), and a member
-may discard one."""
+"""Checked uploads never confirmed: they expire (file deleted, row kept as "expired"), a member may
+discard one, and an organization's unconfirmed files may hold only so many bytes."""
 
 from __future__ import annotations
 
@@ -12,11 +12,12 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
+from django.core.files.uploadedfile import SimpleUploadedFile
 from django.core.management import call_command
 from django.urls import reverse
 from django.utils import timezone
 
-from devices import readings, services, tasks
+from devices import readings, services, tasks, views_readings
 from devices.models import Reading, Upload, UploadStatus
 from tests.factories import DeviceFactory, HomeFactory
 
@@ -39,6 +40,17 @@ def device(org):
         home=HomeFactory(organization=org, timezone=TZ),
         custom_id="SP-00012",
         name="Roof array",
+        kind="electrification",
+        details={},
+    )
+
+
+@pytest.fixture
+def their_device(other_org):
+    return DeviceFactory(
+        organization=other_org,
+        home=HomeFactory(organization=other_org, timezone=TZ),
+        custom_id="SP-00012",
         kind="electrification",
         details={},
     )
@@ -240,3 +252,78 @@ def test_it_lets_only_members_of_the_organization_discard(viewer_client, outside
     assert outsider_client.post(reverse("upload_discard", args=[upload.pk])).status_code == 404
     upload.refresh_from_db()
     assert upload.status == UploadStatus.PREVIEW and Path(upload.stored_file).is_file()
+
+
+# ---- the cap on unconfirmed bytes ------------------------------------------------------------
+
+
+def _post(client, device, content: bytes, name: str = "SP-00012.csv", **kwargs):
+    return client.post(
+        reverse("device_readings_check", args=[device.pk]),
+        {"files": [SimpleUploadedFile(name, content, content_type="text/csv")]},
+        **kwargs,
+    )
+
+
+def test_it_refuses_a_file_past_the_organizations_cap_on_the_page_with_what_to_do(
+    member_client, device, settings, tmp_path
+):
+    first, second = _csv(day=1), _csv(day=2)
+    settings.UPLOAD_PENDING_MAX_BYTES_PER_ORG = len(first) + len(second) - 1
+    _post(member_client, device, first)
+    assert Upload.objects.get().status == UploadStatus.PREVIEW
+
+    response = _post(member_client, device, second, follow=True)
+
+    page = _text(response)
+    assert response.status_code == 200
+    assert "SP-00012.csv was not checked." in page
+    limit = f"{(len(first) + len(second) - 1) / 1024:,.1f} KB"
+    assert f"of the {limit} they may hold" in page
+    assert "Confirm or discard the uploads waiting on the Uploads page" in page
+    assert Upload.objects.count() == 1  # nothing recorded of the refused file
+    assert _files(tmp_path) == [f"{Upload.objects.get().pk}.bin"]  # nor kept
+
+    fragment = _post(member_client, device, second, headers={"HX-Request": "true"})
+    assert fragment.status_code == 422
+    assert "Confirm or discard the uploads waiting" in _text(fragment)
+
+
+def test_it_refuses_a_big_file_past_the_cap_before_handing_it_to_a_worker(
+    member_client, device, settings, monkeypatch, tmp_path, django_capture_on_commit_callbacks
+):
+    monkeypatch.setattr(views_readings, "BACKGROUND_BYTES", 100)
+    settings.UPLOAD_PENDING_MAX_BYTES_PER_ORG = len(_csv(day=1)) + 10
+    _check(device, _csv(day=1))
+    with django_capture_on_commit_callbacks(execute=False) as queued:
+        response = _post(member_client, device, _csv(day=2), follow=True)
+    assert "Confirm or discard the uploads waiting" in _text(response)
+    assert queued == [] and Upload.objects.count() == 1
+    assert not any((tmp_path / "uploads" / "incoming").glob("*"))
+
+
+def test_it_makes_room_once_a_waiting_upload_is_confirmed_discarded_or_expired(
+    member_client, device, settings
+):
+    settings.UPLOAD_PENDING_MAX_BYTES_PER_ORG = len(_csv(day=1)) + 10
+    waiting = _check(device, _csv(day=1))
+    with pytest.raises(readings.PendingUploadsFull):
+        _check(device, _csv(day=2))
+    services.discard_upload(waiting)
+    second = _check(device, _csv(day=2))
+    readings.confirm_upload(second)
+    third = _check(device, _csv(day=3))
+    _age(third, TTL_S + 60)  # past its time, even before the sweep: it counts no more
+    assert _check(device, _csv(day=4)).status == UploadStatus.PREVIEW
+
+
+def test_it_counts_only_the_organizations_own_waiting_uploads(
+    member_client, device, their_device, settings
+):
+    settings.UPLOAD_PENDING_MAX_BYTES_PER_ORG = len(_csv(day=1)) + 10
+    _check(their_device, _csv(day=1))  # theirs: as much as the cap allows
+    _post(member_client, device, _csv(day=2))
+    assert Upload.objects.get(organization=device.organization).status == UploadStatus.PREVIEW
+    refused = _post(member_client, device, _csv(day=3), follow=True)  # ours: now full
+    assert "Confirm or discard the uploads waiting" in _text(refused)
+    assert Upload.objects.filter(organization=device.organization).count() == 1
