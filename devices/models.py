@@ -186,6 +186,13 @@ class UploadStatus(models.TextChoices):
     STORED = "stored", "Stored"
     REJECTED = "rejected", "Rejected"
     FAILED = "failed", "Failed"
+    EXPIRED = "expired", "Expired (never confirmed)"
+    DISCARDED = "discarded", "Discarded"
+
+
+# An upload in one of these holds a file in DATA_DIR/uploads/ (its ``stored_file``) until it is
+# stored, discarded or expired: what the per-organization cap counts and the expiry sweep removes.
+PENDING_STATUSES = (UploadStatus.PREVIEW, UploadStatus.PROCESSING, UploadStatus.FAILED)
 
 
 class Upload(OrgOwned):
@@ -216,7 +223,10 @@ class Upload(OrgOwned):
 
     class Meta:
         ordering = ["-created_at", "-pk"]
-        indexes = [models.Index(fields=["organization", "-created_at"])]
+        indexes = [
+            models.Index(fields=["organization", "-created_at"]),
+            models.Index(fields=["status", "updated_at"]),  # the expiry sweep, the cap
+        ]
 
     def __str__(self) -> str:
         return f"{self.filename} ({self.get_status_display().lower()})"

@@ -9,7 +9,10 @@ Two ways in, one pipeline:
 
 - ``check_upload`` then ``confirm_upload``: the upload page's preview step keeps the raw file under
   ``DATA_DIR/uploads/`` and stores it once the user confirms (``PROCESS_IN_BACKGROUND_ROWS`` tells
-  the page when to hand the confirmation to a Celery task);
+  the page when to hand the confirmation to a Celery task). The files kept for confirmation count
+  against the organization's ``UPLOAD_PENDING_MAX_BYTES_PER_ORG`` (:func:`reserve_pending_bytes`)
+  and are deleted when not confirmed within ``UPLOAD_PENDING_TTL_S``
+  (``devices.services.expire_pending_uploads``);
 - ``import_readings``: one step, for the command and the JSON API.
 
 On PostgreSQL rows move by binary ``COPY`` (DESIGN.md, "Storing readings"); every other backend
@@ -25,7 +28,7 @@ import struct
 import tempfile
 from array import array
 from dataclasses import dataclass, fields, is_dataclass
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from itertools import islice
 from operator import lt
 from pathlib import Path
@@ -36,15 +39,16 @@ import psycopg
 from django.conf import settings
 from django.db import DatabaseError, connections, router, transaction
 from django.db.backends.base.base import BaseDatabaseWrapper
-from django.db.models import Count, Max, Min
+from django.db.models import Count, Max, Min, Sum
 from django.utils import timezone
 from psycopg import pq
 from psycopg.adapt import Dumper
 
 from homes.models import Meter
+from portal.models import Organization
 from portal.signals import readings_changed
 
-from .models import Device, Reading, Series, SeriesQuantity, Upload, UploadStatus
+from .models import PENDING_STATUSES, Device, Reading, Series, SeriesQuantity, Upload, UploadStatus
 from .readings_csv import (
     DEFAULT_LIMITS,
     HourlyReadings,
@@ -58,15 +62,20 @@ from .readings_csv import (
 
 __all__ = [
     "PROCESS_IN_BACKGROUND_ROWS",
+    "PendingUploadsFull",
     "StoreCounts",
     "check_upload",
     "confirm_upload",
     "context_for",
     "import_readings",
     "lock_series_before_delete",
+    "pending_bytes",
+    "pending_cutoff",
     "report_to_dict",
+    "reserve_pending_bytes",
     "series_for",
     "store_readings",
+    "uploads_dir",
 ]
 
 # Above this many hourly readings the upload page confirms in a Celery task: a request should not
@@ -93,6 +102,8 @@ _FLOAT8_ARRAY_OID = 1022
 _TEMP_TABLE = "gridfolio_incoming_readings"
 
 _CONFIRMABLE = {UploadStatus.PREVIEW, UploadStatus.PROCESSING, UploadStatus.FAILED}
+# Its file is gone for good: confirming it again answers the upload as it is.
+_GONE = {UploadStatus.STORED, UploadStatus.EXPIRED, UploadStatus.DISCARDED}
 
 
 @dataclass(frozen=True, slots=True)
@@ -308,18 +319,93 @@ def _clean_filename(filename: str) -> str:
     return name[:255]
 
 
-def _uploads_dir() -> Path:
+def uploads_dir() -> Path:
+    """Where files wait for confirmation (``incoming/`` below it: for a background check)."""
     return Path(settings.DATA_DIR) / "uploads"
 
 
-def check_upload(series: Series, fileobj: BinaryIO, *, filename: str, user: Any) -> Upload:
+class PendingUploadsFull(Exception):
+    """A file would take its organization's unconfirmed uploads past
+    ``UPLOAD_PENDING_MAX_BYTES_PER_ORG``; the message says what to do."""
+
+
+def pending_cutoff(now: datetime | None = None) -> datetime:
+    """Uploads waiting for confirmation unchanged since before this instant have expired."""
+    return (now or timezone.now()) - timedelta(seconds=settings.UPLOAD_PENDING_TTL_S)
+
+
+def pending_bytes(organization_id: int, *, using: str | None = None) -> int:
+    """What the organization's unexpired, unconfirmed uploads hold on disk."""
+    total = (
+        Upload.objects.using(using or router.db_for_read(Upload))
+        .filter(
+            organization_id=organization_id,
+            status__in=PENDING_STATUSES,
+            updated_at__gte=pending_cutoff(),
+        )
+        .exclude(stored_file="")
+        .aggregate(total=Sum("size_bytes"))["total"]
+    )
+    return int(total or 0)
+
+
+def reserve_pending_bytes(
+    organization_id: int, size_bytes: int, *, using: str | None = None, lock: bool = True
+) -> None:
+    """Refuse (:class:`PendingUploadsFull`) a file of ``size_bytes`` to keep for confirmation when
+    the organization's unconfirmed uploads would hold more than UPLOAD_PENDING_MAX_BYTES_PER_ORG.
+
+    The one check of every file kept for confirmation (the upload pages' checks, in the request
+    or in a task). With ``lock`` (inside the transaction that records the upload) the
+    organization's row is locked, so two uploads at once cannot both pass on the same room.
+    """
+    using = using or router.db_for_write(Upload)
+    organizations = Organization.objects.using(using).only("name")
+    if lock:
+        organizations = organizations.select_for_update(no_key=True)
+    organization = organizations.get(pk=organization_id)
+    limit = settings.UPLOAD_PENDING_MAX_BYTES_PER_ORG
+    held = pending_bytes(organization_id, using=using)
+    if held + size_bytes <= limit:
+        return
+    if not held:
+        raise PendingUploadsFull(
+            f"It is {_size_text(size_bytes)}, more than the {_size_text(limit)} that "
+            f"{organization.name}'s checked uploads waiting for confirmation may hold; split it "
+            "into smaller files."
+        )
+    hours = settings.UPLOAD_PENDING_TTL_S / 3600
+    raise PendingUploadsFull(
+        f"{organization.name}'s checked uploads waiting for confirmation already hold "
+        f"{_size_text(held)} of the {_size_text(limit)} they may hold, and this file is "
+        f"{_size_text(size_bytes)}. Confirm or discard the uploads waiting on the Uploads page "
+        f"(they also expire {hours:g} hours after their last change), then upload this file again."
+    )
+
+
+def _size_text(n: int) -> str:
+    if n >= 1 << 20:
+        return f"{n / (1 << 20):,.1f} MB"
+    return f"{n / 1024:,.1f} KB" if n >= 1024 else f"{n:,} bytes"
+
+
+def check_upload(
+    series: Series, fileobj: BinaryIO, *, filename: str, user: Any, counted: bool = False
+) -> Upload:
     """Parse and validate a file; record it as PREVIEW (kept for confirmation) or REJECTED.
 
     Nothing is written to the readings. The file is copied aside while it is parsed (one read),
-    and kept as ``DATA_DIR/uploads/<upload id>.bin`` only when it passed.
+    and kept as ``DATA_DIR/uploads/<upload id>.bin`` only when it passed, and only when the
+    organization's unconfirmed uploads have room for it (else :class:`PendingUploadsFull`, with
+    nothing kept or recorded). ``counted``: the file's bytes already count against that room (the
+    background check of an upload ``tasks.start_background_check`` accepted).
     """
     filename = _clean_filename(filename)
-    directory = _uploads_dir()
+    declared = getattr(fileobj, "size", None)
+    if not counted and isinstance(declared, int):
+        # Refuse a file that cannot fit before reading it; checked again, locked, when kept.
+        reserve_pending_bytes(series.organization_id, declared, lock=False)
+    directory = uploads_dir()
     directory.mkdir(parents=True, exist_ok=True)
     handle = tempfile.NamedTemporaryFile(  # noqa: SIM115 (closed below, renamed or removed in finally)
         dir=directory, prefix=".checking-", suffix=".bin", delete=False
@@ -332,7 +418,10 @@ def check_upload(series: Series, fileobj: BinaryIO, *, filename: str, user: Any)
             result = _parse(series, tee, filename)
             tee.drain(keep=result.ok)
         upload = _new_upload(series, result, tee, filename, user)
-        with transaction.atomic(using=router.db_for_write(Upload)):
+        using = router.db_for_write(Upload)
+        with transaction.atomic(using=using):
+            if result.ok and not counted:
+                reserve_pending_bytes(series.organization_id, tee.size, using=using)
             upload.save()
             if result.ok:
                 kept = directory / f"{upload.pk}.bin"
@@ -351,8 +440,9 @@ def check_upload(series: Series, fileobj: BinaryIO, *, filename: str, user: Any)
 def confirm_upload(upload: Upload) -> Upload:
     """Store a checked upload from its kept file; STORED with the counts, the kept file removed.
 
-    Idempotent: an upload already stored is returned as it is. The upload row is locked while it
-    is stored, so a double click (or a task retried while the first run still works) stores once.
+    Idempotent: an upload already stored (or expired, or discarded) is returned as it is. The
+    upload row is locked while it is stored, so a double click (or a task retried while the first
+    run still works) stores once.
     The file is re-parsed, not trusted from the preview: the home's timezone or the device's
     nameplate may have changed since; a report that now has errors rejects the upload.
     """
@@ -366,7 +456,7 @@ def confirm_upload(upload: Upload) -> Upload:
                 .get(pk=upload.pk)
             )
             if locked.status not in _CONFIRMABLE:
-                if locked.status == UploadStatus.STORED:
+                if locked.status in _GONE:
                     return _refresh(upload, locked)
                 raise ValueError(
                     f"Upload {locked.pk} is {locked.get_status_display().lower()}; "
@@ -460,7 +550,9 @@ def import_readings(
     """Check a file and, when it has no error, store it: the command's and the API's one step.
 
     A rejected file is recorded (REJECTED) and writes no reading. A dry run writes nothing at all:
-    the Upload it returns is not saved (status PREVIEW or REJECTED, ``pk`` None).
+    the Upload it returns is not saved (status PREVIEW or REJECTED, ``pk`` None). No file is kept
+    either way, so the cap on files waiting for confirmation (:func:`reserve_pending_bytes`) does
+    not concern this one-step path.
     """
     filename = _clean_filename(filename)
     tee = _Tee(fileobj)

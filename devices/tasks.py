@@ -20,7 +20,7 @@ from django.db import transaction
 from django.utils import timezone
 from kombu.exceptions import OperationalError as BrokerUnavailable
 
-from . import readings
+from . import readings, services
 from .models import Series, Upload, UploadStatus
 
 log = logging.getLogger(__name__)
@@ -69,7 +69,10 @@ class ProgressReader:
 
 def start_background_check(series: Series, fileobj: Any, *, filename: str, user: Any) -> Upload:
     """Keep the file where a worker can read it, record the upload as PROCESSING and queue the
-    check once the row is committed. Returns the PROCESSING upload the page will poll."""
+    check once the row is committed. Returns the PROCESSING upload the page will poll.
+
+    Raises ``readings.PendingUploadsFull`` (nothing kept, nothing recorded) when the
+    organization's unconfirmed uploads have no room for the file."""
     directory = _incoming_dir()
     directory.mkdir(parents=True, exist_ok=True)
     upload = Upload(
@@ -81,17 +84,24 @@ def start_background_check(series: Series, fileobj: Any, *, filename: str, user:
         status=UploadStatus.PROCESSING,
         progress=0,
     )
-    with transaction.atomic():
-        upload.save()
-        path = directory / f"{upload.pk}.bin"
-        fileobj.seek(0)
-        with path.open("wb") as out:
-            shutil.copyfileobj(fileobj, out, 1 << 20)
-        upload.stored_file = str(path)
-        upload.save(update_fields=["stored_file"])
-        transaction.on_commit(
-            lambda: _hand_over(check_upload_task, run_background_check, upload.pk)
-        )
+    path: Path | None = None
+    try:
+        with transaction.atomic():
+            readings.reserve_pending_bytes(series.organization_id, upload.size_bytes)
+            upload.save()
+            path = directory / f"{upload.pk}.bin"
+            fileobj.seek(0)
+            with path.open("wb") as out:
+                shutil.copyfileobj(fileobj, out, 1 << 20)
+            upload.stored_file = str(path)
+            upload.save(update_fields=["stored_file"])
+            transaction.on_commit(
+                lambda: _hand_over(check_upload_task, run_background_check, upload.pk)
+            )
+    except BaseException:
+        if path is not None:
+            path.unlink(missing_ok=True)  # the row rolled back: nothing points at the file
+        raise
     return upload
 
 
@@ -120,7 +130,7 @@ def run_background_check(upload_id: int) -> str:
         with incoming.open("rb") as raw:
             stream = ProgressReader(raw, incoming.stat().st_size, upload_id)
             checked = readings.check_upload(
-                series, stream, filename=upload.filename, user=upload.uploaded_by
+                series, stream, filename=upload.filename, user=upload.uploaded_by, counted=True
             )
     except Exception:
         # Not re-raised: a retry would fail the same way, and the page must show an outcome.
@@ -187,3 +197,9 @@ def check_upload_task(upload_id: int) -> str:
 def confirm_upload_task(upload_id: int) -> str:
     """Store a big checked upload (PROCESSING -> STORED, REJECTED or FAILED)."""
     return run_background_confirm(upload_id)
+
+
+@shared_task(ignore_result=True)
+def expire_pending_uploads() -> int:
+    """Hourly (beat): delete the files of uploads never confirmed within UPLOAD_PENDING_TTL_S."""
+    return services.expire_pending_uploads().expired

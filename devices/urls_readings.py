@@ -1,5 +1,5 @@
-"""Readings URLs: uploads (list, check, preview, progress, confirm, report), and each device's and
-meter's readings panel, chart data and CSV export. Included from devices/urls.py."""
+"""Readings URLs: uploads (list, check, preview, progress, confirm, discard, report), and each
+device's and meter's readings panel, chart data and CSV export. Included from devices/urls.py."""
 
 from __future__ import annotations
 
@@ -16,6 +16,7 @@ urlpatterns = [
     path("uploads/<int:pk>/", views.upload_detail, name="upload_detail"),
     path("uploads/<int:pk>/progress/", views.upload_progress, name="upload_progress"),
     path("uploads/<int:pk>/confirm/", views.upload_confirm, name="upload_confirm"),
+    path("uploads/<int:pk>/discard/", views.upload_discard, name="upload_discard"),
     path("uploads/<int:pk>/report.csv", views.upload_report_csv, name="upload_report_csv"),
     path("uploads/<int:pk>/chart.json", views.upload_chart, name="upload_chart"),
     path("devices/<int:pk>/readings/", views.readings_panel, DEVICE, name="device_readings"),

@@ -13,12 +13,13 @@ import re
 import secrets
 import zlib
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 from zoneinfo import ZoneInfo
 
+from django.conf import settings
 from django.contrib import messages
 from django.core.cache import cache
 from django.core.files.uploadedfile import UploadedFile
@@ -41,8 +42,8 @@ from portal.crud import ListFilter, OrgListView, query_ids
 from portal.models import Membership, Organization, Role
 from portal.tenancy import can, get_for_org_or_404, org_required
 
-from . import charts, readings, tasks
-from .models import Device, Series, Upload, UploadStatus
+from . import charts, readings, services, tasks
+from .models import PENDING_STATUSES, Device, Series, Upload, UploadStatus
 from .readings_csv import (
     DEFAULT_LIMITS,
     Issue,
@@ -280,9 +281,14 @@ def check_file(
     series = readings.series_for(owner)
     filename = (upload.name or "upload.csv")[:255]
     upload.seek(0)
-    if _needs_background(upload):
-        return tasks.start_background_check(series, upload, filename=filename, user=request.user)
-    return readings.check_upload(series, upload, filename=filename, user=request.user)
+    try:
+        if _needs_background(upload):
+            return tasks.start_background_check(
+                series, upload, filename=filename, user=request.user
+            )
+        return readings.check_upload(series, upload, filename=filename, user=request.user)
+    except readings.PendingUploadsFull as exc:
+        return Refusal(upload.name or "file", str(exc))
 
 
 def _files_of(request: HttpRequest) -> list[UploadedFile]:
@@ -428,6 +434,8 @@ class Card:
     warning_count: int = 0
     coverage_percent: str = ""
     can_confirm: bool = False
+    can_discard: bool = False
+    expires_at: datetime | None = None  # while it waits for confirmation
     processing: bool = False
     stage: str = ""  # while processing: "checking" the file or "storing" the readings
     chart_url: str = ""
@@ -492,6 +500,12 @@ def _card(request: HttpRequest, item: Upload | Refusal) -> Card:
             and report.get("ok") is True
             and can(request, Role.MEMBER)
         ),
+        can_discard=upload.status in services.DISCARDABLE and can(request, Role.MEMBER),
+        expires_at=(
+            upload.updated_at + timedelta(seconds=settings.UPLOAD_PENDING_TTL_S)
+            if upload.status in PENDING_STATUSES and upload.stored_file and upload.updated_at
+            else None
+        ),
         processing=processing,
         stage="storing" if summary else "checking",
         chart_url=reverse("upload_chart", args=[upload.pk]) if charted else "",
@@ -533,11 +547,17 @@ class UploadList(OrgListView):
 @require_GET
 @org_required(Role.VIEWER)
 def upload_detail(request: HttpRequest, pk: int) -> HttpResponse:
+    """An upload's card; an expired or discarded one offers its record's drop zone to upload the
+    file again."""
     upload = get_upload_for(request, pk)
     return render(
         request,
         "devices/upload_detail.html",
-        {"card": _card(request, upload), "org_tz": request.organization.timezone},
+        {
+            "card": _card(request, upload),
+            "org_tz": request.organization.timezone,
+            "reupload": upload.status in (UploadStatus.EXPIRED, UploadStatus.DISCARDED),
+        },
     )
 
 
@@ -579,6 +599,31 @@ def upload_confirm(request: HttpRequest, pk: int) -> HttpResponse:
             f"Stored {upload.filename}: {upload.inserted:,} new, {upload.updated:,} changed, "
             f"{upload.unchanged:,} unchanged readings.",
         )
+    return redirect("upload_detail", upload.pk)
+
+
+@require_POST
+@org_required(Role.MEMBER)
+def upload_discard(request: HttpRequest, pk: int) -> HttpResponse:
+    """Throw away an upload waiting for confirmation (its file deleted, nothing stored)."""
+    upload = services.discard_upload(get_upload_for(request, pk))
+    discarded = upload.status == UploadStatus.DISCARDED
+    message = (
+        f"Discarded {upload.filename}: its file was deleted and nothing was stored."
+        if discarded
+        else f"{upload.filename} can't be discarded: it is {upload.get_status_display().lower()}."
+    )
+    if _is_htmx(request):
+        context: dict[str, Any] = {"card": _card(request, upload)}
+        if not discarded:
+            context["card_error"] = message
+        return render(
+            request, "devices/_upload_preview.html", context, status=200 if discarded else 409
+        )
+    if discarded:
+        messages.success(request, message)
+    else:
+        messages.error(request, message)
     return redirect("upload_detail", upload.pk)
 
 
@@ -868,6 +913,7 @@ __all__ = [
     "upload_chart",
     "upload_confirm",
     "upload_detail",
+    "upload_discard",
     "upload_progress",
     "upload_report_csv",
     "uploads_check",

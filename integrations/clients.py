@@ -54,7 +54,9 @@ def _transport(connection: Connection) -> httpx.BaseTransport | None:
     if settings.INTEGRATIONS_SANDBOX and not connection.base_url:
         from .sandbox import registry
 
-        return registry.transport(connection.platform)
+        return registry.transport(
+            connection.platform, tenant=registry.tenant_of(connection.organization_id)
+        )
     return None
 
 

@@ -116,7 +116,8 @@ class ChargeReportForm(forms.Form):
 
 
 class SandboxOutageForm(forms.Form):
-    """Sandbox only: make one emulator fail for a while, to watch retries and recovery."""
+    """Sandbox only: make one emulator fail for a while, for this organization's calls only, to
+    watch retries and recovery."""
 
     platform = forms.ChoiceField(choices=[])
     seconds = forms.IntegerField(

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import time
 
 from django.contrib import messages
 from django.contrib.contenttypes.models import ContentType
@@ -280,7 +279,7 @@ def sandbox_emit_price_event(request: HttpRequest) -> HttpResponse:
     ).first()
     if connection is None or not connection.uses_sandbox:
         raise Http404("Only the sandbox emulator can be told to emit events.")
-    from .sandbox.registry import emulator
+    from .sandbox.registry import emulator, tenant_of
 
     user_ids = list(
         UpstreamLink.objects.filter(
@@ -294,7 +293,10 @@ def sandbox_emit_price_event(request: HttpRequest) -> HttpResponse:
     if not user_ids:
         messages.error(request, "No customer is on Spark yet.")
     else:
-        emulator("spark").emit_price_delta(user_ids=user_ids)
+        # To this organization's webhook only: every sandbox organization shares the emulator.
+        emulator("spark").emit_price_delta(
+            user_ids=user_ids, tenant=tenant_of(request.organization.pk)
+        )
         messages.success(
             request,
             f"The Spark emulator is sending a price change for {len(user_ids)} customer(s).",
@@ -305,7 +307,8 @@ def sandbox_emit_price_event(request: HttpRequest) -> HttpResponse:
 @require_POST
 @org_required(Role.ADMIN)
 def sandbox_outage(request: HttpRequest) -> HttpResponse:
-    """Sandbox only: an emulator fails every call for some seconds (retries then recovery are visible)."""
+    """Sandbox only: an emulator fails every call of this organization for some seconds (retries
+    then recovery are visible); other organizations' calls go on as usual."""
     sandboxed = [
         (c.platform, c.get_platform_display())
         for c in Connection.objects.filter(organization=request.organization)
@@ -314,18 +317,19 @@ def sandbox_outage(request: HttpRequest) -> HttpResponse:
     form = SandboxOutageForm(request.POST, platforms=sandboxed)
     if not sandboxed or not form.is_valid():
         raise Http404("Only the sandbox emulators can be told to fail.")
-    from .sandbox.registry import emulator
+    from .sandbox.registry import emulator, tenant_of
 
     data = form.cleaned_data
-    target = emulator(data["platform"])
-    with target.lock:
-        target.faults.status = data["status"]
-        target.faults.fail_until = time.time() + data["seconds"]
+    # This organization's calls only: every sandbox organization shares the emulator.
+    emulator(data["platform"]).fail_for(
+        data["seconds"], data["status"], tenant=tenant_of(request.organization.pk)
+    )
     label = dict(sandboxed)[data["platform"]]
     if data["seconds"]:
         messages.warning(
             request,
-            f"The {label} emulator answers {data['status']} to every call for {data['seconds']} s.",
+            f"The {label} emulator answers {data['status']} to every call for {data['seconds']} s "
+            f"(calls of {request.organization.name} only).",
         )
     else:
         messages.success(request, f"The {label} emulator answers normally again.")

@@ -168,6 +168,18 @@ DATA_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
 # The largest request body accepted: a 100 MB readings file and its multipart envelope. A larger
 # declared body is refused before anything reads it (portal.middleware.RequestSizeLimitMiddleware).
 MAX_REQUEST_BYTES = env.int("MAX_REQUEST_BYTES", default=101 * 1024 * 1024)
+# A checked readings file waits in DATA_DIR/uploads/ for its confirmation this long (from its last
+# change), then the hourly sweep deletes it and marks the upload expired. A day: checking and
+# confirming is one sitting, re-uploading an expired file costs a minute, and files of customers'
+# meter data should not linger on disk. (The confirm re-parses the file anyway: waiting longer
+# would buy no correctness.)
+UPLOAD_PENDING_TTL_S = env.int("UPLOAD_PENDING_TTL_S", default=24 * 3600)
+# The most bytes one organization's unconfirmed uploads may hold on disk at once (five files at
+# the 100 MB limit for one upload): a new file past it is refused until some are confirmed or
+# discarded. It must be at least the limit for one upload, or a big file could never be checked.
+UPLOAD_PENDING_MAX_BYTES_PER_ORG = env.int(
+    "UPLOAD_PENDING_MAX_BYTES_PER_ORG", default=500 * 1024 * 1024
+)
 
 CRISPY_ALLOWED_TEMPLATE_PACKS = "bootstrap5"
 CRISPY_TEMPLATE_PACK = "bootstrap5"
@@ -236,6 +248,8 @@ CELERY_DB_REUSE_MAX = env.int("CELERY_DB_REUSE_MAX", default=1_000_000)
 CELERY_BEAT_SCHEDULE = {
     # Nothing is lost when the broker or a worker dies: pending and due links are re-enqueued.
     "sweep-upstream-links": {"task": "integrations.tasks.sweep", "schedule": 60.0},
+    # Checked uploads never confirmed within UPLOAD_PENDING_TTL_S: files deleted, rows "expired".
+    "expire-pending-uploads": {"task": "devices.tasks.expire_pending_uploads", "schedule": 3600.0},
 }
 # Sync engine: attempts before a link is "failed", and how long a worker's claim on a link lasts.
 SYNC_MAX_ATTEMPTS = env.int("SYNC_MAX_ATTEMPTS", default=8)

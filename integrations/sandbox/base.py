@@ -11,6 +11,12 @@ Control endpoints, on every emulator, under `/_sandbox/`:
   token issued so far stops working.
 - `GET /_sandbox/state`: the emulator's whole state as JSON (what tests check against).
 - `POST /_sandbox/reset`: forget everything.
+
+Tenants: in sandbox mode every organization talks to the same emulators. The in-process transport
+of an organization's connection sends its tenant in `X-Sandbox-Tenant` (set by the transport, so
+client code neither knows nor can forge it); faults set for a tenant (`fail_for(..., tenant=)`, or
+the faults endpoint called with that header) fail only that tenant's calls. Faults set without a
+tenant (the tests', the drills', `manage.py sandbox` over HTTP) fail every call, as before.
 """
 
 from __future__ import annotations
@@ -30,6 +36,8 @@ import httpx
 from waitress import wasyncore
 
 HandlerResult = "Response"
+# Who is calling, in sandbox mode: the organization, as the in-process transport tells it.
+TENANT_HEADER = "X-Sandbox-Tenant"
 
 
 class ConnectionDropped(Exception):
@@ -57,6 +65,11 @@ class Request:
     @property
     def content_type(self) -> str:
         return self.headers.get("content-type", "").split(";")[0].strip().lower()
+
+    @property
+    def tenant(self) -> str:
+        """The calling organization's tenant ("" when the caller names none)."""
+        return self.headers.get(TENANT_HEADER.lower(), "")
 
 
 @dataclass
@@ -117,7 +130,8 @@ class Emulator:
 
     def __init__(self, state_path: str | Path | None = None) -> None:
         self.lock = threading.RLock()
-        self.faults = Faults()
+        self.faults = Faults()  # every caller's
+        self.tenant_faults: dict[str, Faults] = {}  # one tenant's only
         self.routes: list[tuple[str, re.Pattern[str], Callable[[Request], Response]]] = []
         self.state_path = Path(state_path) if state_path else None
         self.calls: list[tuple[str, str, int]] = []  # (method, path, status) of every call
@@ -162,12 +176,33 @@ class Emulator:
         with self.lock:
             self.state = self.initial_state()
             self.faults = Faults()
+            self.tenant_faults.clear()
             self.calls.clear()
             self.save()
 
     @staticmethod
     def new_id(prefix: str = "") -> str:
         return f"{prefix}{secrets.token_hex(8)}"
+
+    # --- faults ---------------------------------------------------------------------------
+    def faults_for(self, tenant: str = "") -> Faults:
+        """The faults of `tenant` (created on first use), or every caller's when it is ""."""
+        if not tenant:
+            return self.faults
+        with self.lock:
+            return self.tenant_faults.setdefault(tenant, Faults())
+
+    def fail_for(self, seconds: float, status: int = 503, *, tenant: str = "") -> None:
+        """Every call (of `tenant` only, when given) answers `status` for `seconds`; 0 ends it."""
+        with self.lock:
+            faults = self.faults_for(tenant)
+            faults.status = status
+            faults.fail_until = time.time() + seconds
+
+    def _faults_of(self, tenant: str) -> list[Faults]:
+        """Every caller's faults, then the tenant's own (caller holds the lock)."""
+        own = self.tenant_faults.get(tenant) if tenant else None
+        return [self.faults] if own is None else [self.faults, own]
 
     # --- control endpoints ------------------------------------------------------------------
     def control(self, action: str, request: Request) -> Response | None:
@@ -188,30 +223,32 @@ class Emulator:
         if action == "faults" and request.method == "POST":
             data = request.json() if request.body else {}
             with self.lock:
-                self.faults.fail_next = int(data.get("fail_next", self.faults.fail_next))
-                self.faults.status = int(data.get("status", self.faults.status))
-                self.faults.retry_after = data.get("retry_after", self.faults.retry_after)
-                self.faults.latency_ms = int(data.get("latency_ms", self.faults.latency_ms))
-                self.faults.drop_next = int(data.get("drop_next", self.faults.drop_next))
+                faults = self.faults_for(request.tenant)
+                faults.fail_next = int(data.get("fail_next", faults.fail_next))
+                faults.status = int(data.get("status", faults.status))
+                faults.retry_after = data.get("retry_after", faults.retry_after)
+                faults.latency_ms = int(data.get("latency_ms", faults.latency_ms))
+                faults.drop_next = int(data.get("drop_next", faults.drop_next))
                 if "fail_for_s" in data:
-                    self.faults.fail_until = time.time() + float(data["fail_for_s"])
+                    faults.fail_until = time.time() + float(data["fail_for_s"])
                 if data.get("expire_tokens"):
                     self.expire_tokens()
                     self.save()
-                return Response.json(200, self.faults.__dict__)
+                return Response.json(200, faults.__dict__)
         return Response.json(404, {"detail": "unknown sandbox control"})
 
-    def fault_response(self) -> Response | None:
-        """The injected failure for this call, if one is due (caller holds the lock)."""
-        outage = self.faults.fail_until > time.time()
-        if self.faults.fail_next > 0 or outage:
-            if not outage:
-                self.faults.fail_next -= 1
-            status = self.faults.status
-            response = self.error_for_fault(status)
-            if self.faults.retry_after is not None:
-                response.headers.append(("Retry-After", str(self.faults.retry_after)))
-            return response
+    def fault_response(self, tenant: str = "") -> Response | None:
+        """The injected failure for this call of `tenant`, if one is due (caller holds the lock)."""
+        now = time.time()
+        for faults in self._faults_of(tenant):
+            outage = faults.fail_until > now
+            if faults.fail_next > 0 or outage:
+                if not outage:
+                    faults.fail_next -= 1
+                response = self.error_for_fault(faults.status)
+                if faults.retry_after is not None:
+                    response.headers.append(("Retry-After", str(faults.retry_after)))
+                return response
         return None
 
     def error_for_fault(self, status: int) -> Response:
@@ -229,7 +266,7 @@ class Emulator:
         if request.path.startswith("/_sandbox/"):
             return self._control(request)
         with self.lock:
-            fault = self.fault_response()
+            fault = self.fault_response(request.tenant)
         if fault is not None:
             return fault
         path_matched = False
@@ -274,12 +311,17 @@ class Emulator:
                 headers=headers,
                 body=body,
             )
-            if self.faults.latency_ms and not request.path.startswith("/_sandbox/"):
-                time.sleep(self.faults.latency_ms / 1000)
+            control = request.path.startswith("/_sandbox/")
+            with self.lock:
+                faults = self._faults_of(request.tenant)
+            latency_ms = max(f.latency_ms for f in faults)
+            if latency_ms and not control:
+                time.sleep(latency_ms / 1000)
             drop = False
             with self.lock:
-                if self.faults.drop_next > 0 and not request.path.startswith("/_sandbox/"):
-                    self.faults.drop_next -= 1
+                dropping = next((f for f in faults if f.drop_next > 0), None)
+                if dropping is not None and not control:
+                    dropping.drop_next -= 1
                     drop = True
             if drop:
                 return self._dropped(start_response)
@@ -366,9 +408,18 @@ class RunningEmulator:
 
 
 class SandboxTransport(httpx.WSGITransport):
-    """In-process transport: a dropped connection surfaces as the httpx error a socket gives."""
+    """In-process transport: a dropped connection surfaces as the httpx error a socket gives, and
+    every request names the transport's tenant (whatever the client sent in that header)."""
+
+    def __init__(self, *args: Any, tenant: str = "", **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.tenant = tenant
 
     def handle_request(self, request: httpx.Request) -> httpx.Response:
+        if self.tenant:
+            request.headers[TENANT_HEADER] = self.tenant
+        else:
+            request.headers.pop(TENANT_HEADER, None)
         try:
             response = super().handle_request(request)
             response.read()

@@ -3,6 +3,10 @@
 In sandbox mode a connection with no base URL of its own talks to these through an httpx WSGI
 transport, so the demo works offline with no server to start. `manage.py sandbox --port` serves
 the same emulators over real HTTP.
+
+Every organization in sandbox mode shares these emulators (and their built-in accounts): each
+connection's transport names its organization as the emulator's tenant, so an outage an admin
+sets, or an event a Spark admin asks for, concerns that organization alone.
 """
 
 from __future__ import annotations
@@ -60,8 +64,14 @@ def emulator(platform: str) -> Emulator:
         return _emulators[platform]
 
 
-def transport(platform: str) -> httpx.WSGITransport:
-    return SandboxTransport(app=emulator(platform))
+def tenant_of(organization_id: int) -> str:
+    """The emulators' name for an organization (what its transport sends, what faults key on)."""
+    return f"org-{organization_id}"
+
+
+def transport(platform: str, tenant: str = "") -> httpx.WSGITransport:
+    """The in-process transport to `platform`'s emulator, its calls made as `tenant`."""
+    return SandboxTransport(app=emulator(platform), tenant=tenant)
 
 
 def reset_all() -> None:

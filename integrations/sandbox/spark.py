@@ -16,7 +16,9 @@ silent):
 
 Sandbox controls besides the base ones: `POST /_sandbox/emit` (a PriceDelta event, JSON
 `{"userIds": [...], "meterIds": [...], "operation": "Create"}`), and in Python `add_client()`,
-`expire_tokens()`, `emit_price_delta()`, `wait_for_deliveries()`.
+`expire_tokens()`, `emit_price_delta()`, `wait_for_deliveries()`. A webhook belongs to the tenant
+that registered it (base.py, "Tenants"): only that tenant can test it, and an event emitted for a
+tenant reaches its webhooks alone.
 """
 
 from __future__ import annotations
@@ -542,13 +544,14 @@ class SparkEmulator(Emulator):
             "operations": operations,
             "eventTypes": event_types,
             "createdAtUtc": utc_now(),
+            "tenant": request.tenant,  # whose webhook: sandbox events reach their tenant only
         }
         return Response.json(201, {"webhookId": webhook_id})
 
     def test_webhook(self, request: Request) -> Response:
         webhook = self.state["webhooks"].get(request.params["webhook_id"])
-        if webhook is None:
-            return empty(404)
+        if webhook is None or webhook.get("tenant", "") != request.tenant:
+            return empty(404)  # another tenant's webhook is as unknown as a missing one
         event = self._record_event(
             "Test", "Create", {"payloadType": "Test", "webhookId": webhook["webhookId"]}
         )
@@ -571,8 +574,10 @@ class SparkEmulator(Emulator):
         points: list[dict[str, Any]] | None = None,
         start: datetime | None = None,
         hours: int = 24,
+        tenant: str | None = None,
     ) -> dict[str, Any]:
-        """Send a PriceDelta event to every webhook subscribed to PriceDelta and `operation`.
+        """Send a PriceDelta event to every webhook subscribed to PriceDelta and `operation`
+        (of `tenant` only, when given: in sandbox mode every organization shares the emulator).
 
         Targets name the users and meters given (with the meter's user and meterPointId when the
         meter is known); with neither given, every registered user is a target. Without `points`,
@@ -606,7 +611,9 @@ class SparkEmulator(Emulator):
             deliveries = [
                 self._dispatch(webhook, event)
                 for webhook in self.state["webhooks"].values()
-                if "PriceDelta" in webhook["eventTypes"] and canonical in webhook["operations"]
+                if "PriceDelta" in webhook["eventTypes"]
+                and canonical in webhook["operations"]
+                and (tenant is None or webhook.get("tenant", "") == tenant)
             ]
             self.save()
         return {
@@ -781,6 +788,7 @@ class SparkEmulator(Emulator):
                     price_area=str(data.get("priceArea", "NO1")),
                     currency=str(data.get("currency", "NOK")),
                     points=data.get("points"),
+                    tenant=request.tenant or None,
                 )
             except ValueError as exc:
                 return problem(400, detail=str(exc))

@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import pytest
 from django.core.management import call_command
+from django.core.management.base import CommandError
 from django.test import Client
 from django.urls import reverse
 
@@ -9,7 +10,8 @@ from portal.models import Membership, Organization, User
 
 
 @pytest.mark.django_db
-def test_it_seeds_the_demo_idempotently_and_the_login_works(capsys):
+def test_it_seeds_the_demo_idempotently_and_the_login_works(capsys, settings):
+    settings.DEBUG = True  # the command is for development only (make run sets DEBUG=1)
     call_command("seed_demo")
     call_command("seed_demo")
     out = capsys.readouterr().out
@@ -22,6 +24,16 @@ def test_it_seeds_the_demo_idempotently_and_the_login_works(capsys):
     )
     assert response.status_code == 302
     assert "Sunrise Solar" in client.get(reverse("dashboard")).content.decode()
+
+
+@pytest.mark.django_db
+def test_it_refuses_to_seed_the_demo_without_debug(settings):
+    settings.DEBUG = False
+    with pytest.raises(CommandError, match="only with DEBUG on") as refused:
+        call_command("seed_demo")
+    assert refused.value.returncode != 0
+    assert not User.objects.filter(email="demo@gridfolio.local").exists()
+    assert not Organization.objects.filter(slug="demo").exists()
 
 
 @pytest.mark.django_db
