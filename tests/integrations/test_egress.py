@@ -144,18 +144,18 @@ def test_connect_refuses_an_internal_base_url(org, listener) -> None:
 
 
 def test_the_client_itself_opens_no_socket_to_a_refused_address(listener) -> None:
-    with WattCarbonClient(listener.url, email="a@b.c", api_key="k") as client:
-        with pytest.raises(UpstreamError, match="Not sent") as caught:
-            client.create_token()
+    client = WattCarbonClient(listener.url, email="a@b.c", api_key="k")
+    with client, pytest.raises(UpstreamError, match="Not sent") as caught:
+        client.create_token()
     assert not caught.value.permanent  # a person fixes the address; nothing is given up
     assert listener.accepted == 0
 
 
 def test_an_allowed_origin_is_called(settings, listener) -> None:
     settings.UPSTREAM_ALLOWED_ORIGINS = [listener.url]
-    with WattCarbonClient(listener.url, email="a@b.c", api_key="k") as client:
-        with pytest.raises(UpstreamError, match="could not be reached"):
-            client.create_token()  # the listener hangs up: but the socket was opened
+    client = WattCarbonClient(listener.url, email="a@b.c", api_key="k")
+    with client, pytest.raises(UpstreamError, match="could not be reached"):
+        client.create_token()  # the listener hangs up: but the socket was opened
     assert listener.accepted >= 1
 
 
@@ -183,9 +183,9 @@ def test_a_published_host_that_resolves_inside_is_refused_at_connect(monkeypatch
 
 def test_the_transport_refuses_a_request_to_another_origin(listener) -> None:
     """Even a redirect or an absolute URL built by a client cannot leave the allowed origins."""
-    with httpx.Client(transport=GuardedTransport("wattcarbon")) as http:
-        with pytest.raises(httpx.ConnectError, match="not an address"):
-            http.get(f"{listener.url}/")
+    http = httpx.Client(transport=GuardedTransport("wattcarbon"))
+    with http, pytest.raises(httpx.ConnectError, match="not an address"):
+        http.get(f"{listener.url}/")
     assert listener.accepted == 0
 
 
