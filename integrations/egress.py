@@ -134,11 +134,10 @@ def check_url(platform: str, url: str) -> None:
     origin = origin_of(url)
     if origin in allowed_origins(platform):
         return
-    published = describe_allowed(platform)
     raise ValueError(
-        f"{origin} is not an address this portal may call for this platform. Use one of the "
-        f"platform's published addresses ({published}); the operator can allow others "
-        "with UPSTREAM_ALLOWED_ORIGINS."
+        f"{origin} is not an address this portal may call for this platform: use one of its "
+        f"published addresses ({describe_allowed(platform)}), or ask the portal's operator to "
+        "allow this one."
     )
 
 

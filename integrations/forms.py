@@ -9,7 +9,6 @@ from django.conf import settings
 
 from portal.crud import OrgModelForm
 
-from .egress import describe_allowed
 from .models import CREDENTIAL_LABELS, Connection, Platform, default_base_url
 from .services import CREDENTIALS_FOLLOW_HOST
 
@@ -35,8 +34,8 @@ class ConnectionForm(OrgModelForm):
         user_label, secret_label = CREDENTIAL_LABELS[platform]
         stored = self.instance.has_credentials
         self.fields["base_url"].help_text = (
-            f"Leave empty for {default_base_url(platform)}. Allowed: the platform's published "
-            f"addresses ({describe_allowed(platform)}) and any the operator added."
+            f"Leave empty for {default_base_url(platform)}. Any other address must be one of "
+            "the platform's published ones, or one the portal's operator allowed."
         )
         if platform == Platform.SPARK:
             self.fields[

@@ -48,7 +48,7 @@ class Connection(OrgOwned):
 
     platform = models.CharField(max_length=20, choices=Platform.choices)
     base_url = models.URLField(
-        blank=True, help_text="Leave empty for the platform's default address."
+        "base URL", blank=True, help_text="Leave empty for the platform's default address."
     )
     token_url = models.URLField(
         "token URL", blank=True, help_text="Spark only: where client-credentials tokens are issued."

@@ -25,5 +25,14 @@ class Migration(migrations.Migration):
             name='token_url',
             field=models.URLField(blank=True, help_text='Spark only: where client-credentials tokens are issued.', verbose_name='token URL'),
         ),
+        migrations.AlterField(
+            model_name="connection",
+            name="base_url",
+            field=models.URLField(
+                blank=True,
+                help_text="Leave empty for the platform's default address.",
+                verbose_name="base URL",
+            ),
+        ),
         migrations.RunPython(move_token_url, migrations.RunPython.noop),
     ]
