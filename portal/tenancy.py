@@ -15,7 +15,7 @@ from functools import wraps
 from typing import Any
 
 from django.contrib.auth.views import redirect_to_login
-from django.core.exceptions import PermissionDenied
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import models
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, render
@@ -43,6 +43,26 @@ class OrgOwned(models.Model):
 
     class Meta:
         abstract = True
+
+    def clean_fields(self, exclude: Any = None) -> None:
+        """Also refuse a reference to another organization's record, whatever path wrote it
+        (forms, imports, the admin all save through full_clean)."""
+        errors: dict[str, list[str]] = {}
+        try:
+            super().clean_fields(exclude=exclude)
+        except ValidationError as exc:
+            errors = exc.message_dict
+        for field in self._meta.concrete_fields:
+            if field.name in errors or (exclude and field.name in exclude):
+                continue
+            if not field.is_relation or not issubclass(field.related_model, OrgOwned):
+                continue
+            if getattr(self, field.attname) is None or self.organization_id is None:
+                continue
+            if getattr(self, field.name).organization_id != self.organization_id:
+                errors[field.name] = ["This belongs to another organization."]
+        if errors:
+            raise ValidationError(errors)
 
 
 def get_for_org_or_404[M: models.Model](
