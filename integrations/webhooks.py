@@ -8,12 +8,14 @@ import logging
 import secrets
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from typing import Any
 
 from django.contrib.contenttypes.models import ContentType
 from django.db import IntegrityError, transaction
 from django.db.models import F
 from django.utils import timezone
 
+from devices.models import Device
 from homes.models import Customer, Meter
 from portal.models import Organization
 
@@ -144,17 +146,84 @@ def _enqueue(event_id: int) -> None:
     process_webhook_event.delay(event_id)
 
 
+@dataclass
+class NamedIds:
+    """The Spark ids a delivery's payload names, by kind."""
+
+    users: set[str]
+    meters: set[str]
+    resources: set[str]
+
+
+# Where the docs name the records an event concerns (docs/upstreams/spark.md, "Event deliveries"):
+# the quickstart says a price event's payload "names the affected users or meters" without field
+# names, so the ids it defines (`userId`, `meterId`, `vehicleId`, `resourceId`, and their lists)
+# are read wherever they appear; the published API's `targets` items are `{resourceId, locationId}`
+# and its UserEligibility payload lists `addedUsers` and `removedUsers`.
+USER_ID_FIELDS = frozenset({"userId", "userIds", "addedUsers", "removedUsers"})
+METER_ID_FIELDS = frozenset({"meterId", "meterIds"})
+RESOURCE_ID_FIELDS = frozenset({"resourceId", "resourceIds", "vehicleId"})
+TARGET_RESOURCE_FIELDS = frozenset({"resourceId"})  # `locationId`: we register no locations
+MAX_PAYLOAD_DEPTH = 8
+
+
+def named_ids(payload: Any) -> NamedIds:
+    """The users, meters and resources `payload` names through the documented id fields.
+
+    Inside `targets` only the documented target fields count: a `userId` or `meterId` there (the
+    shape our emulator once invented) names nothing.
+    """
+    found = NamedIds(set(), set(), set())
+    stack: list[tuple[Any, int]] = [(payload, 0)]
+    while stack:
+        node, depth = stack.pop()
+        if depth > MAX_PAYLOAD_DEPTH:
+            continue
+        if isinstance(node, list):
+            stack.extend((item, depth + 1) for item in node)
+            continue
+        if not isinstance(node, dict):
+            continue
+        for key, value in node.items():
+            if key == "targets":
+                for target in value if isinstance(value, list) else ():
+                    if isinstance(target, dict):
+                        for field in TARGET_RESOURCE_FIELDS:
+                            found.resources |= _ids(target.get(field))
+            elif key in USER_ID_FIELDS:
+                found.users |= _ids(value)
+            elif key in METER_ID_FIELDS:
+                found.meters |= _ids(value)
+            elif key in RESOURCE_ID_FIELDS:
+                found.resources |= _ids(value)
+            elif isinstance(value, dict | list):
+                stack.append((value, depth + 1))
+    return found
+
+
+def _ids(value: Any) -> set[str]:
+    """One id or a list of ids (strings; integers tolerated), anything else ignored."""
+    values = value if isinstance(value, list) else [value]
+    return {
+        str(item)[:200]
+        for item in values
+        if (isinstance(item, str) and item)
+        or (isinstance(item, int) and not isinstance(item, bool))
+    }
+
+
 def process_event(event_id: int) -> None:
-    """Link the event to the customers and meters it names (by their Spark ids)."""
+    """Link the event to the customers and meters it names (by their Spark ids): a resource
+    (vehicle, tank) links its home's customer, a meter its home's customer too."""
     event = WebhookEvent.objects.filter(pk=event_id).first()
     if event is None or event.processed_at:
         return
     payload = event.body.get("payload") if isinstance(event.body.get("payload"), dict) else {}
-    targets = payload.get("targets") if isinstance(payload.get("targets"), list) else []
-    user_ids = {str(t["userId"]) for t in targets if isinstance(t, dict) and t.get("userId")}
-    meter_ids = {str(t["meterId"]) for t in targets if isinstance(t, dict) and t.get("meterId")}
+    named = named_ids(payload)
 
     def local_ids(model: type, remote_ids: set[str]) -> list[int]:
+        if not remote_ids:
+            return []
         return list(
             UpstreamLink.objects.filter(
                 organization_id=event.organization_id,
@@ -166,11 +235,16 @@ def process_event(event_id: int) -> None:
 
     with transaction.atomic():
         meters = Meter.objects.filter(
-            organization_id=event.organization_id, pk__in=local_ids(Meter, meter_ids)
+            organization_id=event.organization_id, pk__in=local_ids(Meter, named.meters)
+        ).select_related("home")
+        devices = Device.objects.filter(
+            organization_id=event.organization_id, pk__in=local_ids(Device, named.resources)
+        ).select_related("home")
+        customer_ids = (
+            set(local_ids(Customer, named.users))
+            | {meter.home.customer_id for meter in meters}
+            | {device.home.customer_id for device in devices}
         )
-        customer_ids = set(local_ids(Customer, user_ids)) | {
-            meter.home.customer_id for meter in meters
-        }
         event.customers.set(
             Customer.objects.filter(organization_id=event.organization_id, pk__in=customer_ids)
         )
