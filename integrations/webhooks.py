@@ -105,12 +105,16 @@ class Receipt:
 
 
 def receive(endpoint: WebhookEndpoint, body: bytes, headers: Mapping[str, str]) -> Receipt:
-    """Verify, store once, queue. The signature is checked on the raw bytes, before any parsing."""
+    """Verify, store once, queue. The signature is checked on the raw bytes, before any parsing.
+
+    A verified delivery is answered 200, a repeat too: the published webhook server contract
+    answers 200 and Spark retries a delivery that gets anything else (docs/upstreams/spark.md).
+    """
     if not spark.verify_signature(body, endpoint.secret, headers):
         return Receipt(401, "missing or wrong signature")
     try:
         data = json.loads(body)
-    except (ValueError, UnicodeDecodeError):
+    except (ValueError, UnicodeDecodeError, RecursionError):
         return Receipt(400, "the body is not JSON")
     if not isinstance(data, dict):
         return Receipt(400, "the body is not a JSON object")
@@ -137,7 +141,7 @@ def receive(endpoint: WebhookEndpoint, body: bytes, headers: Mapping[str, str]) 
             endpoint=endpoint, notification_id=notification_id[:200]
         ).update(deliveries=F("deliveries") + 1)
         return Receipt(200, "already received")
-    return Receipt(202, "accepted")
+    return Receipt(200, "received")
 
 
 def _enqueue(event_id: int) -> None:
