@@ -8,8 +8,10 @@ import logging
 import secrets
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any
 
+from django.conf import settings
 from django.contrib.contenttypes.models import ContentType
 from django.db import IntegrityError, transaction
 from django.db.models import F
@@ -49,32 +51,117 @@ def register_webhook(
     operations: Iterable[str] = OPERATIONS,
     event_types: Iterable[str] = EVENT_TYPES,
 ) -> WebhookEndpoint:
-    """Register (or re-register, with a new secret) the organization's Spark webhook."""
+    """Register (or re-register, with a new secret) the organization's Spark webhook.
+
+    The new secret waits as the candidate until Spark accepts the registration: a refusal leaves
+    the current registration and secret exactly as they were, with the error shown. On success
+    the candidate becomes current, the previous secret stays accepted for
+    SPARK_WEBHOOK_SECRET_GRACE_S, and the previous registration is removed upstream.
+    """
     from .http import UpstreamError
 
     client, connection, log = _spark_client(organization)
-    endpoint = WebhookEndpoint.objects.filter(
-        organization=organization, platform=Platform.SPARK
-    ).first()
-    if endpoint is None:
-        endpoint = WebhookEndpoint(organization=organization, platform=Platform.SPARK)
     secret = secrets.token_urlsafe(32)
-    endpoint.set_secret(secret)
-    endpoint.operations = list(operations)
-    endpoint.event_types = list(event_types)
-    endpoint.save()  # the token (and so the URL) exists before Spark hears of it
-    try:
-        endpoint.remote_id = client.register_webhook(
-            endpoint.url, secret, endpoint.operations, endpoint.event_types
+    with transaction.atomic():
+        endpoint, _ = WebhookEndpoint.objects.select_for_update().get_or_create(
+            organization=organization, platform=Platform.SPARK
         )
-    except UpstreamError as exc:
-        WebhookEndpoint.objects.filter(pk=endpoint.pk).update(last_error=str(exc))
-        raise WebhookSetupError(f"Spark refused the webhook: {exc}") from exc
+        endpoint.set_candidate_secret(secret)
+        endpoint.rotation_started_at = timezone.now()
+        # The token (and so the URL) exists before Spark hears of it.
+        endpoint.save(update_fields=["candidate_secret_encrypted", "rotation_started_at"])
+    candidate = endpoint.candidate_secret_encrypted
+    operations, event_types = list(operations), list(event_types)
+    try:
+        try:
+            remote_id = client.register_webhook(endpoint.url, secret, operations, event_types)
+        except UpstreamError as exc:
+            # Only our own candidate is dropped: another registration may have started meanwhile.
+            WebhookEndpoint.objects.filter(
+                pk=endpoint.pk, candidate_secret_encrypted=candidate
+            ).update(candidate_secret_encrypted="", rotation_started_at=None)
+            WebhookEndpoint.objects.filter(pk=endpoint.pk).update(
+                last_error=str(exc), last_error_at=timezone.now()
+            )
+            if endpoint.remote_id:
+                raise WebhookSetupError(
+                    f"Spark refused the new registration ({exc}); the registration "
+                    f"{endpoint.remote_id} and its secret still work."
+                ) from exc
+            raise WebhookSetupError(f"Spark refused the webhook: {exc}") from exc
+        endpoint = _promote(endpoint.pk, secret, candidate, remote_id, operations, event_types)
+        return _remove_retired(client, endpoint)
     finally:
         log.save(connection)
-    endpoint.registered_at = timezone.now()
-    endpoint.last_error = ""
-    endpoint.save()
+
+
+def _promote(
+    endpoint_pk: int,
+    secret: str,
+    candidate: str,
+    remote_id: str,
+    operations: list[str],
+    event_types: list[str],
+) -> WebhookEndpoint:
+    """Spark accepted the registration: its secret becomes current, the one before is kept for the
+    grace period, and the registration before goes on the list to remove upstream."""
+    with transaction.atomic():
+        endpoint = WebhookEndpoint.objects.select_for_update().get(pk=endpoint_pk)
+        now = timezone.now()
+        grace_s = max(0, int(settings.SPARK_WEBHOOK_SECRET_GRACE_S))
+        if endpoint.secret_encrypted and grace_s:
+            endpoint.previous_secret_encrypted = endpoint.secret_encrypted
+            endpoint.previous_secret_valid_until = now + timedelta(seconds=grace_s)
+        else:
+            endpoint.previous_secret_encrypted = ""
+            endpoint.previous_secret_valid_until = None
+        if endpoint.remote_id and endpoint.remote_id != remote_id:
+            endpoint.retired_remote_ids = [*endpoint.retired_remote_ids, endpoint.remote_id]
+        endpoint.set_secret(secret)
+        endpoint.remote_id = remote_id
+        endpoint.operations = operations
+        endpoint.event_types = event_types
+        endpoint.registered_at = now
+        endpoint.last_error = ""
+        endpoint.last_error_at = None
+        endpoint.removal_note = ""
+        if endpoint.candidate_secret_encrypted == candidate:
+            endpoint.candidate_secret_encrypted = ""
+            endpoint.rotation_started_at = None
+        endpoint.save()
+    return endpoint
+
+
+def _remove_retired(client: spark.SparkClient, endpoint: WebhookEndpoint) -> WebhookEndpoint:
+    """Remove the earlier registrations upstream, so they stop drawing 401s once the grace period
+    ends. A 404 or 405 means there is nothing to remove (a platform without the call); another
+    failure keeps the id for the next registration. Every call is in the connection's history."""
+    from .http import UpstreamError
+
+    removed: set[str] = set()
+    notes: list[str] = []
+    for remote_id in endpoint.retired_remote_ids:
+        try:
+            if client.delete_webhook(remote_id):
+                notes.append(f"Removed the earlier registration {remote_id} from Spark.")
+            else:
+                notes.append(
+                    f"Spark had no registration {remote_id} to remove (404 or 405): "
+                    "nothing removed."
+                )
+            removed.add(remote_id)
+        except UpstreamError as exc:
+            notes.append(
+                f"Could not remove the earlier registration {remote_id} ({exc}): "
+                "tried again at the next registration."
+            )
+    if not notes:
+        return endpoint
+    with transaction.atomic():
+        endpoint = WebhookEndpoint.objects.select_for_update().get(pk=endpoint.pk)
+        endpoint.retired_remote_ids = [i for i in endpoint.retired_remote_ids if i not in removed]
+        endpoint.removal_note = " ".join(notes)
+        endpoint.save(update_fields=["retired_remote_ids", "removal_note"])
     return endpoint
 
 
@@ -105,12 +192,14 @@ class Receipt:
 
 
 def receive(endpoint: WebhookEndpoint, body: bytes, headers: Mapping[str, str]) -> Receipt:
-    """Verify, store once, queue. The signature is checked on the raw bytes, before any parsing.
+    """Verify, store once, queue. The signature is checked on the raw bytes, before any parsing,
+    against each secret valid now (see WebhookEndpoint.verifying_secrets).
 
     A verified delivery is answered 200, a repeat too: the published webhook server contract
     answers 200 and Spark retries a delivery that gets anything else (docs/upstreams/spark.md).
     """
-    if not spark.verify_signature(body, endpoint.secret, headers):
+    secrets_now = endpoint.verifying_secrets(timezone.now())
+    if not any(spark.verify_signature(body, secret, headers) for secret in secrets_now):
         return Receipt(401, "missing or wrong signature")
     try:
         data = json.loads(body)
