@@ -4,10 +4,12 @@ the grace period, and the old registration is removed upstream."""
 
 from __future__ import annotations
 
+import io
 import json
 from datetime import timedelta
 
 import pytest
+from django.core.management import call_command
 from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
@@ -173,3 +175,32 @@ def test_it_shows_a_rotation_in_flight_on_the_integrations_page(org, owner_clien
 
     assert "Re-registration in progress" in page and "wh-ours" in page
     assert "Re-registration in progress" not in theirs and "wh-ours" not in theirs
+
+
+def test_it_re_encrypts_every_webhook_secret_with_the_newest_key(org, settings):
+    settings.FIELD_ENCRYPTION_KEY = "old-key"
+    endpoint = WebhookEndpoint(organization=org)
+    endpoint.set_secret("current")
+    endpoint.set_candidate_secret("candidate")
+    endpoint.previous_secret_encrypted = _encrypted("previous")
+    endpoint.save()
+
+    settings.FIELD_ENCRYPTION_KEY = "new-key,old-key"
+    output = io.StringIO()
+    call_command("rotate_credentials", stdout=output)
+    settings.FIELD_ENCRYPTION_KEY = "new-key"  # the old key dropped
+
+    assert "1 webhook(s)" in output.getvalue()
+
+    endpoint.refresh_from_db()
+    assert (endpoint.secret, endpoint.candidate_secret, endpoint.previous_secret) == (
+        "current",
+        "candidate",
+        "previous",
+    )
+
+
+def _encrypted(secret: str) -> str:
+    holder = WebhookEndpoint()
+    holder.set_secret(secret)
+    return holder.secret_encrypted
