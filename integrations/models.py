@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 from django.conf import settings
@@ -258,16 +259,34 @@ def _webhook_token() -> str:
 
 
 class WebhookEndpoint(OrgOwned):
-    """An organization's receiving URL for a platform's webhooks (Spark), with its signing secret."""
+    """An organization's receiving URL for a platform's webhooks (Spark), with its signing secrets.
+
+    A re-registration rotates the secret without a gap: the new secret waits as the candidate
+    until the platform accepts the new registration, then becomes current while the one before
+    stays accepted until `previous_secret_valid_until` (deliveries signed before the switch).
+    """
 
     platform = models.CharField(max_length=20, choices=Platform.choices, default=Platform.SPARK)
     token = models.CharField(max_length=64, unique=True, default=_webhook_token, editable=False)
     secret_encrypted = models.TextField(editable=False)
+    candidate_secret_encrypted = models.TextField(blank=True, editable=False)
+    rotation_started_at = models.DateTimeField(
+        null=True, blank=True, help_text="When the registration with the candidate secret began."
+    )
+    previous_secret_encrypted = models.TextField(blank=True, editable=False)
+    previous_secret_valid_until = models.DateTimeField(null=True, blank=True)
     remote_id = models.CharField(max_length=200, blank=True, help_text="The platform's webhook id.")
+    retired_remote_ids = models.JSONField(
+        default=list, blank=True, help_text="Earlier registrations still to remove upstream."
+    )
+    removal_note = models.TextField(
+        blank=True, help_text="What became of the registration before the current one."
+    )
     operations = models.JSONField(default=list)
     event_types = models.JSONField(default=list)
     registered_at = models.DateTimeField(null=True, blank=True)
     last_error = models.TextField(blank=True)
+    last_error_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         constraints = [
@@ -281,16 +300,53 @@ class WebhookEndpoint(OrgOwned):
 
     @property
     def secret(self) -> str:
-        return crypto.decrypt(self.secret_encrypted).get("secret", "")
+        return _decrypt_secret(self.secret_encrypted)
 
     def set_secret(self, secret: str) -> None:
-        self.secret_encrypted = crypto.encrypt({"secret": secret})
+        self.secret_encrypted = _encrypt_secret(secret)
+
+    @property
+    def candidate_secret(self) -> str:
+        return _decrypt_secret(self.candidate_secret_encrypted)
+
+    def set_candidate_secret(self, secret: str) -> None:
+        self.candidate_secret_encrypted = _encrypt_secret(secret)
+
+    @property
+    def previous_secret(self) -> str:
+        return _decrypt_secret(self.previous_secret_encrypted)
+
+    @property
+    def is_rotating(self) -> bool:
+        return bool(self.candidate_secret_encrypted)
+
+    def in_grace(self, now: datetime | None = None) -> bool:
+        """The previous secret is still accepted."""
+        until = self.previous_secret_valid_until
+        return bool(self.previous_secret_encrypted and until and until > (now or timezone.now()))
+
+    def verifying_secrets(self, now: datetime | None = None) -> list[str]:
+        """Every secret a delivery may be signed with now: the current one, the candidate while
+        its registration is in flight (Spark may deliver before the answer is stored), and the
+        previous one during its grace period."""
+        secrets = [self.secret, self.candidate_secret]
+        if self.in_grace(now):
+            secrets.append(self.previous_secret)
+        return [secret for secret in secrets if secret]
 
     @property
     def url(self) -> str:
         from django.urls import reverse
 
         return settings.PUBLIC_BASE_URL.rstrip("/") + reverse("spark_webhook", args=[self.token])
+
+
+def _encrypt_secret(secret: str) -> str:
+    return crypto.encrypt({"secret": secret}) if secret else ""
+
+
+def _decrypt_secret(encrypted: str) -> str:
+    return crypto.decrypt(encrypted).get("secret", "") if encrypted else ""
 
 
 class WebhookEvent(OrgOwned):

@@ -297,6 +297,18 @@ class SparkClient(UpstreamClient):
         """Seed §6 "Testing the Webhook": Spark sends a signed test event to the webhook's URL."""
         return self._post(f"/webhooks/{_segment(webhook_id)}/test", None)
 
+    def delete_webhook(self, webhook_id: str) -> bool:
+        """DELETE /webhooks/{webhookId}: not in the seed, but in the published API (the
+        "Webhooks" calls of docs/upstreams/spark.md). True when Spark removed it; False when it had
+        nothing to remove (404) or offers no removal (405); any other failure raises."""
+        try:
+            self.request("DELETE", f"/webhooks/{_segment(webhook_id)}")
+        except UpstreamError as exc:
+            if exc.status_code in (404, 405):
+                return False
+            raise
+        return True
+
     def send_report(self, payload: Mapping[str, Any]) -> str:
         """Seed §7 "Sending a Report": POST /reports -> the report's id."""
         data = self._post("/reports", dict(payload))

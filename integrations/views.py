@@ -251,7 +251,8 @@ def register_spark_webhook(request: HttpRequest) -> HttpResponse:
     else:
         messages.success(
             request,
-            f"Spark webhook registered (id {endpoint.remote_id}): deliveries go to {endpoint.url}",
+            f"Spark webhook registered (id {endpoint.remote_id}): deliveries go to {endpoint.url}"
+            + (f" {endpoint.removal_note}" if endpoint.removal_note else ""),
         )
     return redirect("integrations")
 

@@ -8,12 +8,16 @@ import logging
 import secrets
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
 
+from django.conf import settings
 from django.contrib.contenttypes.models import ContentType
 from django.db import IntegrityError, transaction
 from django.db.models import F
 from django.utils import timezone
 
+from devices.models import Device
 from homes.models import Customer, Meter
 from portal.models import Organization
 
@@ -47,32 +51,117 @@ def register_webhook(
     operations: Iterable[str] = OPERATIONS,
     event_types: Iterable[str] = EVENT_TYPES,
 ) -> WebhookEndpoint:
-    """Register (or re-register, with a new secret) the organization's Spark webhook."""
+    """Register (or re-register, with a new secret) the organization's Spark webhook.
+
+    The new secret waits as the candidate until Spark accepts the registration: a refusal leaves
+    the current registration and secret exactly as they were, with the error shown. On success
+    the candidate becomes current, the previous secret stays accepted for
+    SPARK_WEBHOOK_SECRET_GRACE_S, and the previous registration is removed upstream.
+    """
     from .http import UpstreamError
 
     client, connection, log = _spark_client(organization)
-    endpoint = WebhookEndpoint.objects.filter(
-        organization=organization, platform=Platform.SPARK
-    ).first()
-    if endpoint is None:
-        endpoint = WebhookEndpoint(organization=organization, platform=Platform.SPARK)
     secret = secrets.token_urlsafe(32)
-    endpoint.set_secret(secret)
-    endpoint.operations = list(operations)
-    endpoint.event_types = list(event_types)
-    endpoint.save()  # the token (and so the URL) exists before Spark hears of it
-    try:
-        endpoint.remote_id = client.register_webhook(
-            endpoint.url, secret, endpoint.operations, endpoint.event_types
+    with transaction.atomic():
+        endpoint, _ = WebhookEndpoint.objects.select_for_update().get_or_create(
+            organization=organization, platform=Platform.SPARK
         )
-    except UpstreamError as exc:
-        WebhookEndpoint.objects.filter(pk=endpoint.pk).update(last_error=str(exc))
-        raise WebhookSetupError(f"Spark refused the webhook: {exc}") from exc
+        endpoint.set_candidate_secret(secret)
+        endpoint.rotation_started_at = timezone.now()
+        # The token (and so the URL) exists before Spark hears of it.
+        endpoint.save(update_fields=["candidate_secret_encrypted", "rotation_started_at"])
+    candidate = endpoint.candidate_secret_encrypted
+    operations, event_types = list(operations), list(event_types)
+    try:
+        try:
+            remote_id = client.register_webhook(endpoint.url, secret, operations, event_types)
+        except UpstreamError as exc:
+            # Only our own candidate is dropped: another registration may have started meanwhile.
+            WebhookEndpoint.objects.filter(
+                pk=endpoint.pk, candidate_secret_encrypted=candidate
+            ).update(candidate_secret_encrypted="", rotation_started_at=None)
+            WebhookEndpoint.objects.filter(pk=endpoint.pk).update(
+                last_error=str(exc), last_error_at=timezone.now()
+            )
+            if endpoint.remote_id:
+                raise WebhookSetupError(
+                    f"Spark refused the new registration ({exc}); the registration "
+                    f"{endpoint.remote_id} and its secret still work."
+                ) from exc
+            raise WebhookSetupError(f"Spark refused the webhook: {exc}") from exc
+        endpoint = _promote(endpoint.pk, secret, candidate, remote_id, operations, event_types)
+        return _remove_retired(client, endpoint)
     finally:
         log.save(connection)
-    endpoint.registered_at = timezone.now()
-    endpoint.last_error = ""
-    endpoint.save()
+
+
+def _promote(
+    endpoint_pk: int,
+    secret: str,
+    candidate: str,
+    remote_id: str,
+    operations: list[str],
+    event_types: list[str],
+) -> WebhookEndpoint:
+    """Spark accepted the registration: its secret becomes current, the one before is kept for the
+    grace period, and the registration before goes on the list to remove upstream."""
+    with transaction.atomic():
+        endpoint = WebhookEndpoint.objects.select_for_update().get(pk=endpoint_pk)
+        now = timezone.now()
+        grace_s = max(0, int(settings.SPARK_WEBHOOK_SECRET_GRACE_S))
+        if endpoint.secret_encrypted and grace_s:
+            endpoint.previous_secret_encrypted = endpoint.secret_encrypted
+            endpoint.previous_secret_valid_until = now + timedelta(seconds=grace_s)
+        else:
+            endpoint.previous_secret_encrypted = ""
+            endpoint.previous_secret_valid_until = None
+        if endpoint.remote_id and endpoint.remote_id != remote_id:
+            endpoint.retired_remote_ids = [*endpoint.retired_remote_ids, endpoint.remote_id]
+        endpoint.set_secret(secret)
+        endpoint.remote_id = remote_id
+        endpoint.operations = operations
+        endpoint.event_types = event_types
+        endpoint.registered_at = now
+        endpoint.last_error = ""
+        endpoint.last_error_at = None
+        endpoint.removal_note = ""
+        if endpoint.candidate_secret_encrypted == candidate:
+            endpoint.candidate_secret_encrypted = ""
+            endpoint.rotation_started_at = None
+        endpoint.save()
+    return endpoint
+
+
+def _remove_retired(client: spark.SparkClient, endpoint: WebhookEndpoint) -> WebhookEndpoint:
+    """Remove the earlier registrations upstream, so they stop drawing 401s once the grace period
+    ends. A 404 or 405 means there is nothing to remove (a platform without the call); another
+    failure keeps the id for the next registration. Every call is in the connection's history."""
+    from .http import UpstreamError
+
+    removed: set[str] = set()
+    notes: list[str] = []
+    for remote_id in endpoint.retired_remote_ids:
+        try:
+            if client.delete_webhook(remote_id):
+                notes.append(f"Removed the earlier registration {remote_id} from Spark.")
+            else:
+                notes.append(
+                    f"Spark had no registration {remote_id} to remove (404 or 405): "
+                    "nothing removed."
+                )
+            removed.add(remote_id)
+        except UpstreamError as exc:
+            notes.append(
+                f"Could not remove the earlier registration {remote_id} ({exc}): "
+                "tried again at the next registration."
+            )
+    if not notes:
+        return endpoint
+    with transaction.atomic():
+        endpoint = WebhookEndpoint.objects.select_for_update().get(pk=endpoint.pk)
+        endpoint.retired_remote_ids = [i for i in endpoint.retired_remote_ids if i not in removed]
+        endpoint.removal_note = " ".join(notes)
+        endpoint.save(update_fields=["retired_remote_ids", "removal_note"])
     return endpoint
 
 
@@ -103,12 +192,18 @@ class Receipt:
 
 
 def receive(endpoint: WebhookEndpoint, body: bytes, headers: Mapping[str, str]) -> Receipt:
-    """Verify, store once, queue. The signature is checked on the raw bytes, before any parsing."""
-    if not spark.verify_signature(body, endpoint.secret, headers):
+    """Verify, store once, queue. The signature is checked on the raw bytes, before any parsing,
+    against each secret valid now (see WebhookEndpoint.verifying_secrets).
+
+    A verified delivery is answered 200, a repeat too: the published webhook server contract
+    answers 200 and Spark retries a delivery that gets anything else (docs/upstreams/spark.md).
+    """
+    secrets_now = endpoint.verifying_secrets(timezone.now())
+    if not any(spark.verify_signature(body, secret, headers) for secret in secrets_now):
         return Receipt(401, "missing or wrong signature")
     try:
         data = json.loads(body)
-    except (ValueError, UnicodeDecodeError):
+    except (ValueError, UnicodeDecodeError, RecursionError):
         return Receipt(400, "the body is not JSON")
     if not isinstance(data, dict):
         return Receipt(400, "the body is not a JSON object")
@@ -135,7 +230,7 @@ def receive(endpoint: WebhookEndpoint, body: bytes, headers: Mapping[str, str]) 
             endpoint=endpoint, notification_id=notification_id[:200]
         ).update(deliveries=F("deliveries") + 1)
         return Receipt(200, "already received")
-    return Receipt(202, "accepted")
+    return Receipt(200, "received")
 
 
 def _enqueue(event_id: int) -> None:
@@ -144,17 +239,84 @@ def _enqueue(event_id: int) -> None:
     process_webhook_event.delay(event_id)
 
 
+@dataclass
+class NamedIds:
+    """The Spark ids a delivery's payload names, by kind."""
+
+    users: set[str]
+    meters: set[str]
+    resources: set[str]
+
+
+# Where the docs name the records an event concerns (docs/upstreams/spark.md, "Event deliveries"):
+# the quickstart says a price event's payload "names the affected users or meters" without field
+# names, so the ids it defines (`userId`, `meterId`, `vehicleId`, `resourceId`, and their lists)
+# are read wherever they appear; the published API's `targets` items are `{resourceId, locationId}`
+# and its UserEligibility payload lists `addedUsers` and `removedUsers`.
+USER_ID_FIELDS = frozenset({"userId", "userIds", "addedUsers", "removedUsers"})
+METER_ID_FIELDS = frozenset({"meterId", "meterIds"})
+RESOURCE_ID_FIELDS = frozenset({"resourceId", "resourceIds", "vehicleId"})
+TARGET_RESOURCE_FIELDS = frozenset({"resourceId"})  # `locationId`: we register no locations
+MAX_PAYLOAD_DEPTH = 8
+
+
+def named_ids(payload: Any) -> NamedIds:
+    """The users, meters and resources `payload` names through the documented id fields.
+
+    Inside `targets` only the documented target fields count: a `userId` or `meterId` there (the
+    shape our emulator once invented) names nothing.
+    """
+    found = NamedIds(set(), set(), set())
+    stack: list[tuple[Any, int]] = [(payload, 0)]
+    while stack:
+        node, depth = stack.pop()
+        if depth > MAX_PAYLOAD_DEPTH:
+            continue
+        if isinstance(node, list):
+            stack.extend((item, depth + 1) for item in node)
+            continue
+        if not isinstance(node, dict):
+            continue
+        for key, value in node.items():
+            if key == "targets":
+                for target in value if isinstance(value, list) else ():
+                    if isinstance(target, dict):
+                        for field in TARGET_RESOURCE_FIELDS:
+                            found.resources |= _ids(target.get(field))
+            elif key in USER_ID_FIELDS:
+                found.users |= _ids(value)
+            elif key in METER_ID_FIELDS:
+                found.meters |= _ids(value)
+            elif key in RESOURCE_ID_FIELDS:
+                found.resources |= _ids(value)
+            elif isinstance(value, dict | list):
+                stack.append((value, depth + 1))
+    return found
+
+
+def _ids(value: Any) -> set[str]:
+    """One id or a list of ids (strings; integers tolerated), anything else ignored."""
+    values = value if isinstance(value, list) else [value]
+    return {
+        str(item)[:200]
+        for item in values
+        if (isinstance(item, str) and item)
+        or (isinstance(item, int) and not isinstance(item, bool))
+    }
+
+
 def process_event(event_id: int) -> None:
-    """Link the event to the customers and meters it names (by their Spark ids)."""
+    """Link the event to the customers and meters it names (by their Spark ids): a resource
+    (vehicle, tank) links its home's customer, a meter its home's customer too."""
     event = WebhookEvent.objects.filter(pk=event_id).first()
     if event is None or event.processed_at:
         return
     payload = event.body.get("payload") if isinstance(event.body.get("payload"), dict) else {}
-    targets = payload.get("targets") if isinstance(payload.get("targets"), list) else []
-    user_ids = {str(t["userId"]) for t in targets if isinstance(t, dict) and t.get("userId")}
-    meter_ids = {str(t["meterId"]) for t in targets if isinstance(t, dict) and t.get("meterId")}
+    named = named_ids(payload)
 
     def local_ids(model: type, remote_ids: set[str]) -> list[int]:
+        if not remote_ids:
+            return []
         return list(
             UpstreamLink.objects.filter(
                 organization_id=event.organization_id,
@@ -166,11 +328,16 @@ def process_event(event_id: int) -> None:
 
     with transaction.atomic():
         meters = Meter.objects.filter(
-            organization_id=event.organization_id, pk__in=local_ids(Meter, meter_ids)
+            organization_id=event.organization_id, pk__in=local_ids(Meter, named.meters)
+        ).select_related("home")
+        devices = Device.objects.filter(
+            organization_id=event.organization_id, pk__in=local_ids(Device, named.resources)
+        ).select_related("home")
+        customer_ids = (
+            set(local_ids(Customer, named.users))
+            | {meter.home.customer_id for meter in meters}
+            | {device.home.customer_id for device in devices}
         )
-        customer_ids = set(local_ids(Customer, user_ids)) | {
-            meter.home.customer_id for meter in meters
-        }
         event.customers.set(
             Customer.objects.filter(organization_id=event.organization_id, pk__in=customer_ids)
         )

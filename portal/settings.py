@@ -283,6 +283,12 @@ SPARK_BASE_URL = env.str(
 SPARK_TOKEN_URL = env.str(
     "SPARK_TOKEN_URL", default="https://auth.identity.volue.com/connect/token"
 )
+# After a Spark webhook re-registration the previous secret stays accepted this long: Spark retries
+# a delivery (signed once, with the secret of its registration) up to 3 times on an unpublished
+# schedule, and an attempt already in flight can arrive after the old registration is removed. A day
+# outlasts any plausible retry backoff or upstream backlog; the old secret was only ever shared with
+# Spark, so keeping it a day costs little. 0 refuses it at once.
+SPARK_WEBHOOK_SECRET_GRACE_S = env.int("SPARK_WEBHOOK_SECRET_GRACE_S", default=24 * 3600)
 WATTSHIFT_BASE_URL = env.str("WATTSHIFT_BASE_URL", default="https://api.wattshift.com")
 WATTICS_BASE_URL = env.str("WATTICS_BASE_URL", default="https://web-collector.wattics.com")
 # Origins (`scheme://host:port`, comma-separated, exactly as written) that connections may use

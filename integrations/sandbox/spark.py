@@ -11,18 +11,22 @@ silent):
 - A child of an unknown user is a 404 with an empty body; a duplicate vehicleId, resourceId or
   meterPointId under one user is a 409.
 - Webhook deliveries are signed over the exact bytes sent (`Spark-Signature` and
-  `X-Payload-Signature`), sent from a background thread, and retried up to 3 times on a non-2xx
-  answer or a network error; each delivery and its attempts are kept in the state.
+  `X-Payload-Signature`) by the emulator's own signing code, sent from a background thread, and
+  retried up to 3 times on a non-2xx answer or a network error; each delivery and its attempts
+  are kept in the state. `DELETE /webhooks/{id}` (published API, not in the seed) removes a
+  registration: 204, or an empty 404 for an unknown (or another tenant's) webhook.
 
 Sandbox controls besides the base ones: `POST /_sandbox/emit` (a PriceDelta event, JSON
-`{"userIds": [...], "meterIds": [...], "operation": "Create"}`), and in Python `add_client()`,
-`expire_tokens()`, `emit_price_delta()`, `wait_for_deliveries()`. A webhook belongs to the tenant
+`{"userIds": [...], "meterIds": [...], "resourceIds": [...], "operation": "Create"}`), and in
+Python `add_client()`, `expire_tokens()`, `emit_price_delta()`, `wait_for_deliveries()`. A webhook belongs to the tenant
 that registered it (base.py, "Tenants"): only that tenant can test it, and an event emitted for a
 tenant reaches its webhooks alone.
 """
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import hmac
 import json
 import math
@@ -40,7 +44,6 @@ from urllib.parse import urlsplit
 import httpx
 
 from integrations.sandbox.base import REASONS, Emulator, Request, Response
-from integrations.spark import PUBLISHED_SIGNATURE_HEADER, SIGNATURE_HEADER, sign
 
 # Delivers one webhook attempt: (url, body, headers) -> HTTP status; raises when it cannot connect.
 Deliver = Callable[[str, bytes, dict[str, str]], int]
@@ -79,6 +82,19 @@ REPORT_PAYLOAD_TYPES = ("VehicleChargeAction",)
 MAX_DELIVERY_RETRIES = 3  # UPSTREAMS.md: "retried up to 3 times on a non-2xx answer"
 DELIVERY_TIMEOUT = httpx.Timeout(5.0)
 DELIVERY_USER_AGENT = "Spark-Webhooks/1.0 (Gridfolio sandbox)"
+
+
+# Signing is read from the contract here, not imported from the client (integrations/spark.py): the
+# emulator is a second, independent reading, so a mistake in one shows up against the other.
+SIGNATURE_HEADER = "Spark-Signature"  # seed §5
+PUBLISHED_SIGNATURE_HEADER = "X-Payload-Signature"  # the published API's name for the same value
+
+
+def signature(body: bytes, secret: str) -> str:
+    """Base64 (standard, padded) of HMAC-SHA256 over the exact body bytes, keyed with the UTF-8
+    webhook secret (docs/upstreams/spark.md, "Signature"; Volue's vector pins it)."""
+    digest = hmac.new(secret.encode("utf-8"), body, hashlib.sha256).digest()
+    return base64.b64encode(digest).decode("ascii")
 
 
 def http_deliver(url: str, body: bytes, headers: dict[str, str]) -> int:
@@ -318,6 +334,9 @@ class SparkEmulator(Emulator):
         self.route("POST", f"{user}/resources", self._authenticated(self.create_resource))
         self.route("POST", "/webhooks", self._authenticated(self.create_webhook))
         self.route(
+            "DELETE", r"/webhooks/(?P<webhook_id>[^/]+)", self._authenticated(self.delete_webhook)
+        )
+        self.route(
             "POST", r"/webhooks/(?P<webhook_id>[^/]+)/test", self._authenticated(self.test_webhook)
         )
         self.route("POST", "/reports", self._authenticated(self.create_report))
@@ -548,6 +567,15 @@ class SparkEmulator(Emulator):
         }
         return Response.json(201, {"webhookId": webhook_id})
 
+    def delete_webhook(self, request: Request) -> Response:
+        """Published API only (the seed has no removal): 204, or an empty 404 when unknown."""
+        webhook = self.state["webhooks"].get(request.params["webhook_id"])
+        if webhook is None or webhook.get("tenant", "") != request.tenant:
+            return empty(404)  # another tenant's webhook is as unknown as a missing one
+        del self.state["webhooks"][webhook["webhookId"]]
+        # Deliveries already started go on (an attempt in flight can still arrive).
+        return empty(204)
+
     def test_webhook(self, request: Request) -> Response:
         webhook = self.state["webhooks"].get(request.params["webhook_id"])
         if webhook is None or webhook.get("tenant", "") != request.tenant:
@@ -568,6 +596,7 @@ class SparkEmulator(Emulator):
         user_ids: Iterable[str] | None = None,
         meter_ids: Iterable[str] | None = None,
         *,
+        resource_ids: Iterable[str] | None = None,
         operation: str = "Create",
         price_area: str = "NO1",
         currency: str = "NOK",
@@ -579,34 +608,32 @@ class SparkEmulator(Emulator):
         """Send a PriceDelta event to every webhook subscribed to PriceDelta and `operation`
         (of `tenant` only, when given: in sandbox mode every organization shares the emulator).
 
-        Targets name the users and meters given (with the meter's user and meterPointId when the
-        meter is known); with neither given, every registered user is a target. Without `points`,
-        `hours` hourly price changes from `start` (default: the next full hour, UTC).
+        The payload "names the affected users or meters" (UPSTREAMS.md) with the seed's own id
+        fields, as lists: `userIds`, `meterIds`; resources go in the published API's
+        `targets [{resourceId}]` (always present, empty as in Volue's vector: we have no
+        locations, so no `locationId`). With no ids given, every registered user is named.
+        Without `points`, `hours` hourly price changes from `start` (default: the next full hour).
         """
         canonical = OPERATIONS.get(operation.lower())
         if canonical is None:
             raise ValueError(f"unknown operation {operation!r}")
         with self.lock:
             self._reload_if_changed()
-            users = self.state["users"]
-            targets: list[dict[str, Any]] = []
-            if user_ids is None and meter_ids is None:
-                user_ids = list(users)
-            for user_id in user_ids or ():
-                targets.append({"userId": str(user_id)})
-            for meter_id in meter_ids or ():
-                targets.append(self._meter_target(str(meter_id)))
-            payload = {
-                "targets": targets,
-                "priceCurveDelta": {
-                    "points": points if points is not None else _price_points(start, hours),
-                    "energyUnit": "kWh",
-                    "currency": currency,
-                    "resolution": "01:00:00",
-                },
-                "priceArea": price_area,
-                "payloadType": "PriceDelta",
+            if user_ids is None and meter_ids is None and resource_ids is None:
+                user_ids = list(self.state["users"])
+            payload: dict[str, Any] = {"payloadType": "PriceDelta"}
+            if user_ids is not None:
+                payload["userIds"] = [str(user_id) for user_id in user_ids]
+            if meter_ids is not None:
+                payload["meterIds"] = [str(meter_id) for meter_id in meter_ids]
+            payload["targets"] = [{"resourceId": str(r)} for r in resource_ids or ()]
+            payload["priceCurveDelta"] = {
+                "points": points if points is not None else _price_points(start, hours),
+                "energyUnit": "kWh",
+                "currency": currency,
+                "resolution": "01:00:00",
             }
+            payload["priceArea"] = price_area
             event = self._record_event("PriceDelta", canonical, payload)
             deliveries = [
                 self._dispatch(webhook, event)
@@ -629,17 +656,6 @@ class SparkEmulator(Emulator):
             thread.join(max(0.0, deadline - time.monotonic()))
         self._threads = [thread for thread in self._threads if thread.is_alive()]
         return not self._threads
-
-    def _meter_target(self, meter_id: str) -> dict[str, Any]:
-        for user in self.state["users"].values():
-            meter = user["meters"].get(meter_id)
-            if meter is not None:
-                return {
-                    "userId": user["userId"],
-                    "meterId": meter_id,
-                    "meterPointId": meter["meterPointId"],
-                }
-        return {"meterId": meter_id}  # receivers must cope with targets they do not know
 
     def _record_event(
         self, event_type: str, operation: str, payload: dict[str, Any]
@@ -675,12 +691,12 @@ class SparkEmulator(Emulator):
         # Compact JSON plus a trailing newline, as the published vector is sent: receivers must
         # verify the raw bytes, not a re-serialisation.
         body = (json.dumps(envelope, separators=(",", ":")) + "\n").encode("utf-8")
-        signature = sign(body, webhook["webhookSecret"])
+        signed = signature(body, webhook["webhookSecret"])
         headers = {
             "Content-Type": "application/json",
             "User-Agent": DELIVERY_USER_AGENT,
-            SIGNATURE_HEADER: signature,
-            PUBLISHED_SIGNATURE_HEADER: signature,
+            SIGNATURE_HEADER: signed,
+            PUBLISHED_SIGNATURE_HEADER: signed,
         }
         delivery = {
             "id": str(uuid.uuid4()),
@@ -778,12 +794,21 @@ class SparkEmulator(Emulator):
                 data = request.json() if request.body.strip() else {}
                 if not isinstance(data, dict):
                     raise ValueError("the body must be a JSON object")
-                for key in ("userIds", "user_ids", "meterIds", "meter_ids"):
+                keys = (
+                    "userIds",
+                    "user_ids",
+                    "meterIds",
+                    "meter_ids",
+                    "resourceIds",
+                    "resource_ids",
+                )
+                for key in keys:
                     if data.get(key) is not None and not isinstance(data[key], list):
                         raise ValueError(f"{key} must be a list of ids")
                 result = self.emit_price_delta(
                     data.get("userIds", data.get("user_ids")),
                     data.get("meterIds", data.get("meter_ids")),
+                    resource_ids=data.get("resourceIds", data.get("resource_ids")),
                     operation=str(data.get("operation", "Create")),
                     price_area=str(data.get("priceArea", "NO1")),
                     currency=str(data.get("currency", "NOK")),

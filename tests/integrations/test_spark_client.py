@@ -565,6 +565,63 @@ def test_it_registers_a_webhook_and_its_test_event_arrives_signed(
     assert spark.state["webhooks"][webhook_id]["eventTypes"] == ["PriceDelta"]
 
 
+def test_it_removes_a_webhook_and_reads_404_as_nothing_to_remove(
+    client: SparkClient, spark: SparkEmulator, calls: list[CallRecord]
+) -> None:
+    webhook_id = client.register_webhook(
+        "https://portal.example/h", "s", ["Create"], ["PriceDelta"]
+    )
+
+    assert client.delete_webhook(webhook_id) is True
+    assert client.delete_webhook(webhook_id) is False
+    assert webhook_id not in spark.state["webhooks"]
+    assert [(c.method, c.status_code) for c in calls if c.method == "DELETE"] == [
+        ("DELETE", 204),
+        ("DELETE", 404),
+    ]
+
+
+@pytest.mark.parametrize(
+    ("status", "removed"), [(204, True), (200, True), (404, False), (405, False)]
+)
+def test_it_reads_a_405_as_a_platform_without_removal(status: int, removed: bool) -> None:
+    def answer(request: httpx.Request) -> httpx.Response:
+        if request.url.path == "/token":
+            return httpx.Response(200, json={"access_token": "t", "expires_in": 3600})
+        assert (request.method, request.url.raw_path) == ("DELETE", b"/v1/webhooks/wh%2F1")
+        return httpx.Response(status)
+
+    with SparkClient(
+        "https://spark.example/v1",
+        token_url="https://spark.example/token",
+        client_id="c",
+        client_secret="s",
+        transport=httpx.MockTransport(answer),
+    ) as spark_client:
+        assert spark_client.delete_webhook("wh/1") is removed
+
+
+@pytest.mark.parametrize(("status", "permanent"), [(503, False), (403, True)])
+def test_it_raises_when_a_removal_fails_otherwise(status: int, permanent: bool) -> None:
+    def answer(request: httpx.Request) -> httpx.Response:
+        if request.url.path == "/token":
+            return httpx.Response(200, json={"access_token": "t", "expires_in": 3600})
+        return httpx.Response(status)
+
+    with (
+        SparkClient(
+            "https://spark.example/v1",
+            token_url="https://spark.example/token",
+            client_id="c",
+            client_secret="s",
+            transport=httpx.MockTransport(answer),
+        ) as spark_client,
+        pytest.raises(UpstreamError) as raised,
+    ):
+        spark_client.delete_webhook("wh-1")
+    assert (raised.value.status_code, raised.value.permanent) == (status, permanent)
+
+
 def test_it_sends_a_charge_report_and_returns_its_id(
     client: SparkClient, spark: SparkEmulator
 ) -> None:

@@ -5,6 +5,7 @@ Raw httpx calls on purpose: these tests send bodies and requests our client woul
 
 from __future__ import annotations
 
+import ast
 import json
 import socket
 import threading
@@ -16,7 +17,8 @@ from typing import Any
 import httpx
 import pytest
 
-from integrations.sandbox.base import Emulator, Request, Response, RunningEmulator
+from integrations.sandbox import spark as sandbox_spark
+from integrations.sandbox.base import TENANT_HEADER, Emulator, Request, Response, RunningEmulator
 from integrations.sandbox.spark import DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET, SparkEmulator
 from integrations.spark import verify_signature
 
@@ -518,6 +520,58 @@ def test_it_answers_404_to_testing_an_unknown_webhook(http: httpx.Client) -> Non
     assert (response.status_code, response.content) == (404, b"")
 
 
+def test_it_removes_a_webhook_then_knows_it_no_more(
+    http: httpx.Client, spark: SparkEmulator
+) -> None:
+    webhook_id = webhook(http, "https://partner.example/hooks/spark")
+
+    removed = http.delete(f"/webhooks/{webhook_id}")
+    again = http.delete(f"/webhooks/{webhook_id}")
+
+    assert (removed.status_code, removed.content) == (204, b"")
+    assert (again.status_code, again.content) == (404, b"")
+    assert webhook_id not in spark.state["webhooks"]
+    assert http.post(f"/webhooks/{webhook_id}/test").status_code == 404
+
+
+def test_it_keeps_a_webhook_from_another_tenants_removal(
+    http: httpx.Client, spark: SparkEmulator
+) -> None:
+    http.headers[TENANT_HEADER] = "org-1"
+    webhook_id = webhook(http, "https://partner.example/hooks/spark")
+
+    http.headers[TENANT_HEADER] = "org-2"
+    refused = http.delete(f"/webhooks/{webhook_id}")
+
+    assert (refused.status_code, refused.content) == (404, b"")
+    assert webhook_id in spark.state["webhooks"]
+
+
+def test_it_signs_with_its_own_reading_of_the_scheme() -> None:
+    """A second, independent reading: the emulator imports no client code, and its signature of
+    Volue's published vector is the published one."""
+    tree = ast.parse(Path(sandbox_spark.__file__).read_text())
+    imported = [
+        name
+        for node in ast.walk(tree)
+        for name in (
+            [node.module or ""]
+            if isinstance(node, ast.ImportFrom)
+            else [alias.name for alias in node.names]
+            if isinstance(node, ast.Import)
+            else []
+        )
+    ]
+    vector = Path(__file__).parent / "vectors" / "spark-webhook"
+
+    assert "integrations.sandbox.base" in imported  # the walk does see the imports
+    assert not [name for name in imported if name.startswith("integrations.spark")]
+    assert sandbox_spark.signature(
+        vector.joinpath("price-curve-event.json").read_bytes(),
+        vector.joinpath("signing-key.txt").read_text(),
+    ) == (vector.joinpath("price-curve-event.json.hmacsha256b64").read_text().strip())
+
+
 def test_it_sends_a_signed_test_event_without_waiting_for_the_receiver(
     http: httpx.Client, spark: SparkEmulator
 ) -> None:
@@ -629,10 +683,12 @@ def test_it_emits_a_price_delta_to_the_subscribed_webhooks_only(
     assert event["notificationType"] == "PriceDeltaCreated"
     payload = event["payload"]
     assert payload["payloadType"] == "PriceDelta"
-    assert payload["targets"] == [
-        {"userId": user_id},
-        {"userId": user_id, "meterId": meter_id, "meterPointId": "7070575000"},
-    ]
+    # The seed's id fields name users and meters; `targets` is the published shape (resources).
+    assert (payload["userIds"], payload["meterIds"], payload["targets"]) == (
+        [user_id],
+        [meter_id],
+        [],
+    )
     curve = payload["priceCurveDelta"]
     assert (curve["energyUnit"], curve["currency"], curve["resolution"]) == (
         "kWh",
@@ -641,6 +697,23 @@ def test_it_emits_a_price_delta_to_the_subscribed_webhooks_only(
     )
     assert len(curve["points"]) == 24
     assert all(set(point) == {"price", "timestamp"} for point in curve["points"])
+
+
+def test_it_names_resources_as_published_targets_and_only_the_ids_given(
+    http: httpx.Client, spark: SparkEmulator
+) -> None:
+    user_id = new_user(http)
+    http.post(f"/users/{user_id}/vehicles", json=vehicle("veh-1"))
+    receiver = Receiver()
+    with RunningEmulator(receiver) as hooks:
+        webhook(http, f"{hooks.base_url}/hooks/spark")
+        answer = http.post("/_sandbox/emit", json={"resourceIds": ["veh-1"]})
+        assert spark.wait_for_deliveries()
+
+    assert answer.status_code == 200
+    payload = receiver.events()[0]["payload"]
+    assert payload["targets"] == [{"resourceId": "veh-1"}]
+    assert "userIds" not in payload and "meterIds" not in payload
 
 
 def test_it_emits_a_price_delta_through_the_control_route(
@@ -659,7 +732,8 @@ def test_it_emits_a_price_delta_through_the_control_route(
     event = receiver.events()[0]
     assert event["eventId"] == answer.json()["eventId"]
     assert (event["operation"], event["notificationType"]) == ("Update", "PriceDeltaUpdated")
-    assert event["payload"]["targets"] == [{"userId": user_id}]  # every user by default
+    assert event["payload"]["userIds"] == [user_id]  # every user by default
+    assert event["payload"]["targets"] == []
 
 
 def test_it_delivers_through_an_injected_transport_without_a_socket() -> None:

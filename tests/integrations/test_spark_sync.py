@@ -20,7 +20,7 @@ from integrations import engine, services, spark, webhooks
 from integrations.clients import forget_clients
 from integrations.models import Connection, LinkState, UpstreamLink, WebhookEndpoint, WebhookEvent
 from integrations.sandbox import registry
-from tests.factories import CustomerFactory, HomeFactory
+from tests.factories import CustomerFactory, HomeFactory, MeterFactory
 
 VECTOR = Path(__file__).parent / "vectors" / "spark-webhook"
 
@@ -158,7 +158,7 @@ def test_it_verifies_the_published_signature_vector(org):
     for header in ("HTTP_X_PAYLOAD_SIGNATURE", "HTTP_SPARK_SIGNATURE"):
         WebhookEvent.objects.all().delete()
         response = client.post(url, body, content_type="application/json", **{header: signature})
-        assert response.status_code == 202, header
+        assert response.status_code == 200, header
     assert (
         client.post(
             url, body[:-1], content_type="application/json", HTTP_SPARK_SIGNATURE=signature
@@ -198,7 +198,8 @@ def test_it_stores_a_replayed_event_once_and_refuses_bad_bodies(org):
         }
     ).encode()
     headers = {"HTTP_SPARK_SIGNATURE": spark.sign(body, "s3cret")}
-    assert Client().post(url, body, content_type="application/json", **headers).status_code == 202
+    # The published webhook server answers 200; Spark retries anything else (a repeat too).
+    assert Client().post(url, body, content_type="application/json", **headers).status_code == 200
     assert Client().post(url, body, content_type="application/json", **headers).status_code == 200
     event = WebhookEvent.objects.get()
     assert event.deliveries == 2
@@ -222,6 +223,18 @@ def test_it_stores_a_replayed_event_once_and_refuses_bad_bodies(org):
             no_id,
             content_type="application/json",
             HTTP_SPARK_SIGNATURE=spark.sign(no_id, "s3cret"),
+        )
+        .status_code
+        == 400
+    )
+    nested = b"[" * 100_000 + b"]" * 100_000  # signed, small, and too deep for the parser
+    assert (
+        Client()
+        .post(
+            url,
+            nested,
+            content_type="application/json",
+            HTTP_SPARK_SIGNATURE=spark.sign(nested, "s3cret"),
         )
         .status_code
         == 400
@@ -280,15 +293,123 @@ def test_it_links_an_event_only_to_the_receiving_organizations_customers(
             "notificationId": "x-1",
             "payload": {
                 "payloadType": "PriceDelta",
-                "targets": [{"userId": user_id}, {"userId": "their-user"}],
+                "userIds": [user_id, "their-user"],
             },
         }
     ).encode()
     receipt = webhooks.receive(endpoint, body, {"Spark-Signature": spark.sign(body, "other")})
-    assert receipt.status == 202
+    assert receipt.status == 200
     event = WebhookEvent.objects.get()
     webhooks.process_event(event.pk)
     assert list(event.customers.all()) == [theirs]
+
+
+def spark_link(organization, record, remote_id: str) -> UpstreamLink:
+    return UpstreamLink.objects.create(
+        organization=organization,
+        platform="spark",
+        content_type=ContentType.objects.get_for_model(record),
+        object_id=record.pk,
+        remote_id=remote_id,
+        state="synced",
+    )
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    ("payload", "linked_customers", "linked_meters"),
+    [
+        ({"payloadType": "PriceDelta", "userIds": ["u-1"]}, {"user"}, set()),
+        ({"payloadType": "PriceDelta", "userId": "u-1"}, {"user"}, set()),
+        ({"payloadType": "PriceDelta", "meterIds": ["m-1"]}, {"meter"}, {"meter"}),
+        ({"payloadType": "PriceDelta", "meterId": "m-1"}, {"meter"}, {"meter"}),
+        (
+            {"payloadType": "PriceCurve", "targets": [{"resourceId": "EV-1", "locationId": "l"}]},
+            {"vehicle"},
+            set(),
+        ),
+        ({"payloadType": "UserEligibility", "addedUsers": ["u-1"]}, {"user"}, set()),
+        ({"payloadType": "PriceDelta", "details": {"userIds": ["u-1"]}}, {"user"}, set()),
+        # The shape our emulator once invented: ids inside `targets` that the docs do not give.
+        (
+            {"payloadType": "PriceDelta", "targets": [{"userId": "u-1", "meterId": "m-1"}]},
+            set(),
+            set(),
+        ),
+    ],
+)
+def test_it_links_an_event_through_the_documented_id_fields_only(
+    org, payload, linked_customers, linked_meters
+):
+    by_user = CustomerFactory(organization=org)
+    meter = MeterFactory(organization=org)
+    vehicle = vehicle_for(org, HomeFactory(organization=org))
+    spark_link(org, by_user, "u-1")
+    spark_link(org, meter, "m-1")
+    spark_link(org, vehicle, "EV-1")
+    customers = {"user": by_user, "meter": meter.home.customer, "vehicle": vehicle.home.customer}
+    endpoint = WebhookEndpoint(organization=org)
+    endpoint.set_secret("s")
+    endpoint.save()
+    body = json.dumps({"notificationId": "n-1", "payload": payload}).encode()
+
+    assert (
+        webhooks.receive(endpoint, body, {"X-Payload-Signature": spark.sign(body, "s")}).status
+        == 200
+    )
+    event = WebhookEvent.objects.get()
+    webhooks.process_event(event.pk)
+
+    assert set(event.customers.all()) == {customers[name] for name in linked_customers}
+    assert set(event.meters.all()) == ({meter} if linked_meters else set())
+
+
+@pytest.mark.django_db
+def test_it_links_the_emulators_price_delta_to_the_users_meters_and_resources_it_names(
+    org, spark_emulator, django_capture_on_commit_callbacks
+):
+    metered = HomeFactory(
+        organization=org,
+        customer=home_services.save_customer(CustomerFactory.build(organization=org)),
+    )
+    meter = home_services.save_meter(
+        Meter(organization=org, home=metered, meter_number="E-1", meter_point_id="MP-1")
+    )
+    named_user = home_services.save_customer(CustomerFactory.build(organization=org))
+    vehicle = vehicle_for(
+        org,
+        HomeFactory(
+            organization=org,
+            customer=home_services.save_customer(CustomerFactory.build(organization=org)),
+        ),
+    )
+    bystander = home_services.save_customer(CustomerFactory.build(organization=org))
+    engine.sync_now(org.pk)
+    endpoint = webhooks.register_webhook(org)
+    spark_emulator.background = False
+    spark_emulator.deliver = lambda url, body, headers: (
+        Client()
+        .post(
+            reverse("spark_webhook", args=[endpoint.token]),
+            body,
+            content_type="application/json",
+            HTTP_SPARK_SIGNATURE=headers["Spark-Signature"],
+        )
+        .status_code
+    )
+
+    with django_capture_on_commit_callbacks(execute=True):
+        spark_emulator.emit_price_delta(
+            user_ids=[link(named_user).remote_id],
+            meter_ids=[link(meter).remote_id],
+            resource_ids=["EV-1"],
+        )
+
+    assert spark_emulator.state["deliveries"][-1]["attempt_statuses"] == [200]
+    event = WebhookEvent.objects.get()
+    assert set(event.customers.all()) == {metered.customer, named_user, vehicle.home.customer}
+    assert bystander not in event.customers.all()
+    assert list(event.meters.all()) == [meter]
 
 
 @pytest.mark.django_db(transaction=True)

@@ -10,7 +10,10 @@ from portal.models import Organization
 
 
 class Command(BaseCommand):
-    help = "Register the organization's Spark webhook (a new secret each time) and print the receiving URL."
+    help = (
+        "Register the organization's Spark webhook (a new secret each time; the previous one keeps "
+        "working until Spark accepts the new registration) and print the receiving URL."
+    )
 
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("--org", required=True, help="organization slug")
@@ -26,6 +29,13 @@ class Command(BaseCommand):
             endpoint = webhooks.register_webhook(organization)
             self.stdout.write(f"Registered Spark webhook {endpoint.remote_id}")
             self.stdout.write(f"Receiving URL: {endpoint.url}")
+            if endpoint.previous_secret_valid_until:
+                self.stdout.write(
+                    "The previous secret is accepted until "
+                    f"{endpoint.previous_secret_valid_until:%Y-%m-%d %H:%M} UTC."
+                )
+            if endpoint.removal_note:
+                self.stdout.write(endpoint.removal_note)
             if options["test"]:
                 webhooks.send_test_event(organization)
                 if settings.INTEGRATIONS_SANDBOX:
