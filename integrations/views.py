@@ -158,7 +158,7 @@ def pause_link(request: HttpRequest, pk: int) -> HttpResponse:
 @org_required(Role.MEMBER)
 def resume_link(request: HttpRequest, pk: int) -> HttpResponse:
     link = get_for_org_or_404(UpstreamLink, request.organization, pk=pk)
-    UpstreamLink.objects.filter(pk=link.pk).update(paused=False)
+    UpstreamLink.objects.filter(pk=link.pk).update(paused=False, paused_for_credentials=False)
     engine.retry_links([link.pk])
     messages.info(request, f"{link.get_platform_display()} resumed.")
     return _back(request)

@@ -6,7 +6,8 @@ Meter Energy Data API", https://developers.wattics.com/). Four parts, none touch
 2. `read_last_packet`, a tolerant reader of the last-packet answer, whose body is not published;
 3. `WatticsClient`, named after the two upstream operations (push a packet, read the last one);
 4. `StreamPusher`, which sends one stream's readings in order, retries each packet until Wattics
-   acknowledges it, and never skips ahead: a hole or a discarded packet is data lost upstream.
+   acknowledges it, and never skips ahead: a hole or a discarded packet is data lost upstream;
+   `retry_delay_s`, the capped backoff between runs of a stream that never gives up.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from __future__ import annotations
 import base64
 import json
 import math
+import random
 import re
 import time
 from collections.abc import Callable, Iterable
@@ -30,7 +32,7 @@ MEASUREMENTS_PATH = "/measurements/v2/unifiedjson/"
 
 PacketFormat = Literal["value", "electrical"]
 
-# The answers that need a person (the credentials).
+# The answers that need a person (the credentials); every other error is retried until 200.
 AUTH_STATUSES = frozenset({401, 403})
 
 # Guide, "IMPORTANT NOTES": yyyy-mm-ddThh:mm:ss.sss+|-hh:mm, the meter's local time and offset.
@@ -260,7 +262,9 @@ class PushOutcome(StrEnum):
 
     DONE = "done"  # every row was acknowledged or reported late
     RETRY_LATER = "retry_later"  # a packet kept failing: push again later, from the cursor
-    STOPPED = "stopped"  # retrying cannot help (credentials, a packet refused): needs a human
+    # Retrying cannot help: the credentials were refused (status_code 401/403), or a reading
+    # cannot be written as a packet (no status_code). A person must act.
+    STOPPED = "stopped"
 
 
 class ErrorAction(StrEnum):
@@ -272,25 +276,46 @@ class ErrorAction(StrEnum):
 
 
 def error_action(error: UpstreamError) -> ErrorAction:
-    """What the pusher does about a failed push (the guide: retry the same packet until 200).
+    """What the pusher does about a failed push. The guide lists 400, 401, 403, 404, 500 and 503
+    and says "retry transmission until you get status=200" (`docs/upstreams/wattics.md`):
 
+    - 401/403: the credentials. Repeating the call cannot change the answer, so stop; the stream
+      pauses until a person saves the connection again, then starts with this very packet.
     - no status (timeout, lost connection), 500, 502, 504: Wattics may have processed the packet
       before the answer was lost, so ask it (GET last packet) before sending the packet again;
       sending blindly would be discarded at best.
-    - 503 (documented as maintenance), 404 (a stream not registered *yet*: registration happens on
-      the Wattics side), 408, 425, 429: retry the same packet with backoff.
-    - 401/403 (credentials) and 400 (a packet we built wrongly): the same packet will meet the same
-      answer, and skipping it would leave a hole, so stop and show the message. Once fixed, the next
-      push starts from the cursor, i.e. with this very packet. Any other 4xx: stop likewise.
+    - anything else (400, 404 for a stream not registered *yet*, 429, 503 for maintenance, any
+      other status): retry the same packet, with backoff, for as long as it takes. Skipping it
+      would leave a hole; stopping for good would leave every later packet behind it.
     """
     status = error.status_code
-    if status is None and error.permanent:
-        return ErrorAction.STOP  # not an HTTP answer but an unusable one (e.g. a malformed packet)
+    if status in AUTH_STATUSES:
+        return ErrorAction.STOP
     if status is None or status in (500, 502, 504):
         return ErrorAction.RETRY_AFTER_CHECK
-    if status >= 500 or status in (404, 408, 425, 429):
-        return ErrorAction.RETRY
-    return ErrorAction.STOP
+    return ErrorAction.RETRY
+
+
+def retry_delay_s(
+    failed_runs: int,
+    *,
+    base_s: float,
+    max_s: float,
+    retry_after_s: float | None = None,
+    jitter: Callable[[float, float], float] = random.uniform,
+) -> float:
+    """How long a stream waits before its next run after `failed_runs` failed runs in a row.
+
+    Exponential from `base_s` with jitter, `Retry-After` winning, never more than `max_s`: a
+    stream retries until 200 and never gives up (the guide), so the cap bounds how late it
+    notices that Wattics is back. The exponent is bounded too: after days of retries
+    2**failed_runs would no longer fit in a float.
+    """
+    exponent = min(max(failed_runs - 1, 0), 32)
+    delay = base_s * 2**exponent * jitter(0.75, 1.25)
+    if retry_after_s is not None:
+        delay = retry_after_s
+    return max(0.0, min(max_s, delay))
 
 
 @dataclass
@@ -312,10 +337,11 @@ class StreamPusher:
     """Pushes one Wattics stream's readings in order, one packet at a time, retrying each packet.
 
     Typical use from a task: `pusher.resume()` (ask Wattics where the stream is), then
-    `pusher.push(rows after pusher.cursor)`; persist the cursor in `on_ack`; on RETRY_LATER let
-    Celery retry the task (it starts again from the persisted cursor), on STOPPED record the error.
-    The in-call retries only ride out short blips: `max_attempts` bounds the time a worker is held
-    per packet (about 15 s with the defaults), and longer outages go back to Celery's backoff.
+    `pusher.push(rows after pusher.cursor)`; persist the cursor in `on_ack`; on RETRY_LATER run
+    again later (from the persisted cursor, after `retry_delay_s`), for as long as it takes; on
+    STOPPED show the error to a person. The in-call retries only ride out short blips:
+    `max_attempts` bounds the time a worker is held per packet (about 15 s with the defaults), and
+    longer outages go back to the caller's backoff.
     """
 
     def __init__(

@@ -1,5 +1,7 @@
 """Meter readings pushed to Wattics: one packet per request, in order, in the meter's local time,
-each retried until accepted, resumed after a crash from Wattics' own last packet (UPSTREAMS.md)."""
+each retried until accepted, resumed after a crash from Wattics' own last packet
+(`docs/upstreams/wattics.md`). A stream never fails: it is behind until Wattics takes its packets,
+or paused until a person saves the connection when Wattics refuses the credentials."""
 
 from __future__ import annotations
 
@@ -14,7 +16,7 @@ from devices.models import Reading
 from homes.models import Meter
 
 from .. import wattics
-from ..adapters import Adapter, register
+from ..adapters import Adapter, FailurePlan, register
 from ..http import UpstreamError
 from ..models import Channel, Platform, UpstreamLink
 
@@ -43,6 +45,26 @@ class WatticsStream(Adapter):
 
     def applies(self, record: Meter) -> bool:
         return bool(record.wattics_stream_id)
+
+    def on_failure(self, link: UpstreamLink, error: UpstreamError, failed_runs: int) -> FailurePlan:
+        """Retry until 200, whatever SYNC_MAX_ATTEMPTS says (the guide: "retry transmission until
+        you get status=200"); only refused credentials wait for a person."""
+        if error.status_code in wattics.AUTH_STATUSES:
+            return FailurePlan(
+                pause_reason=(
+                    f"Wattics refused the credentials ({error.message}): paused until the "
+                    "Wattics connection is saved again, then it resumes from the packet it "
+                    "stopped at."
+                )
+            )
+        return FailurePlan(
+            retry_in_s=wattics.retry_delay_s(
+                failed_runs,
+                base_s=getattr(settings, "SYNC_BACKOFF_BASE_S", 5.0),
+                max_s=settings.WATTICS_RETRY_MAX_S,
+                retry_after_s=error.retry_after_s,
+            )
+        )
 
     def record_changed(self, link: UpstreamLink, record: Meter) -> None:
         if link.remote_id and link.remote_id != record.wattics_stream_id:
@@ -121,15 +143,20 @@ class WatticsStream(Adapter):
         link.remote_id = record.wattics_stream_id
         link.cursor = result.cursor
         link.payload_hash = result.cursor.isoformat() if result.cursor else ""
+        # The link keeps the status in its own column: the message without its "503: " prefix.
+        message = result.error.removeprefix(f"{result.status_code}: ")
         if result.outcome is wattics.PushOutcome.RETRY_LATER:
             raise UpstreamError(
-                result.error,
+                message,
                 permanent=False,
                 status_code=result.status_code,
                 retry_after_s=result.retry_after_s,
             )
         if result.outcome is wattics.PushOutcome.STOPPED:
-            raise UpstreamError(result.error, permanent=True, status_code=result.status_code)
+            if result.status_code is None:
+                # A reading that cannot be written as a packet: rejected until it is corrected.
+                raise ValueError(result.error)
+            raise UpstreamError(message, permanent=True, status_code=result.status_code)
 
 
 register(WatticsStream())

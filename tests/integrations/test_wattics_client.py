@@ -232,11 +232,11 @@ def test_it_refuses_a_username_with_a_colon() -> None:
         (503, False, "retry"),
         (404, True, "retry"),  # not registered yet
         (429, False, "retry"),
-        (400, True, "stop"),
-        (401, True, "stop"),
+        (400, True, "retry"),  # the guide: retry until 200; stopping would strand every packet
+        (422, True, "retry"),
+        (None, True, "retry_after_check"),
+        (401, True, "stop"),  # the credentials: only a person can fix them
         (403, True, "stop"),
-        (422, True, "stop"),
-        (None, True, "stop"),  # an unusable answer, not a failed call
     ],
 )
 def test_it_decides_per_status_whether_to_retry_the_same_packet_or_stop(
@@ -462,22 +462,21 @@ def test_it_stops_on_bad_credentials_without_retrying_or_skipping(
     assert posts(wattics) == [401]
 
 
-def test_it_stops_on_a_refused_packet_and_sends_that_same_packet_next_time(
+def test_it_retries_a_refused_packet_until_wattics_takes_it_without_skipping_it(
     client: WatticsClient, wattics: WatticsEmulator
 ) -> None:
-    def refuse_the_eleventh(at: datetime, _: float | None) -> None:
+    def refuse_the_eleventh_twice(at: datetime, _: float | None) -> None:
         if at == WEEK[9][0]:
-            wattics.faults.fail_next, wattics.faults.status = 1, 400
+            wattics.faults.fail_next, wattics.faults.status = 2, 400
 
-    stopped = StreamPusher(client, "m1", CHICAGO, "value", on_ack=refuse_the_eleventh).push(WEEK)
-    resumed = StreamPusher(client, "m1", CHICAGO, "value", cursor=stopped.cursor).push(
-        rows_after(stopped.cursor)
-    )
+    sleeps = Sleeps()
+    result = StreamPusher(
+        client, "m1", CHICAGO, "value", on_ack=refuse_the_eleventh_twice, sleep=sleeps
+    ).push(WEEK)
 
-    assert (stopped.outcome, stopped.status_code) == (PushOutcome.STOPPED, 400)
-    assert (stopped.cursor, stopped.acknowledged) == (WEEK[9][0], 10)
-    assert posts(wattics)[:12] == [200] * 10 + [400, 200]
-    assert resumed.outcome is PushOutcome.DONE
+    assert (result.outcome, result.acknowledged, result.failed_calls) == (PushOutcome.DONE, 168, 2)
+    assert posts(wattics)[:13] == [200] * 10 + [400, 400, 200]
+    assert sleeps == [0.5, 1.0]
     assert wattics.state["streams"]["m1"]["instants_ms"] == week_instants_ms()
 
 

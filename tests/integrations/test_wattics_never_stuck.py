@@ -1,12 +1,15 @@
-"""A Wattics stream is never stuck: whatever the last-packet GET answers, it pushes every packet
-once, in order, from its own cursor. Against the emulator over real HTTP."""
+"""A Wattics stream is never stuck: whatever the last-packet GET answers, however long Wattics
+refuses packets, it retries until 200 (seed 004), and only waits for a person when Wattics refuses
+the credentials; saving the connection resumes it. Against the emulator over real HTTP."""
 
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from functools import partial
 
 import pytest
 from django.contrib.contenttypes.models import ContentType
+from django.utils import timezone
 
 from devices.models import Reading, Series
 from homes import services as home_services
@@ -21,6 +24,7 @@ from integrations.sandbox.wattics import (
     SANDBOX_USERNAME,
     WatticsEmulator,
 )
+from integrations.wattics import retry_delay_s
 from portal.signals import readings_changed
 from tests.factories import HomeFactory, MeterFactory
 
@@ -97,6 +101,12 @@ def instants_ms(hours: int) -> list[int]:
     return [int((START + timedelta(hours=h)).timestamp() * 1000) for h in range(hours)]
 
 
+def run_now(link: UpstreamLink) -> engine.Outcome:
+    """One run, without waiting for the backoff."""
+    UpstreamLink.objects.filter(pk=link.pk).update(next_attempt_at=None)
+    return engine.run_link(link.pk)
+
+
 # --- the last packet: whatever the GET answers ---------------------------------------------------
 @pytest.mark.parametrize("answer", LAST_PACKET_ANSWERS)
 def test_it_pushes_every_packet_once_in_order_whatever_the_last_packet_answer(
@@ -109,7 +119,11 @@ def test_it_pushes_every_packet_once_in_order_whatever_the_last_packet_answer(
     engine.sync_now(org.pk)
 
     link = stream_link(meter)
-    assert (link.state, link.cursor) == (LinkState.SYNCED, START + timedelta(hours=47))
+    assert (link.state, link.cursor, link.behind_since) == (
+        LinkState.SYNCED,
+        START + timedelta(hours=47),
+        None,
+    )
     stream = wattics.app.state["streams"]["stream-1"]
     assert stream["instants_ms"] == instants_ms(48)
     assert stream["discarded"] == 0
@@ -142,3 +156,117 @@ def test_it_sends_a_packet_again_when_its_answer_was_lost_and_the_last_packet_is
     assert stream_link(meter).state == LinkState.SYNCED
     assert stream["instants_ms"] == instants_ms(10)  # no hole
     assert stream["discarded"] == 1  # the duplicate, which Wattics drops: nothing lost
+
+
+# --- retry until 200 -----------------------------------------------------------------------------
+def test_it_waits_at_most_15_minutes_between_runs_however_long_it_has_been_failing(settings):
+    assert settings.WATTICS_RETRY_MAX_S == 900
+    shortest = partial(retry_delay_s, base_s=5.0, max_s=900.0, jitter=lambda low, high: low)
+    longest = partial(retry_delay_s, base_s=5.0, max_s=900.0, jitter=lambda low, high: high)
+
+    assert [shortest(n) for n in range(1, 5)] == [3.75, 7.5, 15.0, 30.0]
+    assert [longest(n) for n in range(1, 5)] == [6.25, 12.5, 25.0, 50.0]
+    assert longest(0) == 6.25
+    assert all(longest(n) <= 900.0 for n in range(1, 2000))
+    assert shortest(10) == 900.0  # 5 s x 2**9 x 0.75 = 1920 s, capped
+    assert shortest(100_000) == 900.0  # weeks of retries: no float overflow, still 15 minutes
+    assert longest(3, retry_after_s=2.0) == 2.0  # Retry-After wins...
+    assert shortest(3, retry_after_s=3600.0) == 900.0  # ...up to the cap
+
+
+def test_it_never_fails_a_stream_through_a_long_outage_and_shows_how_far_behind_it_is(
+    org, meter, wattics, settings
+):
+    settings.SYNC_MAX_ATTEMPTS = 2
+    settings.WATTICS_PACKET_ATTEMPTS = 1
+    store(meter, START, 30)
+    link = stream_link(meter)
+    wattics.app.faults.fail_next, wattics.app.faults.status = 10**6, 503
+
+    first = run_now(link)
+    link.refresh_from_db()
+    since = link.behind_since
+    delays = [first.retry_in_s] + [run_now(link).retry_in_s for _ in range(11)]
+    wattics.app.faults.retry_after = 3600  # Wattics asks for an hour: 15 minutes at most
+    delays.append(run_now(link).retry_in_s)
+
+    link.refresh_from_db()
+    assert (link.state, link.paused, link.attempts) == (LinkState.PENDING, False, 13)
+    assert link.behind_since == since and since is not None  # since the first failed run
+    assert all(0 < delay <= 900 for delay in delays)
+    assert delays[-3:] == [900, 900, 900]
+    assert link.next_attempt_at <= timezone.now() + timedelta(seconds=900)
+    assert "stream-1" not in wattics.app.state["streams"]
+    wattics.app.faults.fail_next, wattics.app.faults.retry_after = 0, None  # Wattics is back
+    run_now(link)
+
+    link.refresh_from_db()
+    assert (link.state, link.behind_since, link.attempts) == (LinkState.SYNCED, None, 0)
+    stream = wattics.app.state["streams"]["stream-1"]
+    assert stream["instants_ms"] == instants_ms(30) and stream["discarded"] == 0
+
+
+@pytest.mark.parametrize("status", [400, 404, 429, 500, 503])
+def test_it_retries_every_refusal_but_the_credentials_and_never_pauses_for_it(
+    org, meter, wattics, settings, status
+):
+    settings.WATTICS_PACKET_ATTEMPTS = 1
+    store(meter, START, 5)
+    link = stream_link(meter)
+    wattics.app.faults.fail_next, wattics.app.faults.status = 2, status  # the GET, then the POST
+
+    failed = run_now(link)
+    link.refresh_from_db()
+    assert (failed.state, link.paused, link.last_status_code) == (LinkState.PENDING, False, status)
+    assert failed.retry_in_s is not None
+
+    assert run_now(link).state == LinkState.SYNCED
+    assert wattics.app.state["streams"]["stream-1"]["instants_ms"] == instants_ms(5)
+
+
+# --- credentials: the one thing that waits for a person ------------------------------------------
+def test_it_pauses_on_refused_credentials_and_resumes_when_the_connection_is_saved(
+    org, wattics, django_capture_on_commit_callbacks
+):
+    connect(org, wattics, password="an-old-password")
+    meter = add_meter(org)
+    held = add_meter(org, "stream-2")  # paused by a person: stays paused
+    store(meter, START, 20)
+    store(held, START, 5)
+    UpstreamLink.objects.filter(pk=stream_link(held).pk).update(paused=True)
+
+    engine.sync_now(org.pk)
+
+    link = stream_link(meter)
+    assert (link.state, link.paused, link.paused_for_credentials) == (
+        LinkState.PENDING,
+        True,
+        True,
+    )
+    assert link.last_status_code == 401 and "refused the credentials" in link.last_error
+    assert link.behind_since is not None
+    assert engine.run_link(link.pk).state == "skipped"
+    assert wattics.app.state["streams"] == {}
+    with django_capture_on_commit_callbacks(execute=False) as queued:
+        connect(org, wattics)  # the right password this time
+
+    link.refresh_from_db()
+    assert (link.paused, link.paused_for_credentials, link.next_attempt_at) == (False, False, None)
+    assert len(queued) == 1  # this stream's task; not the one a person paused
+    engine.sync_now(org.pk)
+    link.refresh_from_db()
+    assert (link.state, link.behind_since) == (LinkState.SYNCED, None)
+    assert wattics.app.state["streams"]["stream-1"]["instants_ms"] == instants_ms(20)
+    assert "stream-2" not in wattics.app.state["streams"]
+    assert stream_link(held).paused
+
+
+def test_it_pauses_on_403_as_on_401(org, meter, wattics):
+    store(meter, START, 5)
+    wattics.app.faults.fail_next, wattics.app.faults.status = 1, 403
+
+    engine.sync_now(org.pk)
+
+    link = stream_link(meter)
+    assert (link.paused_for_credentials, link.last_status_code) == (True, 403)
+    assert link.state == LinkState.PENDING
