@@ -22,6 +22,7 @@ from portal.tenancy import get_for_org_or_404, org_required
 
 from . import engine, prices, services, webhooks
 from .forms import ChargeReportForm, ConnectionForm, SandboxOutageForm, WebhookForm
+from .mappings.wattics import streams_behind
 from .models import (
     Connection,
     LinkState,
@@ -65,6 +66,7 @@ def integrations(request: HttpRequest) -> HttpResponse:
             "connection": connections.get(value),
             "counts": board[value],
             "packets": packets if value == Platform.WATTICS else None,
+            "behind": streams_behind(organization.pk) if value == Platform.WATTICS else None,
         }
         for value, label in Platform.choices
     ]
@@ -436,4 +438,7 @@ def sync_summary(membership: object) -> dict[str, object]:
             row["state"], "problems"
         )
         rows[row["platform"]][key] += row["n"]
-    return {"rows": list(rows.values())}
+    return {
+        "rows": list(rows.values()),
+        "wattics_behind": streams_behind(membership.organization.pk),
+    }

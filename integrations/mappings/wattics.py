@@ -6,10 +6,13 @@ or paused until a person saves the connection when Wattics refuses the credentia
 from __future__ import annotations
 
 import time
-from datetime import datetime
+from dataclasses import dataclass
+from datetime import UTC, datetime
 from zoneinfo import ZoneInfo
 
 from django.conf import settings
+from django.db.models import Count, DateTimeField, IntegerField, OuterRef, Subquery, Value
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from devices.models import Reading
@@ -31,6 +34,58 @@ def backlog(link: UpstreamLink, meter: Meter) -> int:
     if link.cursor is not None:
         readings = readings.filter(instant__gt=link.cursor)
     return readings.count()
+
+
+_BEFORE_ANY_READING = datetime(1, 1, 1, tzinfo=UTC)
+
+
+@dataclass(frozen=True)
+class StreamsBehind:
+    """An organization's Wattics streams that are behind: for the board and the dashboard."""
+
+    streams: int  # behind: their last run failed (retried until 200), or paused for credentials
+    since: datetime | None  # the earliest behind_since
+    waiting: int  # packets waiting in all of them (readings after each cursor)
+    last_error: str  # the most recent failure's message, with its status
+    paused: int  # of which paused until the connection is saved again (credentials refused)
+
+
+def streams_behind(organization_id: int) -> StreamsBehind:
+    """The organization's Wattics streams that are behind, in two queries."""
+    waiting = (
+        Reading.objects.filter(
+            series__meter_id=OuterRef("object_id"),
+            instant__gt=Coalesce(
+                OuterRef("cursor"), Value(_BEFORE_ANY_READING), output_field=DateTimeField()
+            ),
+        )
+        .order_by()
+        .values("series__meter_id")
+        .annotate(n=Count("pk"))
+        .values("n")
+    )
+    links = list(
+        UpstreamLink.objects.filter(
+            organization_id=organization_id,
+            platform=Platform.WATTICS,
+            channel=Channel.PACKETS,
+            behind_since__isnull=False,
+        )
+        .annotate(waiting=Coalesce(Subquery(waiting, output_field=IntegerField()), 0))
+        .order_by("-updated_at")
+        .values("behind_since", "waiting", "last_error", "last_status_code", "paused")
+    )
+    if not links:
+        return StreamsBehind(0, None, 0, "", 0)
+    latest = links[0]
+    status = f"{latest['last_status_code']}: " if latest["last_status_code"] else ""
+    return StreamsBehind(
+        streams=len(links),
+        since=min(link["behind_since"] for link in links),
+        waiting=sum(link["waiting"] for link in links),
+        last_error=f"{status}{latest['last_error']}" if latest["last_error"] else "",
+        paused=sum(1 for link in links if link["paused"]),
+    )
 
 
 class WatticsStream(Adapter):

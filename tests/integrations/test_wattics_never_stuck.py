@@ -1,6 +1,7 @@
 """A Wattics stream is never stuck: whatever the last-packet GET answers, however long Wattics
-refuses packets, it retries until 200 (seed 004), and only waits for a person when Wattics refuses
-the credentials; saving the connection resumes it. Against the emulator over real HTTP."""
+refuses packets, it retries until 200 (seed 004), shows how far behind it is, and only waits for a
+person when Wattics refuses the credentials; saving the connection resumes it. Against the
+emulator over real HTTP."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from functools import partial
 
 import pytest
 from django.contrib.contenttypes.models import ContentType
+from django.urls import reverse
 from django.utils import timezone
 
 from devices.models import Reading, Series
@@ -107,6 +109,14 @@ def run_now(link: UpstreamLink) -> engine.Outcome:
     return engine.run_link(link.pk)
 
 
+def pages(meter: Meter, client) -> dict[str, str]:
+    return {
+        "meter": client.get(meter.get_absolute_url()).content.decode(),
+        "integrations": client.get(reverse("integrations")).content.decode(),
+        "dashboard": client.get(reverse("dashboard")).content.decode(),
+    }
+
+
 # --- the last packet: whatever the GET answers ---------------------------------------------------
 @pytest.mark.parametrize("answer", LAST_PACKET_ANSWERS)
 def test_it_pushes_every_packet_once_in_order_whatever_the_last_packet_answer(
@@ -175,7 +185,7 @@ def test_it_waits_at_most_15_minutes_between_runs_however_long_it_has_been_faili
 
 
 def test_it_never_fails_a_stream_through_a_long_outage_and_shows_how_far_behind_it_is(
-    org, meter, wattics, settings
+    org, meter, wattics, settings, owner_client
 ):
     settings.SYNC_MAX_ATTEMPTS = 2
     settings.WATTICS_PACKET_ATTEMPTS = 1
@@ -197,6 +207,14 @@ def test_it_never_fails_a_stream_through_a_long_outage_and_shows_how_far_behind_
     assert delays[-3:] == [900, 900, 900]
     assert link.next_attempt_at <= timezone.now() + timedelta(seconds=900)
     assert "stream-1" not in wattics.app.state["streams"]
+    shown = pages(meter, owner_client)
+    assert "Behind since" in shown["meter"] and "30 packets waiting" in shown["meter"]
+    assert "503: Service Unavailable" in shown["meter"]
+    for page in ("integrations", "dashboard"):
+        assert "1 stream behind since" in shown[page]
+        assert "30 packets waiting" in shown[page]
+        assert "last error 503: Service Unavailable" in shown[page]
+
     wattics.app.faults.fail_next, wattics.app.faults.retry_after = 0, None  # Wattics is back
     run_now(link)
 
@@ -204,6 +222,8 @@ def test_it_never_fails_a_stream_through_a_long_outage_and_shows_how_far_behind_
     assert (link.state, link.behind_since, link.attempts) == (LinkState.SYNCED, None, 0)
     stream = wattics.app.state["streams"]["stream-1"]
     assert stream["instants_ms"] == instants_ms(30) and stream["discarded"] == 0
+    shown = pages(meter, owner_client)
+    assert not any("behind" in page.lower() for page in shown.values())
 
 
 @pytest.mark.parametrize("status", [400, 404, 429, 500, 503])
@@ -226,7 +246,7 @@ def test_it_retries_every_refusal_but_the_credentials_and_never_pauses_for_it(
 
 # --- credentials: the one thing that waits for a person ------------------------------------------
 def test_it_pauses_on_refused_credentials_and_resumes_when_the_connection_is_saved(
-    org, wattics, django_capture_on_commit_callbacks
+    org, wattics, owner_client, django_capture_on_commit_callbacks
 ):
     connect(org, wattics, password="an-old-password")
     meter = add_meter(org)
@@ -247,6 +267,13 @@ def test_it_pauses_on_refused_credentials_and_resumes_when_the_connection_is_sav
     assert link.behind_since is not None
     assert engine.run_link(link.pk).state == "skipped"
     assert wattics.app.state["streams"] == {}
+    shown = pages(meter, owner_client)
+    assert "paused: credentials refused" in shown["meter"]
+    assert "20 packets waiting" in shown["meter"]
+    assert "1 paused until the Wattics connection is saved again" in shown["dashboard"]
+    cards = owner_client.get(reverse("dashboard")).context["cards"]
+    assert {card.label: n for card, n in cards}["Sync problems"] == 1
+
     with django_capture_on_commit_callbacks(execute=False) as queued:
         connect(org, wattics)  # the right password this time
 
