@@ -15,6 +15,7 @@ from typing import Any
 
 from django.db import models
 
+from .http import UpstreamError
 from .models import Channel, UpstreamLink
 
 
@@ -26,6 +27,19 @@ class Parent:
     platform: str
     channel: str = Channel.RECORD
     label: str = ""
+
+
+@dataclass(frozen=True)
+class FailurePlan:
+    """An adapter's own answer to a failed run, instead of the engine's rule (see `on_failure`).
+
+    Either way the link stays pending, never failed nor rejected, and is behind since its first
+    failed run: `retry_in_s` runs it again after that long, however many runs failed;
+    `pause_reason` pauses it until its connection is saved again (the credentials were refused).
+    """
+
+    retry_in_s: float | None = None
+    pause_reason: str = ""
 
 
 class Adapter:
@@ -50,6 +64,13 @@ class Adapter:
     ) -> str:
         """Send `payload`; return the remote id."""
         raise NotImplementedError
+
+    def on_failure(
+        self, link: UpstreamLink, error: UpstreamError, failed_runs: int
+    ) -> FailurePlan | None:
+        """What to do about a failed run (`failed_runs` in a row, this one included); None for the
+        engine's rule: backoff, failed after SYNC_MAX_ATTEMPTS, rejected when permanent."""
+        return None
 
     def dependents(self, changed: models.Model) -> Iterable[models.Model]:
         """Records of this adapter whose payload embeds `changed` (a home's address in a device)."""

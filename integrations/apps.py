@@ -9,6 +9,8 @@ class IntegrationsConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
+        from django.db.models import Q
+
         from portal.dashboard import (
             Card,
             NavItem,
@@ -40,8 +42,10 @@ class IntegrationsConfig(AppConfig):
             Card(
                 "Sync problems",
                 "integrations",
-                lambda org: UpstreamLink.objects.filter(
-                    organization=org, state__in=["failed", "rejected"]
+                # Failed, rejected, or paused until a person saves the connection (a Wattics
+                # stream whose credentials were refused).
+                lambda org: UpstreamLink.objects.filter(organization=org).filter(
+                    Q(state__in=["failed", "rejected"]) | Q(paused_for_credentials=True)
                 ),
                 "bi-exclamation-triangle",
                 90,

@@ -8,7 +8,8 @@
    skips it when its hash is what the platform already accepted, calls the client, records every
    HTTP call as a SyncAttempt, and writes the outcome only if it still holds the claim.
 3. Transient errors come back pending with a backoff (Retry-After honoured) until MAX_ATTEMPTS,
-   then failed; permanent ones are rejected with the platform's message.
+   then failed; permanent ones are rejected with the platform's message. An adapter may decide
+   instead (`Adapter.on_failure`): a Wattics stream retries until 200 and never fails.
 4. `due_link_ids` feeds the periodic sweep, so a lost task or a dead worker loses nothing.
 """
 
@@ -26,11 +27,12 @@ from typing import Any
 from django.conf import settings
 from django.contrib.contenttypes.models import ContentType
 from django.db import models, transaction
-from django.db.models import Q
+from django.db.models import F, Q, Value
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 from kombu.exceptions import OperationalError as BrokerUnavailable
 
-from .adapters import ADAPTERS, Adapter, adapter_for_link, adapters_for
+from .adapters import ADAPTERS, Adapter, FailurePlan, adapter_for_link, adapters_for
 from .clients import CallLog, client_for
 from .http import UpstreamError
 from .models import Channel, Connection, LinkState, SyncChunk, UpstreamLink
@@ -331,7 +333,7 @@ def run_link(link_id: int, *, ignore_schedule: bool = False) -> Outcome:
             )
     except UpstreamError as exc:
         _record_calls(link, connection, log)
-        return _failed(link, lease, exc)
+        return _failed(link, lease, exc, adapter)
     except ClaimLost as exc:
         _record_calls(link, connection, log)
         return Outcome("skipped", note=str(exc))
@@ -361,6 +363,7 @@ def run_link(link_id: int, *, ignore_schedule: bool = False) -> Outcome:
         last_status_code=None,
         waiting_for="",
         synced_at=now,
+        behind_since=None,
     )
     if written:
         for child_id in UpstreamLink.objects.filter(
@@ -371,8 +374,13 @@ def run_link(link_id: int, *, ignore_schedule: bool = False) -> Outcome:
     return Outcome(LinkState.SYNCED, sent=sent)
 
 
-def _failed(link: UpstreamLink, lease: datetime, exc: UpstreamError) -> Outcome:
+def _failed(
+    link: UpstreamLink, lease: datetime, exc: UpstreamError, adapter: Adapter | None = None
+) -> Outcome:
     attempts = link.attempts + 1
+    plan = adapter.on_failure(link, exc, attempts) if adapter is not None else None
+    if plan is not None:
+        return _follow_plan(link, lease, exc, attempts, plan)
     if exc.permanent:
         _finish(
             link,
@@ -402,6 +410,40 @@ def _failed(link: UpstreamLink, lease: datetime, exc: UpstreamError) -> Outcome:
         next_attempt_at=timezone.now() + timedelta(seconds=delay),
         last_error=exc.message[:2000],
         last_status_code=exc.status_code,
+    )
+    return Outcome(LinkState.PENDING, retry_in_s=delay, note=exc.message)
+
+
+def _follow_plan(
+    link: UpstreamLink, lease: datetime, exc: UpstreamError, attempts: int, plan: FailurePlan
+) -> Outcome:
+    """An adapter's own plan for a failure: pending, behind since its first failed run."""
+    now = timezone.now()
+    values: dict[str, Any] = {
+        "state": LinkState.PENDING,
+        "attempts": attempts,
+        "last_status_code": exc.status_code,
+        "behind_since": Coalesce(F("behind_since"), Value(now)),
+        "updated_at": now,
+    }
+    if plan.pause_reason:
+        _finish(
+            link,
+            lease,
+            **values,
+            paused=True,
+            paused_for_credentials=True,
+            next_attempt_at=None,
+            last_error=plan.pause_reason[:2000],
+        )
+        return Outcome(LinkState.PENDING, note=plan.pause_reason)
+    delay = max(plan.retry_in_s or 0.0, 0.0)
+    _finish(
+        link,
+        lease,
+        **values,
+        next_attempt_at=now + timedelta(seconds=delay),
+        last_error=exc.message[:2000],
     )
     return Outcome(LinkState.PENDING, retry_in_s=delay, note=exc.message)
 

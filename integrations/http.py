@@ -151,8 +151,19 @@ class UpstreamClient:
             return response
         raise AssertionError("unreachable")
 
-    def send(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
-        """Send without error mapping (but with transport errors mapped), recording the call."""
+    def send(
+        self,
+        method: str,
+        path: str,
+        *,
+        note: Callable[[httpx.Response], str] | None = None,
+        **kwargs: Any,
+    ) -> httpx.Response:
+        """Send without error mapping (but with transport errors mapped), recording the call.
+
+        `note` describes a successful answer the caller cannot use (e.g. a body of an unexpected
+        shape): the call history keeps it in the call's error column.
+        """
         started = time.monotonic()
         try:
             response = self.http.request(method, path, **kwargs)
@@ -167,7 +178,10 @@ class UpstreamClient:
             raise UpstreamError(
                 f"{self.platform} could not be reached ({type(exc).__name__})", permanent=False
             ) from exc
-        error = "" if response.is_success else self.error_message(response)[:500]
+        if response.is_success:
+            error = note(response)[:500] if note is not None else ""
+        else:
+            error = self.error_message(response)[:500]
         self._record(method, path, response.status_code, started, error)
         return response
 

@@ -177,6 +177,17 @@ class UpstreamLink(OrgOwned):
     )
     synced_at = models.DateTimeField(null=True, blank=True)
     paused = models.BooleanField(default=False)
+    paused_for_credentials = models.BooleanField(
+        default=False,
+        help_text="Paused by the engine because the platform refused the credentials; saving the "
+        "connection again resumes it (a link paused by a person stays paused).",
+    )
+    behind_since = models.DateTimeField(
+        null=True,
+        blank=True,
+        help_text="Streams that never give up (Wattics): when the first of the failed runs in a "
+        "row began; cleared once the stream has caught up.",
+    )
     cursor = models.DateTimeField(
         null=True, blank=True, help_text="Streams: the last instant the platform acknowledged."
     )

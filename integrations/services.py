@@ -14,7 +14,15 @@ from portal.records import save_record
 from . import engine
 from .clients import CallLog, build_client, forget_clients
 from .http import UpstreamError
-from .models import CREDENTIAL_LABELS, ChargeReport, Connection, Platform, WebhookEvent
+from .models import (
+    CREDENTIAL_LABELS,
+    ChargeReport,
+    Connection,
+    LinkState,
+    Platform,
+    UpstreamLink,
+    WebhookEvent,
+)
 
 CREDENTIALS_FOLLOW_HOST = (
     "The address changed, so the stored credentials were not kept: enter them again "
@@ -30,6 +38,9 @@ def save_connection(
     Stored credentials follow their host: when the base URL's (or Spark token URL's) origin
     changes, the old secrets are dropped and new ones are required, so nobody can send a secret
     someone else entered to an address of their choosing.
+
+    Links the platform paused because it refused the credentials (Wattics streams) resume: saving
+    the connection is how a person says "try these again".
     """
     with transaction.atomic():
         stored = Connection.objects.select_for_update().filter(pk=connection.pk).first()
@@ -57,8 +68,29 @@ def save_connection(
         if connection.enabled:
             # Records that existed before the connection go upstream too.
             engine.ensure_links(connection.organization_id, connection.platform)
+            _resume_links_paused_for_credentials(connection)
     forget_clients()
     return connection
+
+
+def _resume_links_paused_for_credentials(connection: Connection) -> None:
+    """Unpause the connection's links paused for refused credentials (never those a person
+    paused) and queue them: each starts again from its own cursor."""
+    paused = UpstreamLink.objects.filter(
+        organization_id=connection.organization_id,
+        platform=connection.platform,
+        paused_for_credentials=True,
+    )
+    ids = list(paused.values_list("pk", flat=True))
+    UpstreamLink.objects.filter(pk__in=ids).update(
+        paused=False,
+        paused_for_credentials=False,
+        state=LinkState.PENDING,
+        next_attempt_at=None,
+        attempts=0,
+    )
+    for link_id in ids:
+        engine.enqueue(link_id)
 
 
 @dataclass

@@ -22,6 +22,7 @@ from portal.tenancy import get_for_org_or_404, org_required
 
 from . import engine, prices, services, webhooks
 from .forms import ChargeReportForm, ConnectionForm, SandboxOutageForm, WebhookForm
+from .mappings.wattics import streams_behind
 from .models import (
     Connection,
     LinkState,
@@ -65,6 +66,7 @@ def integrations(request: HttpRequest) -> HttpResponse:
             "connection": connections.get(value),
             "counts": board[value],
             "packets": packets if value == Platform.WATTICS else None,
+            "behind": streams_behind(organization.pk) if value == Platform.WATTICS else None,
         }
         for value, label in Platform.choices
     ]
@@ -158,7 +160,7 @@ def pause_link(request: HttpRequest, pk: int) -> HttpResponse:
 @org_required(Role.MEMBER)
 def resume_link(request: HttpRequest, pk: int) -> HttpResponse:
     link = get_for_org_or_404(UpstreamLink, request.organization, pk=pk)
-    UpstreamLink.objects.filter(pk=link.pk).update(paused=False)
+    UpstreamLink.objects.filter(pk=link.pk).update(paused=False, paused_for_credentials=False)
     engine.retry_links([link.pk])
     messages.info(request, f"{link.get_platform_display()} resumed.")
     return _back(request)
@@ -437,4 +439,7 @@ def sync_summary(membership: object) -> dict[str, object]:
             row["state"], "problems"
         )
         rows[row["platform"]][key] += row["n"]
-    return {"rows": list(rows.values())}
+    return {
+        "rows": list(rows.values()),
+        "wattics_behind": streams_behind(membership.organization.pk),
+    }

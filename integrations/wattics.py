@@ -1,12 +1,13 @@
 """Wattics: push a meter's interval readings as packets, one per request, strictly in order.
 
-Contract: `shared/UPSTREAMS.md` (section Wattics) and the Wattics data integration guide
-("REST API - Smart Meter Energy Data API", https://developers.wattics.com/). Three parts, none
-touching the ORM:
+Contract: `docs/upstreams/wattics.md` and the Wattics data integration guide ("REST API - Smart
+Meter Energy Data API", https://developers.wattics.com/). Four parts, none touching the ORM:
 1. pure packet builders (`value_packet`, `electrical_packet`, `encode_packet`, `local_timestamp`);
-2. `WatticsClient`, named after the two upstream operations (push a packet, read the last one);
-3. `StreamPusher`, which sends one stream's readings in order, retries each packet until Wattics
-   acknowledges it, and never skips ahead: a hole or a discarded packet is data lost upstream.
+2. `read_last_packet`, a tolerant reader of the last-packet answer, whose body is not published;
+3. `WatticsClient`, named after the two upstream operations (push a packet, read the last one);
+4. `StreamPusher`, which sends one stream's readings in order, retries each packet until Wattics
+   acknowledges it, and never skips ahead: a hole or a discarded packet is data lost upstream;
+   `retry_delay_s`, the capped backoff between runs of a stream that never gives up.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from __future__ import annotations
 import base64
 import json
 import math
+import random
 import re
 import time
 from collections.abc import Callable, Iterable
@@ -29,6 +31,9 @@ from integrations.http import CallRecord, UpstreamClient, UpstreamError
 MEASUREMENTS_PATH = "/measurements/v2/unifiedjson/"
 
 PacketFormat = Literal["value", "electrical"]
+
+# The answers that need a person (the credentials); every other error is retried until 200.
+AUTH_STATUSES = frozenset({401, 403})
 
 # Guide, "IMPORTANT NOTES": yyyy-mm-ddThh:mm:ss.sss+|-hh:mm, the meter's local time and offset.
 _TIMESTAMP_RE = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}[+-]\d{2}:\d{2}")
@@ -102,6 +107,87 @@ def packet_instant(packet: dict[str, Any]) -> datetime:
     return _utc_ms(datetime.fromisoformat(raw))
 
 
+# --- the last-packet answer -------------------------------------------------------------------
+@dataclass(frozen=True)
+class LastPacket:
+    """What Wattics answered about a stream's last processed packet.
+
+    `packet` and `instant` are set when the answer names a packet the pusher can resume from.
+    `note` says why an answer could not be used; it is empty when there was nothing (an empty
+    body, `null`, `{}`, `[]`, 404) or when the answer was used.
+    """
+
+    packet: dict[str, Any] | None = None
+    instant: datetime | None = None
+    note: str = ""
+
+
+NOTHING = LastPacket()
+
+
+def _describe_body(content: bytes, content_type: str) -> str:
+    # Describe, never show: the call history keeps no bodies (integrations/http.py).
+    kind = content_type.split(";")[0].strip().lower() or "no content type"
+    if "html" in kind or content.lstrip()[:1] == b"<":
+        return f"an HTML page ({len(content)} bytes)"
+    return f"{len(content)} bytes of {kind} that are not JSON"
+
+
+def _json_kind(data: Any) -> str:
+    if isinstance(data, bool):
+        return "a boolean"
+    if isinstance(data, int | float):
+        return "a number"
+    if isinstance(data, str):
+        return f"a string of {len(data)} characters"
+    if isinstance(data, list):
+        return f"an array of {len(data)} items"
+    return type(data).__name__
+
+
+def read_last_packet(
+    content: bytes, content_type: str = "", packet_format: PacketFormat | None = None
+) -> LastPacket:
+    """The last-packet answer, read tolerantly: its body is not published
+    (`docs/upstreams/wattics.md`, "last packet"), so anything may come back.
+
+    Nothing processed yet: an empty body, `null`, `{}`, `[]`. A packet: a JSON object whose
+    `tsISO8601` is in the guide's format (and, for an electrical stream, with a numeric `pC_1` to
+    continue the register from). Anything else is unreadable: a `LastPacket` with a note only.
+    """
+    if not content.strip():
+        return NOTHING
+    try:
+        data = json.loads(content)
+    except ValueError:  # also a body that is not UTF-8
+        return LastPacket(note=f"the answer is {_describe_body(content, content_type)}")
+    if data is None or data == {} or data == []:
+        return NOTHING
+    if not isinstance(data, dict):
+        return LastPacket(note=f"the answer is {_json_kind(data)}, not a packet")
+    if "tsISO8601" not in data:
+        return LastPacket(note="the answer is an object without tsISO8601")
+    try:
+        instant = packet_instant(data)
+    except ValueError:
+        raw = data["tsISO8601"]
+        shape = f"a string of {len(raw)} characters" if isinstance(raw, str) else _json_kind(raw)
+        return LastPacket(
+            note=f"its tsISO8601 is {shape}, not yyyy-mm-ddThh:mm:ss.sss+hh:mm as packets carry"
+        )
+    if packet_format == "electrical":
+        register = data.get("pC_1")
+        if not _is_number(register):
+            return LastPacket(
+                note="the electrical packet has no numeric pC_1 to continue the register from"
+            )
+    return LastPacket(packet=data, instant=instant)
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
+
+
 # --- client ---------------------------------------------------------------------------------------
 class WatticsClient(UpstreamClient):
     """The Wattics push API: HTTP Basic auth, one JSON packet per request."""
@@ -142,28 +228,32 @@ class WatticsClient(UpstreamClient):
             headers={"Content-Type": "application/json"},
         )
 
-    def last_packet(self, stream_id: str) -> dict[str, Any] | None:
-        """The last packet Wattics processed for a stream, None when it has none (404).
+    def last_packet(self, stream_id: str, packet_format: PacketFormat | None = None) -> LastPacket:
+        """The last packet Wattics processed for a stream (`read_last_packet`); 404 is nothing.
 
-        Guide, "Data Acknowledgement": "check the latest processed packet ... through a GET".
+        Guide, "Data Acknowledgement": "check the latest processed packet ... through a GET"; the
+        answer's body is not published (`docs/upstreams/wattics.md`). An answer that cannot be
+        read is no error: the call's history row says why, and the caller keeps its own cursor.
+        Raises UpstreamError when the call itself fails (401, 503, no answer...).
         """
+        answers: list[LastPacket] = []
+
+        def note(response: httpx.Response) -> str:
+            answers.append(
+                read_last_packet(
+                    response.content, response.headers.get("content-type", ""), packet_format
+                )
+            )
+            reason = answers[-1].note
+            return f"Last packet not readable: {reason}; our own cursor stays." if reason else ""
+
         try:
-            response = self.request("GET", MEASUREMENTS_PATH, params={"stream": stream_id})
+            self.request("GET", MEASUREMENTS_PATH, params={"stream": stream_id}, note=note)
         except UpstreamError as exc:
             if exc.status_code == 404:
-                return None
+                return NOTHING
             raise
-        try:
-            data = response.json()
-        except ValueError:
-            data = None
-        if not isinstance(data, dict):
-            raise UpstreamError(
-                "wattics answered the last packet with something that is not a JSON object",
-                permanent=True,
-                status_code=response.status_code,
-            )
-        return data
+        return answers[-1]
 
 
 # --- pusher -------------------------------------------------------------------------------------
@@ -172,7 +262,9 @@ class PushOutcome(StrEnum):
 
     DONE = "done"  # every row was acknowledged or reported late
     RETRY_LATER = "retry_later"  # a packet kept failing: push again later, from the cursor
-    STOPPED = "stopped"  # retrying cannot help (credentials, a packet refused): needs a human
+    # Retrying cannot help: the credentials were refused (status_code 401/403), or a reading
+    # cannot be written as a packet (no status_code). A person must act.
+    STOPPED = "stopped"
 
 
 class ErrorAction(StrEnum):
@@ -184,25 +276,46 @@ class ErrorAction(StrEnum):
 
 
 def error_action(error: UpstreamError) -> ErrorAction:
-    """What the pusher does about a failed push (the guide: retry the same packet until 200).
+    """What the pusher does about a failed push. The guide lists 400, 401, 403, 404, 500 and 503
+    and says "retry transmission until you get status=200" (`docs/upstreams/wattics.md`):
 
+    - 401/403: the credentials. Repeating the call cannot change the answer, so stop; the stream
+      pauses until a person saves the connection again, then starts with this very packet.
     - no status (timeout, lost connection), 500, 502, 504: Wattics may have processed the packet
       before the answer was lost, so ask it (GET last packet) before sending the packet again;
       sending blindly would be discarded at best.
-    - 503 (documented as maintenance), 404 (a stream not registered *yet*: registration happens on
-      the Wattics side), 408, 425, 429: retry the same packet with backoff.
-    - 401/403 (credentials) and 400 (a packet we built wrongly): the same packet will meet the same
-      answer, and skipping it would leave a hole, so stop and show the message. Once fixed, the next
-      push starts from the cursor, i.e. with this very packet. Any other 4xx: stop likewise.
+    - anything else (400, 404 for a stream not registered *yet*, 429, 503 for maintenance, any
+      other status): retry the same packet, with backoff, for as long as it takes. Skipping it
+      would leave a hole; stopping for good would leave every later packet behind it.
     """
     status = error.status_code
-    if status is None and error.permanent:
-        return ErrorAction.STOP  # not an HTTP answer but an unusable one (e.g. a malformed packet)
+    if status in AUTH_STATUSES:
+        return ErrorAction.STOP
     if status is None or status in (500, 502, 504):
         return ErrorAction.RETRY_AFTER_CHECK
-    if status >= 500 or status in (404, 408, 425, 429):
-        return ErrorAction.RETRY
-    return ErrorAction.STOP
+    return ErrorAction.RETRY
+
+
+def retry_delay_s(
+    failed_runs: int,
+    *,
+    base_s: float,
+    max_s: float,
+    retry_after_s: float | None = None,
+    jitter: Callable[[float, float], float] = random.uniform,
+) -> float:
+    """How long a stream waits before its next run after `failed_runs` failed runs in a row.
+
+    Exponential from `base_s` with jitter, `Retry-After` winning, never more than `max_s`: a
+    stream retries until 200 and never gives up (the guide), so the cap bounds how late it
+    notices that Wattics is back. The exponent is bounded too: after days of retries
+    2**failed_runs would no longer fit in a float.
+    """
+    exponent = min(max(failed_runs - 1, 0), 32)
+    delay = base_s * 2**exponent * jitter(0.75, 1.25)
+    if retry_after_s is not None:
+        delay = retry_after_s
+    return max(0.0, min(max_s, delay))
 
 
 @dataclass
@@ -224,10 +337,11 @@ class StreamPusher:
     """Pushes one Wattics stream's readings in order, one packet at a time, retrying each packet.
 
     Typical use from a task: `pusher.resume()` (ask Wattics where the stream is), then
-    `pusher.push(rows after pusher.cursor)`; persist the cursor in `on_ack`; on RETRY_LATER let
-    Celery retry the task (it starts again from the persisted cursor), on STOPPED record the error.
-    The in-call retries only ride out short blips: `max_attempts` bounds the time a worker is held
-    per packet (about 15 s with the defaults), and longer outages go back to Celery's backoff.
+    `pusher.push(rows after pusher.cursor)`; persist the cursor in `on_ack`; on RETRY_LATER run
+    again later (from the persisted cursor, after `retry_delay_s`), for as long as it takes; on
+    STOPPED show the error to a person. The in-call retries only ride out short blips:
+    `max_attempts` bounds the time a worker is held per packet (about 15 s with the defaults), and
+    longer outages go back to the caller's backoff.
     """
 
     def __init__(
@@ -267,20 +381,24 @@ class StreamPusher:
         return self._total_mwh / 1000 if self.packet_format == "electrical" else None
 
     def resume(self) -> datetime | None:
-        """Set the cursor (and the register) from the last packet Wattics processed.
+        """Move the cursor (and the register) forward to the last packet Wattics processed.
 
         After a crash the persisted cursor may be behind Wattics (the packet went through, the
-        answer or our write did not): starting from Wattics' own last packet sends no duplicate and
-        leaves no hole. When Wattics has nothing for the stream, everything is sent again from the
-        start with the register at 0 Wh. Raises UpstreamError when Wattics cannot be asked.
+        answer or our write did not): starting from Wattics' own later packet sends no duplicate
+        and leaves no hole. Otherwise our own cursor, the last packet Wattics answered 200 to, is
+        the authority (`docs/upstreams/wattics.md`): the answer's body is not published and Wattics
+        may process a packet after acknowledging it, so nothing, an earlier packet, an unreadable
+        answer or a failed GET leave the cursor where it is. Raises UpstreamError only when
+        Wattics refuses the credentials.
         """
-        packet = self.client.last_packet(self.stream_id)
-        if packet is None:
-            if self.cursor is not None:
-                self.cursor = None
-                self._total_mwh = 0
-            return None
-        self._adopt(packet)
+        try:
+            answer = self.client.last_packet(self.stream_id, self.packet_format)
+        except UpstreamError as exc:
+            if exc.status_code in AUTH_STATUSES:
+                raise
+            return self.cursor  # the failed call is in the history; the push finds out the rest
+        if answer.instant is not None and (self.cursor is None or answer.instant > self.cursor):
+            self._adopt(answer)
         return self.cursor
 
     def push(self, rows: Iterable[tuple[datetime, float]]) -> PushResult:
@@ -356,30 +474,23 @@ class StreamPusher:
         return self._fail(result, PushOutcome.RETRY_LATER, error)
 
     def _wattics_has(self, instant: datetime) -> bool:
-        """Whether Wattics already holds `instant` (the packet went through, its answer did not)."""
-        packet = self.client.last_packet(self.stream_id)
-        if packet is None:
+        """Whether Wattics already holds `instant` (the packet went through, its answer did not).
+
+        When the answer says nothing or cannot be read, the packet is sent again: a duplicate
+        Wattics discards loses nothing, a packet never sent is a hole.
+        """
+        answer = self.client.last_packet(self.stream_id, self.packet_format)
+        if answer.instant is None or answer.instant < instant:
             return False
-        try:
-            upstream = packet_instant(packet)
-        except ValueError as exc:
-            raise UpstreamError(f"wattics last packet: {exc}", permanent=True) from exc
-        if upstream < instant:
-            return False
-        self._adopt(packet)
+        self._adopt(answer)
         return True
 
-    def _adopt(self, packet: dict[str, Any]) -> None:
-        try:
-            self.cursor = packet_instant(packet)
-            if self.packet_format == "electrical":
-                self._total_mwh = round(_finite(packet["pC_1"], "pC_1") * 1000)
-        except (KeyError, TypeError, ValueError) as exc:
-            raise UpstreamError(
-                f"wattics last packet for {self.stream_id} is not a {self.packet_format} packet "
-                f"we can resume from: {exc}",
-                permanent=True,
-            ) from exc
+    def _adopt(self, answer: LastPacket) -> None:
+        # read_last_packet checked the timestamp and, for an electrical stream, pC_1.
+        assert answer.packet is not None and answer.instant is not None
+        self.cursor = answer.instant
+        if self.packet_format == "electrical":
+            self._total_mwh = round(float(answer.packet["pC_1"]) * 1000)
 
     def _acknowledge(self, instant: datetime, total_mwh: int) -> None:
         self.cursor = instant

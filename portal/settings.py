@@ -268,6 +268,8 @@ CACHES = {"default": env.cache_url("CACHE_URL", default="locmemcache://")}
 # Wattics: tries per packet within one task run (then the task backs off), and the first pause.
 WATTICS_PACKET_ATTEMPTS = env.int("WATTICS_PACKET_ATTEMPTS", default=6)
 WATTICS_RETRY_BASE_S = env.float("WATTICS_RETRY_BASE_S", default=0.5)
+# Wattics: the longest wait between two runs of a stream that is behind (it retries until 200).
+WATTICS_RETRY_MAX_S = env.float("WATTICS_RETRY_MAX_S", default=900.0)
 
 # Eager mode only (make run): a thread in the web process runs due links this often.
 EAGER_SWEEP_INTERVAL_S = env.float("EAGER_SWEEP_INTERVAL_S", default=10.0)

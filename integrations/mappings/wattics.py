@@ -1,20 +1,25 @@
 """Meter readings pushed to Wattics: one packet per request, in order, in the meter's local time,
-each retried until accepted, resumed after a crash from Wattics' own last packet (UPSTREAMS.md)."""
+each retried until accepted, resumed after a crash from Wattics' own last packet
+(`docs/upstreams/wattics.md`). A stream never fails: it is behind until Wattics takes its packets,
+or paused until a person saves the connection when Wattics refuses the credentials."""
 
 from __future__ import annotations
 
 import time
-from datetime import datetime
+from dataclasses import dataclass
+from datetime import UTC, datetime
 from zoneinfo import ZoneInfo
 
 from django.conf import settings
+from django.db.models import Count, DateTimeField, IntegerField, OuterRef, Subquery, Value
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from devices.models import Reading
 from homes.models import Meter
 
 from .. import wattics
-from ..adapters import Adapter, register
+from ..adapters import Adapter, FailurePlan, register
 from ..http import UpstreamError
 from ..models import Channel, Platform, UpstreamLink
 
@@ -31,6 +36,58 @@ def backlog(link: UpstreamLink, meter: Meter) -> int:
     return readings.count()
 
 
+_BEFORE_ANY_READING = datetime(1, 1, 1, tzinfo=UTC)
+
+
+@dataclass(frozen=True)
+class StreamsBehind:
+    """An organization's Wattics streams that are behind: for the board and the dashboard."""
+
+    streams: int  # behind: their last run failed (retried until 200), or paused for credentials
+    since: datetime | None  # the earliest behind_since
+    waiting: int  # packets waiting in all of them (readings after each cursor)
+    last_error: str  # the most recent failure's message, with its status
+    paused: int  # of which paused until the connection is saved again (credentials refused)
+
+
+def streams_behind(organization_id: int) -> StreamsBehind:
+    """The organization's Wattics streams that are behind, in two queries."""
+    waiting = (
+        Reading.objects.filter(
+            series__meter_id=OuterRef("object_id"),
+            instant__gt=Coalesce(
+                OuterRef("cursor"), Value(_BEFORE_ANY_READING), output_field=DateTimeField()
+            ),
+        )
+        .order_by()
+        .values("series__meter_id")
+        .annotate(n=Count("pk"))
+        .values("n")
+    )
+    links = list(
+        UpstreamLink.objects.filter(
+            organization_id=organization_id,
+            platform=Platform.WATTICS,
+            channel=Channel.PACKETS,
+            behind_since__isnull=False,
+        )
+        .annotate(waiting=Coalesce(Subquery(waiting, output_field=IntegerField()), 0))
+        .order_by("-updated_at")
+        .values("behind_since", "waiting", "last_error", "last_status_code", "paused")
+    )
+    if not links:
+        return StreamsBehind(0, None, 0, "", 0)
+    latest = links[0]
+    status = f"{latest['last_status_code']}: " if latest["last_status_code"] else ""
+    return StreamsBehind(
+        streams=len(links),
+        since=min(link["behind_since"] for link in links),
+        waiting=sum(link["waiting"] for link in links),
+        last_error=f"{status}{latest['last_error']}" if latest["last_error"] else "",
+        paused=sum(1 for link in links if link["paused"]),
+    )
+
+
 class WatticsStream(Adapter):
     """A meter with a Wattics data-stream id: its hourly readings as packets."""
 
@@ -43,6 +100,26 @@ class WatticsStream(Adapter):
 
     def applies(self, record: Meter) -> bool:
         return bool(record.wattics_stream_id)
+
+    def on_failure(self, link: UpstreamLink, error: UpstreamError, failed_runs: int) -> FailurePlan:
+        """Retry until 200, whatever SYNC_MAX_ATTEMPTS says (the guide: "retry transmission until
+        you get status=200"); only refused credentials wait for a person."""
+        if error.status_code in wattics.AUTH_STATUSES:
+            return FailurePlan(
+                pause_reason=(
+                    f"Wattics refused the credentials ({error.message}): paused until the "
+                    "Wattics connection is saved again, then it resumes from the packet it "
+                    "stopped at."
+                )
+            )
+        return FailurePlan(
+            retry_in_s=wattics.retry_delay_s(
+                failed_runs,
+                base_s=getattr(settings, "SYNC_BACKOFF_BASE_S", 5.0),
+                max_s=settings.WATTICS_RETRY_MAX_S,
+                retry_after_s=error.retry_after_s,
+            )
+        )
 
     def record_changed(self, link: UpstreamLink, record: Meter) -> None:
         if link.remote_id and link.remote_id != record.wattics_stream_id:
@@ -121,15 +198,20 @@ class WatticsStream(Adapter):
         link.remote_id = record.wattics_stream_id
         link.cursor = result.cursor
         link.payload_hash = result.cursor.isoformat() if result.cursor else ""
+        # The link keeps the status in its own column: the message without its "503: " prefix.
+        message = result.error.removeprefix(f"{result.status_code}: ")
         if result.outcome is wattics.PushOutcome.RETRY_LATER:
             raise UpstreamError(
-                result.error,
+                message,
                 permanent=False,
                 status_code=result.status_code,
                 retry_after_s=result.retry_after_s,
             )
         if result.outcome is wattics.PushOutcome.STOPPED:
-            raise UpstreamError(result.error, permanent=True, status_code=result.status_code)
+            if result.status_code is None:
+                # A reading that cannot be written as a packet: rejected until it is corrected.
+                raise ValueError(result.error)
+            raise UpstreamError(message, permanent=True, status_code=result.status_code)
 
 
 register(WatticsStream())

@@ -18,6 +18,10 @@ Extra sandbox controls (on top of the base's `/_sandbox/faults`, `/state`, `/res
 - `POST /_sandbox/faults {"drop_after_next": N}`: the next N packets are processed (accepted or
   discarded) and then the connection drops before the answer, the case that makes resuming after a
   crash hard. The base's `drop_next` drops *before* processing.
+- `POST /_sandbox/faults {"last_packet_answer": NAME}`: every last-packet GET (with a stream and
+  valid credentials) answers with the odd shape NAME of `LAST_PACKET_ANSWERS` instead of the
+  packet, until set to "" or reset. The real answer's body is not published
+  (`docs/upstreams/wattics.md`), so the client is tested against every shape it might meet.
 - `POST /_sandbox/streams {"register": ["id", ...], "strict": true}`: known streams; in strict mode
   an unknown stream id answers 404, as an unregistered datapoint does on the real platform.
 - `POST /_sandbox/credentials {"username": ..., "password": ...}`: add a Basic auth account.
@@ -41,7 +45,7 @@ import math
 import re
 import secrets
 from collections.abc import Callable, Iterable
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -66,6 +70,24 @@ TIMESTAMP_RE = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}[+-]\d{2}:
 MAX_OFFSET = timedelta(hours=14)
 
 EPOCH = datetime.fromisoformat("1970-01-01T00:00:00+00:00")
+_JSON = [("Content-Type", "application/json")]
+
+# Odd answers the last-packet GET can be told to give (see the module docstring). The first five
+# say "nothing processed yet"; the rest cannot be read as a packet.
+LAST_PACKET_ANSWERS = (
+    "empty",  # 200 with an empty body
+    "null",  # 200 `null`
+    "empty_object",  # 200 `{}`
+    "empty_array",  # 200 `[]`
+    "not_found",  # 404, even for a stream with packets
+    "html",  # 200 with an HTML page (a proxy's or a login page)
+    "string",  # 200 with a bare JSON string
+    "number",  # 200 with a bare JSON number
+    "garbage",  # 200 with JSON cut short
+    "list",  # 200 with the packet inside an array
+    "no_timestamp",  # 200 with the packet without tsISO8601
+    "odd_timestamp",  # 200 with the packet, tsISO8601 in UTC without milliseconds
+)
 
 # Internal header between push_packet() and __call__(); never sent to a client.
 DROP_MARKER = "X-Sandbox-Drop-After-Processing"
@@ -178,6 +200,7 @@ class WatticsEmulator(Emulator):
         # Set before the base constructor, which calls load() and so may replay the journal.
         self.snapshot_every = snapshot_every
         self.drop_after_next = 0
+        self.last_packet_answer = ""  # one of LAST_PACKET_ANSWERS, or "" for the packet itself
         self._pending: list[list[Any]] = []  # journal events not yet written
         self._journal_lines = 0  # lines in the journal file since the last snapshot
         self._snapshot_due = False
@@ -287,6 +310,7 @@ class WatticsEmulator(Emulator):
     def reset(self) -> None:
         with self.lock:
             self.drop_after_next = 0
+            self.last_packet_answer = ""
             self.peers.clear()
             self._pending.clear()
             self._snapshot_due = True
@@ -392,9 +416,44 @@ class WatticsEmulator(Emulator):
         if not stream_id:
             return self._refuse(400, "the stream query parameter is required")
         stream = self.state["streams"].get(stream_id)
-        if stream is None or stream["last_packet"] is None:
+        last = stream["last_packet"] if stream is not None else None
+        if self.last_packet_answer:
+            return self._odd_last_packet(self.last_packet_answer, stream_id, last)
+        if last is None:
             return self._refuse(404, f"no packet received for data stream {stream_id!r}")
-        return Response.json(200, stream["last_packet"])
+        return Response.json(200, last)
+
+    def _odd_last_packet(
+        self, answer: str, stream_id: str, last: dict[str, Any] | None
+    ) -> Response:
+        packet = dict(last or {"id": stream_id, "tsISO8601": "2024-01-01T00:00:00.000+00:00"})
+        if answer == "not_found":
+            return self._refuse(404, f"no packet received for data stream {stream_id!r}")
+        if answer == "html":
+            page = "<!doctype html><html><head><title>Wattics</title></head><body>Sign in</body></html>"
+            return Response(200, page.encode(), [("Content-Type", "text/html; charset=utf-8")])
+        if answer == "garbage":
+            return Response(
+                200, b'{"id": "' + stream_id.encode() + b'", "tsISO8601": ', list(_JSON)
+            )
+        if answer == "no_timestamp":
+            packet.pop("tsISO8601")
+        elif answer == "odd_timestamp":
+            instant = datetime.fromisoformat(packet["tsISO8601"]).astimezone(UTC)
+            packet["tsISO8601"] = instant.strftime("%Y-%m-%dT%H:%M:%SZ")
+        bodies: dict[str, Any] = {
+            "empty": None,
+            "null": "null",
+            "empty_object": "{}",
+            "empty_array": "[]",
+            "string": json.dumps("OK"),
+            "number": "42",
+            "list": json.dumps([packet]),
+            "no_timestamp": json.dumps(packet),
+            "odd_timestamp": json.dumps(packet),
+        }
+        body = bodies[answer]
+        return Response(200, b"" if body is None else body.encode(), list(_JSON))
 
     def _authenticate(self, request: Request) -> Response | None:
         header = request.headers.get("authorization", "")
@@ -424,6 +483,14 @@ class WatticsEmulator(Emulator):
         data = request.json() if request.body else {}
         if action == "faults" and request.method == "POST":
             # Only take our own key here; the base handles the rest of the same request.
+            if "last_packet_answer" in data:
+                answer = str(data["last_packet_answer"] or "")
+                if answer and answer not in LAST_PACKET_ANSWERS:
+                    return Response.json(
+                        400, {"detail": f"last_packet_answer is one of {list(LAST_PACKET_ANSWERS)}"}
+                    )
+                with self.lock:
+                    self.last_packet_answer = answer
             if "drop_after_next" in data:
                 with self.lock:
                     self.drop_after_next = int(data["drop_after_next"])

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import json
 import shutil
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import httpx
@@ -306,6 +306,80 @@ def test_it_answers_400_for_the_last_packet_without_a_stream(http: httpx.Client)
     assert http.get(MEASUREMENTS_PATH).status_code == 400
 
 
+@pytest.mark.parametrize(
+    ("answer", "status", "content_type", "check"),
+    [
+        ("empty", 200, "application/json", lambda body: body == b""),
+        ("null", 200, "application/json", lambda body: json.loads(body) is None),
+        ("empty_object", 200, "application/json", lambda body: json.loads(body) == {}),
+        ("empty_array", 200, "application/json", lambda body: json.loads(body) == []),
+        ("not_found", 404, "text/plain", lambda body: b"m1" in body),
+        ("html", 200, "text/html", lambda body: body.startswith(b"<!doctype html>")),
+        ("string", 200, "application/json", lambda body: json.loads(body) == "OK"),
+        ("number", 200, "application/json", lambda body: json.loads(body) == 42),
+        ("garbage", 200, "application/json", lambda body: body.endswith(b'"tsISO8601": ')),
+        (
+            "list",
+            200,
+            "application/json",
+            lambda body: json.loads(body)[0]["tsISO8601"] == "2024-06-01T12:00:00.000-05:00",
+        ),
+        (
+            "no_timestamp",
+            200,
+            "application/json",
+            lambda body: json.loads(body) == {"id": "m1", "value": 1.5},
+        ),
+        (
+            "odd_timestamp",
+            200,
+            "application/json",
+            lambda body: json.loads(body)["tsISO8601"] == "2024-06-01T17:00:00Z",
+        ),
+    ],
+)
+def test_it_answers_the_last_packet_with_the_odd_shape_it_is_told_to(
+    http: httpx.Client,
+    wattics: WatticsEmulator,
+    answer: str,
+    status: int,
+    content_type: str,
+    check: Callable[[bytes], bool],
+) -> None:
+    assert post(http, packet()).status_code == 200
+    control = http.post("/_sandbox/faults", json={"last_packet_answer": answer})
+
+    odd = http.get(MEASUREMENTS_PATH, params={"stream": "m1"})
+    http.post("/_sandbox/faults", json={"last_packet_answer": ""})
+    normal = http.get(MEASUREMENTS_PATH, params={"stream": "m1"})
+
+    assert control.status_code == 200
+    assert odd.status_code == status
+    assert odd.headers["content-type"].startswith(content_type)
+    assert check(odd.content)
+    assert normal.json() == json.loads(packet())
+    assert wattics.state["streams"]["m1"]["accepted"] == 1  # a GET changes nothing
+
+
+def test_it_refuses_an_odd_last_packet_answer_it_does_not_know(
+    http: httpx.Client, wattics: WatticsEmulator
+) -> None:
+    response = http.post("/_sandbox/faults", json={"last_packet_answer": "teapot"})
+
+    assert response.status_code == 400
+    assert wattics.last_packet_answer == ""
+
+
+def test_it_still_asks_for_credentials_before_an_odd_last_packet_answer(
+    server: RunningEmulator, wattics: WatticsEmulator
+) -> None:
+    wattics.last_packet_answer = "empty"
+
+    response = httpx.get(f"{server.base_url}{MEASUREMENTS_PATH}", params={"stream": "m1"})
+
+    assert response.status_code == 401
+
+
 def test_it_refuses_unregistered_streams_in_strict_mode(
     http: httpx.Client, wattics: WatticsEmulator
 ) -> None:
@@ -380,12 +454,13 @@ def test_it_forgets_packets_and_faults_on_reset(
     http: httpx.Client, wattics: WatticsEmulator
 ) -> None:
     post(http, packet())
-    http.post("/_sandbox/faults", json={"drop_after_next": 3})
+    http.post("/_sandbox/faults", json={"drop_after_next": 3, "last_packet_answer": "html"})
 
     http.post("/_sandbox/reset")
 
     assert wattics.state["streams"] == {}
     assert wattics.drop_after_next == 0
+    assert wattics.last_packet_answer == ""
     assert post(http, packet()).status_code == 200
 
 
