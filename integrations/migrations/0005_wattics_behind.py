@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('integrations', '0003_connection_token_url'),
+        ('integrations', '0004_webhook_secret_rotation'),
     ]
 
     operations = [
