@@ -41,7 +41,7 @@ class IntegrationsConfig(AppConfig):
                 "Sync problems",
                 "integrations",
                 lambda org: UpstreamLink.objects.filter(
-                    organization=org, state__in=["failed", "rejected"]
+                    organization=org, state__in=["failed", "rejected", "in_doubt"]
                 ),
                 "bi-exclamation-triangle",
                 90,
