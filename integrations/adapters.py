@@ -42,6 +42,11 @@ class FailurePlan:
     pause_reason: str = ""
 
 
+class InDoubt(Exception):
+    """A create's answer was lost and the platform gives no way to find the record: a person
+    decides whether it is there (and under which id) or must be created again."""
+
+
 class Adapter:
     """Base of every adapter. Record adapters implement `payload` and `push`."""
 
@@ -71,6 +76,23 @@ class Adapter:
         """What to do about a failed run (`failed_runs` in a row, this one included); None for the
         engine's rule: backoff, failed after SYNC_MAX_ATTEMPTS, rejected when permanent."""
         return None
+
+    # --- exactly-once creates (engine.run_link): a create whose answer was lost -----------------
+    def can_recover(self, sent: dict[str, Any]) -> bool:
+        """Whether `recover` can find the record `sent` created without a person: the platform
+        enforces an id of ours in it, so sending it again cannot make a second one."""
+        return False
+
+    def recover(
+        self, client: Any, link: UpstreamLink, sent: dict[str, Any], parent_remote_id: str
+    ) -> str:
+        """The remote id of what the create of `sent` made, found without creating a second
+        record (typically: send it again and take "already there" as yes). Raises InDoubt when
+        the platform holds something we cannot put an id to."""
+        raise InDoubt(
+            "The platform chooses this record's id and answered nobody: check whether it holds "
+            "the record, then use its id here or create it again."
+        )
 
     def dependents(self, changed: models.Model) -> Iterable[models.Model]:
         """Records of this adapter whose payload embeds `changed` (a home's address in a device)."""

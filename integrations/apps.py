@@ -42,10 +42,10 @@ class IntegrationsConfig(AppConfig):
             Card(
                 "Sync problems",
                 "integrations",
-                # Failed, rejected, or paused until a person saves the connection (a Wattics
-                # stream whose credentials were refused).
+                # Failed, rejected, in doubt (a person decides), or paused until a person saves
+                # the connection (a Wattics stream whose credentials were refused).
                 lambda org: UpstreamLink.objects.filter(organization=org).filter(
-                    Q(state__in=["failed", "rejected"]) | Q(paused_for_credentials=True)
+                    Q(state__in=["failed", "rejected", "in_doubt"]) | Q(paused_for_credentials=True)
                 ),
                 "bi-exclamation-triangle",
                 90,

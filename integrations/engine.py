@@ -11,6 +11,13 @@
    then failed; permanent ones are rejected with the platform's message. An adapter may decide
    instead (`Adapter.on_failure`): a Wattics stream retries until 200 and never fails.
 4. `due_link_ids` feeds the periodic sweep, so a lost task or a dead worker loses nothing.
+5. Creates happen once. Before a create goes out the link notes it (`create_sent_at`, with the
+   payload); reading the answer clears the note. A link found with the note and no remote id (the
+   answer was lost: a timeout or a reset after sending, a 500/502/504, a worker killed mid-call)
+   is never created blindly again: the adapter finds the record where the platform enforces an
+   id of ours (`Adapter.recover`), and otherwise the link waits "in doubt" for a person
+   (`services.adopt_remote_id` / `services.create_again`). An error before anything was sent
+   (connection refused, our egress refusal, a 503 or 429) clears the note: an ordinary retry.
 """
 
 from __future__ import annotations
@@ -32,7 +39,7 @@ from django.db.models.functions import Coalesce
 from django.utils import timezone
 from kombu.exceptions import OperationalError as BrokerUnavailable
 
-from .adapters import ADAPTERS, Adapter, FailurePlan, adapter_for_link, adapters_for
+from .adapters import ADAPTERS, Adapter, FailurePlan, InDoubt, adapter_for_link, adapters_for
 from .clients import CallLog, client_for
 from .http import UpstreamError
 from .models import Channel, Connection, LinkState, SyncChunk, UpstreamLink
@@ -97,13 +104,13 @@ def _link_for(record: models.Model, adapter: Adapter) -> UpstreamLink:
 def _mark_pending(link: UpstreamLink) -> None:
     # A worker sending the old version keeps its claim, so nobody sends the record beside it; its
     # outcome can't overwrite "pending" (_finish), and the link runs again once it lets go.
-    UpstreamLink.objects.filter(pk=link.pk).update(
-        state=LinkState.PENDING,
-        next_attempt_at=None,
-        attempts=0,
-        waiting_for="",
-    )
-    enqueue(link.pk)
+    # A link in doubt stays so: only a person's answer moves it (the change goes with it then).
+    if (
+        UpstreamLink.objects.filter(pk=link.pk)
+        .exclude(state=LinkState.IN_DOUBT)
+        .update(state=LinkState.PENDING, next_attempt_at=None, attempts=0, waiting_for="")
+    ):
+        enqueue(link.pk)
 
 
 def _unclaimed(now: datetime) -> Q:
@@ -249,6 +256,9 @@ def _finish(link: UpstreamLink, lease: datetime, **values: Any) -> bool:
     facts: dict[str, Any] = {"claimed_until": None}
     if values.get("remote_id"):
         facts["remote_id"] = values["remote_id"]
+    if "create_sent_at" in values and values["create_sent_at"] is None:
+        # What the platform said about a create (made it, or surely never got it) holds too.
+        facts.update(create_sent_at=None, create_payload={})
     if held.update(**facts):
         enqueue(link.pk)
     return False
@@ -317,6 +327,8 @@ def run_link(link_id: int, *, ignore_schedule: bool = False) -> Outcome:
     log = CallLog()
     client = client_for(connection, log)
     link.lease = lease  # a long run renews it (renew_claim)
+    creating = recovering = False
+    recovered_hash = ""
     try:
         if adapter.streams:
             try:
@@ -327,12 +339,30 @@ def run_link(link_id: int, *, ignore_schedule: bool = False) -> Outcome:
         else:
             payload = adapter.payload(record, parent_remote_id)
             new_hash = payload_hash(payload)
-            sent = not (new_hash == link.payload_hash and link.remote_id)
-            remote_id = (
-                adapter.push(client, link, payload, parent_remote_id) if sent else link.remote_id
-            )
+            if not link.remote_id and link.create_sent_at is not None:
+                # An earlier create's answer was lost: find what it made, never create blindly.
+                recovering = True
+                remote_id = adapter.recover(client, link, link.create_payload, parent_remote_id)
+                recovered_hash, sent = payload_hash(link.create_payload), True
+            else:
+                sent = not (new_hash == link.payload_hash and link.remote_id)
+                if sent and not link.remote_id:
+                    creating = _note_create(link, lease, payload)
+                remote_id = (
+                    adapter.push(client, link, payload, parent_remote_id)
+                    if sent
+                    else link.remote_id
+                )
+    except InDoubt as exc:
+        _record_calls(link, connection, log)
+        return _in_doubt(link, lease, str(exc))
     except UpstreamError as exc:
         _record_calls(link, connection, log)
+        if creating and exc.answer_lost:
+            return _answer_lost(link, lease, adapter, exc)
+        if creating:
+            # The platform answered (or never got the call): the create is settled either way.
+            return _failed(link, lease, exc, adapter, create_sent_at=None, create_payload={})
         return _failed(link, lease, exc, adapter)
     except ClaimLost as exc:
         _record_calls(link, connection, log)
@@ -356,7 +386,8 @@ def run_link(link_id: int, *, ignore_schedule: bool = False) -> Outcome:
         lease,
         state=LinkState.SYNCED,
         remote_id=remote_id or "",
-        payload_hash=new_hash,
+        # Recovered: the platform holds what the lost create sent; a change since goes next run.
+        payload_hash=recovered_hash if recovering else new_hash,
         attempts=0,
         next_attempt_at=None,
         last_error="",
@@ -364,7 +395,11 @@ def run_link(link_id: int, *, ignore_schedule: bool = False) -> Outcome:
         waiting_for="",
         synced_at=now,
         behind_since=None,
+        create_sent_at=None,
+        create_payload={},
     )
+    if written and recovering and recovered_hash != new_hash:
+        _mark_pending(link)
     if written:
         for child_id in UpstreamLink.objects.filter(
             parent_link=link, state=LinkState.PENDING
@@ -374,14 +409,67 @@ def run_link(link_id: int, *, ignore_schedule: bool = False) -> Outcome:
     return Outcome(LinkState.SYNCED, sent=sent)
 
 
-def _failed(
-    link: UpstreamLink, lease: datetime, exc: UpstreamError, adapter: Adapter | None = None
+def _note_create(link: UpstreamLink, lease: datetime, payload: dict[str, Any]) -> bool:
+    """Write down, before it goes out, that a create is being sent and what it sends (so a lost
+    answer is known as one, even if this worker dies mid-call). ClaimLost if the lease is gone."""
+    sent = json.loads(json.dumps(payload, default=str))  # what the JSON body carries
+    noted = UpstreamLink.objects.filter(pk=link.pk, claimed_until=lease).update(
+        create_sent_at=timezone.now(), create_payload=sent
+    )
+    if not noted:
+        raise ClaimLost(f"link {link.pk}: the lease ran out before its create was sent")
+    link.create_payload = sent
+    return True
+
+
+def _answer_lost(
+    link: UpstreamLink, lease: datetime, adapter: Adapter, exc: UpstreamError
 ) -> Outcome:
+    """A create went out and its answer did not come back: the platform may hold the record."""
+    if adapter.can_recover(link.create_payload):
+        # The next run finds it (Adapter.recover): an ordinary retry, with the create noted.
+        return _failed(link, lease, exc, permanent=False)
+    return _in_doubt(
+        link,
+        lease,
+        f"The answer to the create was lost ({exc}): {link.get_platform_display()} may hold "
+        "the record, and it chose the record's id itself. Check there, then use its id here or "
+        "create it again.",
+        status_code=exc.status_code,
+    )
+
+
+def _in_doubt(
+    link: UpstreamLink, lease: datetime, note: str, status_code: int | None = None
+) -> Outcome:
+    _finish(
+        link,
+        lease,
+        state=LinkState.IN_DOUBT,
+        attempts=0,
+        next_attempt_at=None,
+        last_error=note[:2000],
+        last_status_code=status_code,
+    )
+    return Outcome(LinkState.IN_DOUBT, note=note)
+
+
+def _failed(
+    link: UpstreamLink,
+    lease: datetime,
+    exc: UpstreamError,
+    adapter: Adapter | None = None,
+    *,
+    permanent: bool | None = None,
+    **settled: Any,
+) -> Outcome:
+    """Write a failed call's outcome (`settled`: what else the call told us, written with it);
+    an adapter may have its own plan for the failure (Adapter.on_failure)."""
     attempts = link.attempts + 1
     plan = adapter.on_failure(link, exc, attempts) if adapter is not None else None
     if plan is not None:
-        return _follow_plan(link, lease, exc, attempts, plan)
-    if exc.permanent:
+        return _follow_plan(link, lease, exc, attempts, plan, **settled)
+    if exc.permanent if permanent is None else permanent:
         _finish(
             link,
             lease,
@@ -389,6 +477,7 @@ def _failed(
             attempts=attempts,
             last_error=exc.message[:2000],
             last_status_code=exc.status_code,
+            **settled,
         )
         return Outcome(LinkState.REJECTED, note=exc.message)
     if attempts >= max_attempts():
@@ -399,6 +488,7 @@ def _failed(
             attempts=attempts,
             last_error=f"Gave up after {attempts} attempts: {exc.message}"[:2000],
             last_status_code=exc.status_code,
+            **settled,
         )
         return Outcome(LinkState.FAILED, note=exc.message)
     delay = backoff_s(attempts, exc.retry_after_s)
@@ -410,16 +500,23 @@ def _failed(
         next_attempt_at=timezone.now() + timedelta(seconds=delay),
         last_error=exc.message[:2000],
         last_status_code=exc.status_code,
+        **settled,
     )
     return Outcome(LinkState.PENDING, retry_in_s=delay, note=exc.message)
 
 
 def _follow_plan(
-    link: UpstreamLink, lease: datetime, exc: UpstreamError, attempts: int, plan: FailurePlan
+    link: UpstreamLink,
+    lease: datetime,
+    exc: UpstreamError,
+    attempts: int,
+    plan: FailurePlan,
+    **settled: Any,
 ) -> Outcome:
     """An adapter's own plan for a failure: pending, behind since its first failed run."""
     now = timezone.now()
     values: dict[str, Any] = {
+        **settled,
         "state": LinkState.PENDING,
         "attempts": attempts,
         "last_status_code": exc.status_code,
@@ -491,6 +588,7 @@ def sync_now(organization_id: int | None = None, max_rounds: int = 50) -> dict[s
                 LinkState.SYNCED,
                 LinkState.REJECTED,
                 LinkState.FAILED,
+                LinkState.IN_DOUBT,
                 "gone",
             }:
                 tried.add(link_id)

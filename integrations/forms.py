@@ -134,3 +134,20 @@ class SandboxOutageForm(forms.Form):
     def __init__(self, *args: Any, platforms: list[tuple[str, str]], **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.fields["platform"].choices = platforms
+
+
+class RemoteIdForm(forms.Form):
+    """The id a person found on the platform for a record whose create's answer was lost."""
+
+    remote_id = forms.CharField(
+        label="Its id on the platform",
+        max_length=200,
+        strip=True,
+        help_text="As the platform shows it (for WattCarbon, the device id such as dev_…).",
+    )
+
+    def clean_remote_id(self) -> str:
+        value = self.cleaned_data["remote_id"]
+        if any(char.isspace() for char in value):
+            raise forms.ValidationError("An id has no spaces.")
+        return value

@@ -23,6 +23,21 @@ USER_AGENT = "Gridfolio/0.1 (+https://gridfolio.example/integrations)"
 
 # 401 is permanent only after one re-authentication (see UpstreamClient.request).
 PERMANENT_STATUSES = frozenset({400, 401, 403, 404, 405, 409, 410, 413, 415, 422})
+# Transport errors raised before a byte of the request left (connect refused or timed out, no free
+# pooled connection, our own egress refusal): the platform surely did nothing. Any other transport
+# error (a read timeout, a reset, a body cut short) may come after the platform acted.
+NOT_SENT_ERRORS: tuple[type[Exception], ...] = (
+    httpx.ConnectError,
+    httpx.ConnectTimeout,
+    httpx.PoolTimeout,
+    httpx.UnsupportedProtocol,
+    httpx.ProxyError,
+    httpx.LocalProtocolError,
+)
+# 5xx answers that say the server did not handle the request (RFC 9110 §15.6.4): 503 is what a
+# platform or its load balancer answers when it is down or overloaded. A 500, 502 or 504 may come
+# after the platform acted (its own crash after the write, a gateway that gave up waiting).
+NOT_HANDLED_STATUSES = frozenset({503})
 
 
 class UpstreamError(Exception):
@@ -35,12 +50,27 @@ class UpstreamError(Exception):
         permanent: bool,
         status_code: int | None = None,
         retry_after_s: float | None = None,
+        answer_lost: bool | None = None,
     ) -> None:
         super().__init__(message)
         self.message = message
         self.permanent = permanent
         self.status_code = status_code
         self.retry_after_s = retry_after_s
+        self._answer_lost = answer_lost  # None: as the status says
+
+    @property
+    def answer_lost(self) -> bool:
+        """The request may have reached the platform and been acted on, and we could not read
+        what it did: a create that ends so must not simply be sent again (integrations/engine.py)."""
+        if self._answer_lost is not None:
+            return self._answer_lost
+        status = self.status_code
+        return status is not None and status >= 500 and status not in NOT_HANDLED_STATUSES
+
+    def before_sending(self) -> None:
+        """Mark this error as one that stopped the call before it went out (its sign-in failed)."""
+        self._answer_lost = False
 
     def __str__(self) -> str:
         prefix = f"{self.status_code}: " if self.status_code else ""
@@ -142,7 +172,12 @@ class UpstreamClient:
         for attempt in (1, 2):
             headers = dict(extra_headers)
             if authenticated:
-                headers.update(self.auth_headers())
+                try:
+                    headers.update(self.auth_headers())
+                except UpstreamError as exc:
+                    # A lost answer to a token grant is harmless: the call itself never went out.
+                    exc.before_sending()
+                    raise
             response = self.send(method, path, headers=headers, **kwargs)
             retry_auth = response.status_code == 401 and authenticated and attempt == 1
             if retry_auth and self.reauthenticate():
@@ -167,16 +202,27 @@ class UpstreamClient:
         started = time.monotonic()
         try:
             response = self.http.request(method, path, **kwargs)
-        except httpx.TimeoutException as exc:
-            self._record(method, path, None, started, f"timeout: {type(exc).__name__}")
-            raise UpstreamError(f"{self.platform} did not answer in time", permanent=False) from exc
         except EgressBlocked as exc:
             self._record(method, path, None, started, f"refused: {exc}")
             raise UpstreamError(f"Not sent: {exc}.", permanent=False) from exc
+        except httpx.TimeoutException as exc:
+            self._record(method, path, None, started, f"timeout: {type(exc).__name__}")
+            raise UpstreamError(
+                f"{self.platform} did not answer in time ({type(exc).__name__})",
+                permanent=False,
+                answer_lost=not isinstance(exc, NOT_SENT_ERRORS),
+            ) from exc
         except httpx.TransportError as exc:
             self._record(method, path, None, started, f"network: {type(exc).__name__}")
+            if isinstance(exc, NOT_SENT_ERRORS):
+                message = f"{self.platform} could not be reached ({type(exc).__name__})"
+            else:
+                message = (
+                    f"{self.platform}: the connection broke after the request went out "
+                    f"({type(exc).__name__})"
+                )
             raise UpstreamError(
-                f"{self.platform} could not be reached ({type(exc).__name__})", permanent=False
+                message, permanent=False, answer_lost=not isinstance(exc, NOT_SENT_ERRORS)
             ) from exc
         if response.is_success:
             error = note(response)[:500] if note is not None else ""

@@ -139,6 +139,9 @@ class LinkState(models.TextChoices):
     SYNCED = "synced", "Synced"
     FAILED = "failed", "Failed"  # transient errors until the retry limit: retried on demand
     REJECTED = "rejected", "Rejected"  # the platform refused it: a person must fix something
+    # A create's answer was lost and the platform gives us no way to find the record: a person
+    # says whether it is there (and under which id) or should be created again. Never swept.
+    IN_DOUBT = "in_doubt", "In doubt"
 
 
 class Channel(models.TextChoices):
@@ -192,6 +195,14 @@ class UpstreamLink(OrgOwned):
         null=True, blank=True, help_text="Streams: the last instant the platform acknowledged."
     )
     progress = models.JSONField(default=dict, blank=True)
+    create_sent_at = models.DateTimeField(
+        null=True,
+        blank=True,
+        help_text="When a create was sent whose answer we have not read (set before the call).",
+    )
+    create_payload = models.JSONField(
+        default=dict, blank=True, help_text="What that create sent, for a person to compare."
+    )
 
     class Meta:
         constraints = [

@@ -31,9 +31,16 @@ def upstream_copies(instance: models.Model) -> list[str]:
         return []
     links = UpstreamLink.objects.filter(
         content_type=ContentType.objects.get_for_model(instance), object_id=instance.pk
-    ).exclude(remote_id="")
-    return [
+    )
+    held = [
         f"It is registered on {link.get_platform_display()} (id {link.remote_id}); "
         "the platform keeps its copy, so retire it there first (or set the status to decommissioned)."
-        for link in links
+        for link in links.exclude(remote_id="")
     ]
+    # A create whose answer was lost may have made a copy we know no id of: settle that first.
+    held += [
+        f"It may be registered on {link.get_platform_display()}: the answer to its create was "
+        "lost. Settle that on its sync history page first."
+        for link in links.filter(remote_id="", create_sent_at__isnull=False)
+    ]
+    return held

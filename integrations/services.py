@@ -166,3 +166,54 @@ def create_charge_report(
         battery_capacity_wh=battery_capacity_wh,
     )
     return save_record(report)
+
+
+# --- links in doubt (engine.py, "Creates happen once") -------------------------------------------
+def adopt_remote_id(link: UpstreamLink, remote_id: str) -> bool:
+    """A person found the record of an in-doubt link on its platform: the link takes its id.
+
+    The link is settled by the engine as any other (it holds what the lost create sent, so a
+    change made since is sent as an update where the platform has one). False when the link is
+    no longer in doubt (someone answered first): nothing changes.
+    """
+    remote_id = remote_id.strip()
+    if not remote_id:
+        raise ValidationError({"remote_id": "Enter the id the platform shows for the record."})
+    with transaction.atomic():
+        held = UpstreamLink.objects.select_for_update().filter(pk=link.pk, state=LinkState.IN_DOUBT)
+        current = held.first()
+        if current is None:
+            return False
+        held.update(
+            state=LinkState.PENDING,
+            remote_id=remote_id,
+            payload_hash=engine.payload_hash(current.create_payload),
+            create_sent_at=None,
+            create_payload={},
+            attempts=0,
+            next_attempt_at=None,
+            last_error="",
+            last_status_code=None,
+        )
+        engine.enqueue(link.pk)
+    return True
+
+
+def create_again(link: UpstreamLink) -> bool:
+    """A person found no record of an in-doubt link on its platform: the engine creates it anew.
+    False when the link is no longer in doubt: nothing changes."""
+    with transaction.atomic():
+        changed = UpstreamLink.objects.filter(pk=link.pk, state=LinkState.IN_DOUBT).update(
+            state=LinkState.PENDING,
+            remote_id="",
+            payload_hash="",
+            create_sent_at=None,
+            create_payload={},
+            attempts=0,
+            next_attempt_at=None,
+            last_error="",
+            last_status_code=None,
+        )
+        if changed:
+            engine.enqueue(link.pk)
+    return bool(changed)

@@ -346,20 +346,22 @@ class SparkClient(UpstreamClient):
                 "spark answered with a body that is not JSON",
                 permanent=False,
                 status_code=response.status_code,
+                answer_lost=response.is_success,  # it acted; we cannot read what it did
             ) from exc
         if not isinstance(data, dict):
             raise UpstreamError(
                 "spark answered with JSON that is not an object",
                 permanent=False,
                 status_code=response.status_code,
+                answer_lost=response.is_success,
             )
         return data
 
     def _id(self, data: Mapping[str, Any], key: str) -> str:
         value = data.get(key)
         if not isinstance(value, str) or not value:
-            # A success without the id leaves us unable to link the record: try again later.
-            raise UpstreamError(f"spark answered without {key}", permanent=False)
+            # A success without the id: the record is there, and we cannot tell which it is.
+            raise UpstreamError(f"spark answered without {key}", permanent=False, answer_lost=True)
         return value
 
 

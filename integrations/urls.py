@@ -13,6 +13,12 @@ urlpatterns = [
     path("integrations/links/<int:pk>/", views.link_history, name="link_history"),
     path("integrations/links/<int:pk>/pause/", views.pause_link, name="link_pause"),
     path("integrations/links/<int:pk>/resume/", views.resume_link, name="link_resume"),
+    path("integrations/links/<int:pk>/use-id/", views.link_use_remote_id, name="link_use_id"),
+    path(
+        "integrations/links/<int:pk>/create-again/",
+        views.link_create_again,
+        name="link_create_again",
+    ),
     path("homes/<int:pk>/prices/", views.home_prices, name="home_prices"),
     path("integrations/spark/webhooks/<str:token>/", views.spark_webhook, name="spark_webhook"),
     path(

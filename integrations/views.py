@@ -21,7 +21,7 @@ from portal.models import Role
 from portal.tenancy import get_for_org_or_404, org_required
 
 from . import engine, prices, services, webhooks
-from .forms import ChargeReportForm, ConnectionForm, SandboxOutageForm, WebhookForm
+from .forms import ChargeReportForm, ConnectionForm, RemoteIdForm, SandboxOutageForm, WebhookForm
 from .mappings.wattics import streams_behind
 from .models import (
     Connection,
@@ -49,7 +49,10 @@ def integrations(request: HttpRequest) -> HttpResponse:
         board[row["platform"]][row["state"]] = row["n"]
     troubled = (
         UpstreamLink.objects.filter(organization=organization)
-        .filter(Q(state__in=[LinkState.FAILED, LinkState.REJECTED]) | ~Q(last_error=""))
+        .filter(
+            Q(state__in=[LinkState.FAILED, LinkState.REJECTED, LinkState.IN_DOUBT])
+            | ~Q(last_error="")
+        )
         .select_related("content_type")
         .order_by("state", "-updated_at")[:50]
     )
@@ -180,11 +183,50 @@ def link_history(request: HttpRequest, pk: int) -> HttpResponse:
     )
     attempts = SyncAttempt.objects.filter(link=link)[:200]
     record = link.content_type.model_class()._default_manager.filter(pk=link.object_id).first()
+    in_doubt = link.state == LinkState.IN_DOUBT
     return render(
         request,
         "integrations/link_history.html",
-        {"link": link, "attempts": attempts, "record": record},
+        {
+            "link": link,
+            "attempts": attempts,
+            "record": record,
+            "in_doubt": in_doubt,
+            # What the lost create sent: our own record's fields, never a credential.
+            "sent": json.dumps(link.create_payload, indent=2, sort_keys=True) if in_doubt else "",
+            "remote_id_form": RemoteIdForm() if in_doubt else None,
+        },
     )
+
+
+@require_POST
+@org_required(Role.MEMBER)
+def link_use_remote_id(request: HttpRequest, pk: int) -> HttpResponse:
+    """An in-doubt link: "It exists upstream, use this id"."""
+    link = get_for_org_or_404(UpstreamLink, request.organization, pk=pk)
+    form = RemoteIdForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, " ".join(form.errors.get("remote_id", ["Enter an id."])))
+    elif services.adopt_remote_id(link, form.cleaned_data["remote_id"]):
+        messages.success(
+            request,
+            f"{link.get_platform_display()}: linked to id {form.cleaned_data['remote_id']}.",
+        )
+    else:
+        messages.error(request, "This record is no longer in doubt: nothing was changed.")
+    return redirect("link_history", link.pk)
+
+
+@require_POST
+@org_required(Role.MEMBER)
+def link_create_again(request: HttpRequest, pk: int) -> HttpResponse:
+    """An in-doubt link: "It is not there, create it again"."""
+    link = get_for_org_or_404(UpstreamLink, request.organization, pk=pk)
+    if services.create_again(link):
+        messages.success(request, f"{link.get_platform_display()}: it will be created again.")
+    else:
+        messages.error(request, "This record is no longer in doubt: nothing was changed.")
+    return redirect("link_history", link.pk)
 
 
 @org_required()
@@ -431,7 +473,7 @@ def sync_summary(membership: object) -> dict[str, object]:
         .order_by()
     )
     rows = {
-        value: {"label": label, "synced": 0, "waiting": 0, "problems": 0}
+        value: {"label": label, "synced": 0, "waiting": 0, "problems": 0, "in_doubt": 0}
         for value, label in Platform.choices
     }
     for row in counts:
@@ -439,6 +481,8 @@ def sync_summary(membership: object) -> dict[str, object]:
             row["state"], "problems"
         )
         rows[row["platform"]][key] += row["n"]
+        if row["state"] == LinkState.IN_DOUBT:  # among the problems, and named: a person decides
+            rows[row["platform"]]["in_doubt"] += row["n"]
     return {
         "rows": list(rows.values()),
         "wattics_behind": streams_behind(membership.organization.pk),

@@ -268,7 +268,20 @@ class WattCarbonClient(UpstreamClient):
     # --- devices ------------------------------------------------------------------------------
     # Seed, "2. Create a device" / docs: POST /devices (create-device)
     def create_device(self, payload: Mapping[str, Any]) -> dict[str, Any]:
-        return self.request("POST", "/devices", json=dict(payload)).json()
+        response = self.request("POST", "/devices", json=dict(payload))
+        try:
+            device = response.json()
+        except ValueError:
+            device = None
+        if not isinstance(device, dict) or not device.get("id"):
+            # A success we cannot read: the device is there, and we cannot tell its id.
+            raise UpstreamError(
+                "wattcarbon answered the create without a device id",
+                permanent=False,
+                status_code=response.status_code,
+                answer_lost=True,
+            )
+        return device
 
     # Seed, "2. Create a device" -> PUT /devices/{id} (update-device)
     def update_device(self, device_id: str, payload: Mapping[str, Any]) -> dict[str, Any]:

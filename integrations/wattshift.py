@@ -144,6 +144,7 @@ class WattShiftClient(UpstreamClient):
                 f"{self.platform} answered {path} with a body that is not JSON",
                 permanent=True,
                 status_code=response.status_code,
+                answer_lost=True,  # a success: it acted, and we cannot read what it did
             ) from exc
         if not isinstance(data, expect):
             raise UpstreamError(
@@ -151,13 +152,16 @@ class WattShiftClient(UpstreamClient):
                 f"expected {expect.__name__}",
                 permanent=True,
                 status_code=response.status_code,
+                answer_lost=True,
             )
         return data
 
     def _required(self, data: dict[str, Any], key: str, path: str) -> str:
         value = data.get(key)
         if not isinstance(value, str) or not value:
-            raise UpstreamError(f"{self.platform} answered {path} without {key!r}", permanent=True)
+            raise UpstreamError(
+                f"{self.platform} answered {path} without {key!r}", permanent=True, answer_lost=True
+            )
         return value
 
     # --- operations -----------------------------------------------------------------------------

@@ -17,7 +17,8 @@ from homes.models import Customer, Home, Meter
 from homes.services import zip_facts
 
 from .. import spark
-from ..adapters import Adapter, Parent, register
+from ..adapters import Adapter, InDoubt, Parent, register
+from ..http import UpstreamError
 from ..models import ChargeReport, Platform, UpstreamLink
 
 SPARK_LOCATION_TYPES = {"residential": "Residential", "commercial": "Commercial", "other": "Other"}
@@ -67,6 +68,10 @@ class SparkUser(_CreateOnce):
 
 
 class _UnderUser(_CreateOnce):
+    # The field of the payload Spark keeps unique under one user (a 409 on a second one, see
+    # docs/upstreams/spark.md): a lost create is sent again and "already there" means it is ours.
+    unique_key = ""
+
     def customer_of(self, record: models.Model) -> Customer:
         raise NotImplementedError
 
@@ -74,10 +79,34 @@ class _UnderUser(_CreateOnce):
         customer = self.customer_of(record)
         return Parent(customer, Platform.SPARK, label=f"user {customer.name}")
 
+    def can_recover(self, sent: dict[str, Any]) -> bool:
+        return bool(self.unique_key and sent.get(self.unique_key))
+
+    def recover(
+        self,
+        client: spark.SparkClient,
+        link: UpstreamLink,
+        sent: dict[str, Any],
+        parent_remote_id: str,
+    ) -> str:
+        if not self.can_recover(sent):
+            return super().recover(client, link, sent, parent_remote_id)
+        try:
+            return self.create(client, sent, parent_remote_id)  # it was not there: now it is
+        except UpstreamError as exc:
+            if exc.status_code != 409:
+                raise
+            return self.already_there(sent)
+
+    def already_there(self, sent: dict[str, Any]) -> str:
+        """The remote id of the record Spark says it already has (its id is ours)."""
+        return str(sent[self.unique_key])
+
 
 class SparkVehicle(_UnderUser):
     model = Device
     label = "vehicle"
+    unique_key = "vehicleId"
 
     def applies(self, record: Device) -> bool:
         return record.kind == "vehicle"
@@ -106,6 +135,7 @@ class SparkResource(_UnderUser):
 
     model = Device
     label = "resource"
+    unique_key = "resourceId"
 
     def applies(self, record: Device) -> bool:
         return record.kind in {"hot_water_tank", "ev_charger"}
@@ -137,6 +167,15 @@ class SparkResource(_UnderUser):
 class SparkMeter(_UnderUser):
     model = Meter
     label = "meter"
+    unique_key = "meterPointId"
+
+    def already_there(self, sent: dict[str, Any]) -> str:
+        # Spark chose the meterId and does not list a user's meters: a person must find it.
+        raise InDoubt(
+            f"Spark already has a meter with meterPointId {sent['meterPointId']!r} for this user, "
+            "most likely the one the create whose answer was lost made. Spark chose its meterId: "
+            "find it on Spark and use it here."
+        )
 
     def customer_of(self, record: Meter) -> Customer:
         return record.home.customer

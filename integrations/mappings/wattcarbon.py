@@ -15,8 +15,9 @@ from devices.models import Device, Reading, Series
 from homes.models import Customer, Home, Meter
 
 from .. import wattcarbon
-from ..adapters import Adapter, Parent, register
+from ..adapters import Adapter, InDoubt, Parent, register
 from ..engine import payload_hash
+from ..http import UpstreamError
 from ..models import Channel, Platform, SyncChunk, UpstreamLink
 
 
@@ -94,6 +95,33 @@ class WattCarbonDevice(Adapter):
             client.update_device(link.remote_id, payload)
             return link.remote_id
         return str(client.create_device(payload)["id"])
+
+    def can_recover(self, sent: dict[str, Any]) -> bool:
+        # customId is unique per account (docs/upstreams/wattcarbon.md): sending the lost create
+        # again cannot make a second device. Without one it could.
+        return bool(sent.get("customId"))
+
+    def recover(
+        self,
+        client: wattcarbon.WattCarbonClient,
+        link: UpstreamLink,
+        sent: dict[str, Any],
+        parent_remote_id: str,
+    ) -> str:
+        if not self.can_recover(sent):
+            return super().recover(client, link, sent, parent_remote_id)
+        try:
+            return str(client.create_device(sent)["id"])  # it was not there: now it is, once
+        except UpstreamError as exc:
+            if exc.status_code != 409:
+                raise
+            # There, most likely made by the lost create; WattCarbon has no lookup by customId
+            # (GET /devices/{id} only), so its id must come from a person.
+            raise InDoubt(
+                f"WattCarbon already has a device with customId {sent['customId']!r}, most likely "
+                "the one the create whose answer was lost made. WattCarbon cannot be asked for a "
+                "device by customId: find its id on WattCarbon and use it here."
+            ) from exc
 
 
 class WattCarbonTimeseries(Adapter):

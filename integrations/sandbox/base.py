@@ -6,9 +6,13 @@ HTTP/1.1 keep-alive) for the tests, the benchmarks and `manage.py sandbox`.
 
 Control endpoints, on every emulator, under `/_sandbox/`:
 - `POST /_sandbox/faults` `{"fail_next": N, "status": 503, "retry_after": 2, "latency_ms": 50,
-  "drop_next": N, "expire_tokens": true}`: the next N calls answer `status` (with `Retry-After`
-  when given), every call waits `latency_ms`, the next N calls lose their connection, and every
-  token issued so far stops working.
+  "drop_next": N, "drop_answer_next": N, "drop_answer_path": "/devices", "expire_tokens": true}`:
+  the next N calls answer `status` (with `Retry-After` when given), every call waits `latency_ms`,
+  the next N calls lose their connection before the platform sees them (`drop_next`), the next N
+  calls the platform carries out (a 2xx answer; of the paths matching `drop_answer_path`, a
+  regular expression, when given) lose their connection instead of the answer (`drop_answer_next`:
+  "act, then drop the answer", the lost answer to a create), and every token issued so far stops
+  working.
 - `GET /_sandbox/state`: the emulator's whole state as JSON (what tests check against).
 - `POST /_sandbox/reset`: forget everything.
 
@@ -120,6 +124,17 @@ class Faults:
     latency_ms: int = 0
     drop_next: int = 0
     fail_until: float = 0.0  # time.time() until which every call fails (an outage of some minutes)
+    drop_answer_next: int = 0  # carried out, then the connection drops instead of the answer
+    drop_answer_path: str = ""  # only calls whose path matches (a regular expression); "" any
+
+    def drops_answer_to(self, path: str) -> bool:
+        """Whether the answer to this call (one the platform carried out) is dropped; counts it."""
+        if self.drop_answer_next <= 0:
+            return False
+        if self.drop_answer_path and not re.fullmatch(self.drop_answer_path, path):
+            return False
+        self.drop_answer_next -= 1
+        return True
 
 
 class Emulator:
@@ -199,6 +214,14 @@ class Emulator:
             faults.status = status
             faults.fail_until = time.time() + seconds
 
+    def drop_answers(self, count: int = 1, path: str = "", *, tenant: str = "") -> None:
+        """The next `count` calls (of `tenant` only, when given; to paths matching `path`, when
+        given) that the platform carries out lose their connection instead of their answer."""
+        with self.lock:
+            faults = self.faults_for(tenant)
+            faults.drop_answer_next = count
+            faults.drop_answer_path = path
+
     def _faults_of(self, tenant: str) -> list[Faults]:
         """Every caller's faults, then the tenant's own (caller holds the lock)."""
         own = self.tenant_faults.get(tenant) if tenant else None
@@ -229,6 +252,8 @@ class Emulator:
                 faults.retry_after = data.get("retry_after", faults.retry_after)
                 faults.latency_ms = int(data.get("latency_ms", faults.latency_ms))
                 faults.drop_next = int(data.get("drop_next", faults.drop_next))
+                faults.drop_answer_next = int(data.get("drop_answer_next", faults.drop_answer_next))
+                faults.drop_answer_path = str(data.get("drop_answer_path", faults.drop_answer_path))
                 if "fail_for_s" in data:
                     faults.fail_until = time.time() + float(data["fail_for_s"])
                 if data.get("expire_tokens"):
@@ -331,6 +356,13 @@ class Emulator:
                 response = self.malformed(request)
             with self.lock:
                 self.calls.append((request.method, request.path, response.status))
+                drop_answer = (
+                    not control
+                    and 200 <= response.status < 300
+                    and any(f.drops_answer_to(request.path) for f in faults)
+                )
+            if drop_answer:
+                return self._dropped(start_response)  # done and saved: only the answer is lost
         headers = [*response.headers, ("Content-Length", str(len(response.body)))]
         start_response(f"{response.status} {REASONS.get(response.status, 'Status')}", headers)
         return [response.body]

@@ -16,6 +16,7 @@ STATE_CLASSES = {
     "synced": "text-bg-success",
     "failed": "text-bg-warning",
     "rejected": "text-bg-danger",
+    "in_doubt": "text-bg-dark",  # a person decides (integrations/link_history.html)
 }
 
 

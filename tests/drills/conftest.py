@@ -678,10 +678,11 @@ def wait_for(predicate: Callable[[], bool], timeout_s: float = 30.0, every_s: fl
 
 
 def blocked() -> int:
-    """Pending links that wait for a parent the engine gave up on: nothing more will happen."""
+    """Pending links that wait for a parent the engine gave up on or left to a person (in doubt):
+    nothing more will happen by itself."""
     return UpstreamLink.objects.filter(
         state=LinkState.PENDING,
-        parent_link__state__in=[LinkState.FAILED, LinkState.REJECTED],
+        parent_link__state__in=[LinkState.FAILED, LinkState.REJECTED, LinkState.IN_DOUBT],
     ).count()
 
 
@@ -696,8 +697,9 @@ def settle(
 
     Fails at once on a link the engine gave up on (failed) or the platform refused (rejected),
     unless `until_settled_anyhow` (then it waits until nothing is syncing or pending but for a
-    parent that was given up on, and leaves the verdict to the checks), and with the whole table when something is still pending or
-    syncing at the deadline. Returns the seconds it took.
+    parent that was given up on or is in doubt, and leaves the verdict to the checks), and with the
+    whole table when something is still pending or syncing at the deadline. Links in doubt wait for
+    a person (`resolve_in_doubt`). Returns the seconds it took.
     """
     started = time.monotonic()
     next_sweep = started
@@ -835,6 +837,51 @@ def assert_exactly_once(
         except (AssertionError, KeyError) as exc:
             problems.append(f"--- {name}: {type(exc).__name__}: {exc}")
     assert not problems, "\n".join(problems)
+
+
+def assert_nothing_twice_nothing_refused(upstreams: Upstreams, portfolio: Portfolio) -> None:
+    """Before a person settles the links in doubt: no record made twice on any platform, no link
+    failed or refused, and every link synced, in doubt (a create noted, no remote id), or waiting
+    for a parent in doubt. (A link in doubt is correct: it holds back rather than guess.)"""
+    states = link_states()
+    assert not states[LinkState.FAILED] and not states[LinkState.REJECTED], describe_links()
+    assert not states[LinkState.SYNCING], describe_links()
+    assert states[LinkState.PENDING] == blocked(), describe_links()
+    in_doubt = UpstreamLink.objects.filter(state=LinkState.IN_DOUBT)
+    assert not in_doubt.filter(create_sent_at__isnull=True).exists(), describe_links()
+    assert not in_doubt.exclude(remote_id="").exists(), describe_links()
+    devices = upstreams.wattcarbon.app.state["devices"].values()
+    custom_ids = Counter(record["device"].get("customId") for record in devices)
+    assert custom_ids == Counter(dict.fromkeys(portfolio.device_readings, 1)), custom_ids
+    users = upstreams.spark.app.state["users"]
+    assert len(users) == len(portfolio.customers), sorted(users)
+    assert all(len(user["meters"]) <= 1 for user in users.values()), users
+    wattshift = upstreams.wattshift.app.state
+    assert len(wattshift["homes"]) == len(portfolio.homes), sorted(wattshift["homes"])
+
+
+def resolve_in_doubt(upstreams: Upstreams) -> dict[str, int]:
+    """What a person does on each in-doubt link's page: find the record on its platform (by the
+    customId, the only user nobody links to, the home's name) and say "it exists: use id ...".
+    Returns how many links of each platform were in doubt."""
+    resolved: Counter[str] = Counter()
+    linked = set(UpstreamLink.objects.exclude(remote_id="").values_list("remote_id", flat=True))
+    for link in UpstreamLink.objects.filter(state=LinkState.IN_DOUBT):
+        record = link.record
+        if link.platform == "wattcarbon":
+            devices = upstreams.wattcarbon.app.state["devices"].items()
+            found = [key for key, d in devices if d["device"].get("customId") == record.custom_id]
+        elif link.platform == "spark" and isinstance(record, Customer):
+            found = [key for key in upstreams.spark.app.state["users"] if key not in linked]
+        elif link.platform == "wattshift" and isinstance(record, Home):
+            homes = upstreams.wattshift.app.state["homes"].items()
+            found = [key for key, home in homes if home["name"] == record.name]
+        else:
+            raise AssertionError(f"no way to find {link} upstream: {link.last_error}")
+        assert len(found) == 1, (link, found)  # one there: the lost create made it once
+        assert services.adopt_remote_id(link, found[0]), link
+        resolved[link.platform] += 1
+    return dict(resolved)
 
 
 def failed_calls(platform: str, status_code: int | None) -> int:

@@ -154,7 +154,7 @@ def test_the_client_itself_opens_no_socket_to_a_refused_address(listener) -> Non
 def test_an_allowed_origin_is_called(settings, listener) -> None:
     settings.UPSTREAM_ALLOWED_ORIGINS = [listener.url]
     client = WattCarbonClient(listener.url, email="a@b.c", api_key="k")
-    with client, pytest.raises(UpstreamError, match="could not be reached"):
+    with client, pytest.raises(UpstreamError, match="after the request went out"):
         client.create_token()  # the listener hangs up: but the socket was opened
     assert listener.accepted >= 1
 

@@ -99,6 +99,8 @@ def kwargs_for(name: str, route: str, victim: dict) -> dict:
                 "link_history": "link",
                 "link_pause": "link",
                 "link_resume": "link",
+                "link_use_id": "link",
+                "link_create_again": "link",
                 "webhook_event": "event",
                 "home_prices": "home",
                 "charge_report": "device",

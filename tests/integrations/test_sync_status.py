@@ -1,0 +1,107 @@
+"""`manage.py sync_status`: every link of an organization, as lines or as one JSON array."""
+
+from __future__ import annotations
+
+import io
+import json
+from io import StringIO
+
+import pytest
+from django.core.cache import cache
+from django.core.management import call_command
+from django.core.management.base import CommandError
+
+from devices.readings import import_readings, series_for
+from homes import services as home_services
+from homes.models import Meter
+from integrations import engine
+from integrations.clients import forget_clients
+from integrations.models import LinkState, UpstreamLink
+from integrations.sandbox import registry
+from portal.demo import seed_demo
+
+pytestmark = pytest.mark.django_db
+
+KEYS = {
+    "platform",
+    "channel",
+    "kind",
+    "record",
+    "identifier",
+    "state",
+    "paused",
+    "behind",
+    "remote_id",
+    "last_error",
+}
+
+
+@pytest.fixture
+def demo(settings, tmp_path):
+    settings.DATA_DIR = tmp_path
+    registry.reset_all()
+    forget_clients()
+    cache.clear()
+    organization, _ = seed_demo("a-test-password-only")  # seed_demo's own data, without DEBUG
+    yield organization
+    registry.reset_all()
+    forget_clients()
+
+
+def sync_status(*args: str) -> str:
+    out = StringIO()
+    call_command("sync_status", *args, stdout=out)
+    return out.getvalue()
+
+
+def test_it_lists_every_link_of_the_demo_organization_as_json(demo):
+    engine.sync_now(demo.pk)
+    rows = json.loads(sync_status("--org", demo.slug, "--json"))
+    links = UpstreamLink.objects.filter(organization=demo).select_related("content_type")
+    assert len(rows) == links.count() > 10
+    assert {(r["platform"], r["channel"], r["record"]) for r in rows} == {
+        (link.platform, link.channel, f"{link.content_type.model}#{link.object_id}")
+        for link in links
+    }
+    assert all(set(row) == KEYS for row in rows)
+    solar = next(r for r in rows if r["identifier"] == "SP-ALV-01" and r["channel"] == "record")
+    assert (solar["platform"], solar["kind"], solar["state"]) == ("wattcarbon", "device", "synced")
+    assert solar["remote_id"].startswith("dev_") and solar["behind"] is None
+    car = next(r for r in rows if r["identifier"] == "EV-OKA-01" and r["platform"] == "spark")
+    assert (car["kind"], car["remote_id"]) == ("vehicle", "EV-OKA-01")
+    assert {r["kind"] for r in rows if r["platform"] == "spark"} >= {"user", "meter", "resource"}
+
+
+def test_it_filters_and_shows_in_doubt_paused_and_behind_in_lines(demo):
+    user = UpstreamLink.objects.filter(organization=demo, platform="spark").first()
+    UpstreamLink.objects.filter(pk=user.pk).update(
+        state=LinkState.IN_DOUBT, last_error="The answer to the create was lost"
+    )
+    lines = sync_status("--org", demo.slug, "--state", "in_doubt").splitlines()
+    assert len(lines) == 1
+    platform, channel, kind, record, _name, state, remote_id, error = lines[0].split("\t")
+    assert (platform, channel, state, remote_id) == ("spark", "record", "in_doubt", "-")
+    assert record == f"{user.content_type.model}#{user.object_id}" and kind
+    assert error == "The answer to the create was lost"
+
+    # A meter given a Wattics stream, with three hours stored and none acknowledged yet.
+    meter = Meter.objects.filter(organization=demo).first()
+    meter.wattics_stream_id = "demo-stream-1"
+    home_services.save_meter(meter)
+    csv = b"datetime,value_kwh\n" + b"".join(
+        f"2024-01-01T0{hour}:00:00+00:00,1.{hour}\n".encode() for hour in range(3)
+    )
+    import_readings(series_for(meter), io.BytesIO(csv), filename="meter.csv")
+    stream = UpstreamLink.objects.get(organization=demo, channel="packets")
+    UpstreamLink.objects.filter(pk=stream.pk).update(paused=True)
+    wattics = sync_status("--org", demo.slug, "--platform", "wattics").splitlines()
+    assert len(wattics) == 1 and wattics[0].startswith("wattics\tpackets\tstream\tmeter#")
+    assert "\tpending,paused,behind:3\t" in wattics[0]
+    (row,) = json.loads(sync_status("--org", demo.slug, "--platform", "wattics", "--json"))
+    assert (row["identifier"], row["paused"], row["behind"]) == (meter.meter_number, True, 3)
+    assert sync_status("--org", demo.slug, "--platform", "wattics", "--state", "rejected") == ""
+
+
+def test_it_refuses_an_unknown_organization(demo):
+    with pytest.raises(CommandError, match="No organization with slug 'nope'"):
+        call_command("sync_status", "--org", "nope")
