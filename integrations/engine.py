@@ -30,10 +30,10 @@ from django.db.models import Q
 from django.utils import timezone
 from kombu.exceptions import OperationalError as BrokerUnavailable
 
-from .adapters import ADAPTERS, Adapter, adapter_for_link, adapters_for
+from .adapters import ADAPTERS, Adapter, adapter_for_link, adapters_for, payload_changes
 from .clients import CallLog, client_for
 from .http import UpstreamError
-from .models import Channel, Connection, LinkState, SyncChunk, UpstreamLink
+from .models import Channel, Connection, LinkState, SyncChunk, Unsent, UpstreamLink
 
 logger = logging.getLogger(__name__)
 
@@ -60,6 +60,11 @@ def backoff_s(attempts: int, retry_after_s: float | None = None) -> float:
 
 def payload_hash(payload: Any) -> str:
     return hashlib.sha256(json.dumps(payload, sort_keys=True, default=str).encode()).hexdigest()
+
+
+def _as_json(payload: Any) -> Any:
+    """The payload as stored in a JSONField (decimals and dates as the text they hash as)."""
+    return json.loads(json.dumps(payload, default=str))
 
 
 @dataclass
@@ -281,6 +286,9 @@ def run_link(link_id: int, *, ignore_schedule: bool = False) -> Outcome:
     if record is None or adapter is None:
         link.delete()
         return Outcome("gone")
+    refusal = adapter.not_accepted(record)
+    if refusal:
+        return _not_accepted(link, lease, refusal)
 
     connection = Connection.objects.filter(
         organization_id=link.organization_id, platform=link.platform, enabled=True
@@ -321,11 +329,13 @@ def run_link(link_id: int, *, ignore_schedule: bool = False) -> Outcome:
                 adapter.run(client, link, record, parent_remote_id)
             finally:
                 lease = link.lease
-            remote_id, new_hash, sent = link.remote_id, link.payload_hash, True
+            remote_id, new_hash, sent, changed = link.remote_id, link.payload_hash, True, False
         else:
             payload = adapter.payload(record, parent_remote_id)
             new_hash = payload_hash(payload)
-            sent = not (new_hash == link.payload_hash and link.remote_id)
+            changed = new_hash != link.payload_hash
+            # Once the record is there, a platform with no update call cannot take a change.
+            sent = not link.remote_id or (changed and adapter.updates)
             remote_id = (
                 adapter.push(client, link, payload, parent_remote_id) if sent else link.remote_id
             )
@@ -347,8 +357,13 @@ def run_link(link_id: int, *, ignore_schedule: bool = False) -> Outcome:
         )
         return Outcome(LinkState.REJECTED, note=str(exc))
     _record_calls(link, connection, log)
+    if not adapter.streams and not adapter.updates and link.remote_id and changed:
+        return _out_of_date(link, lease, adapter, payload)
     now = timezone.now()
     Connection.objects.filter(pk=connection.pk).update(last_auth_at=now, last_auth_error="")
+    kept: dict[str, Any] = {}
+    if not adapter.streams and not adapter.updates:
+        kept["sent_payload"] = _as_json(payload)  # sent now, or equal to what was (same hash)
     written = _finish(
         link,
         lease,
@@ -361,6 +376,10 @@ def run_link(link_id: int, *, ignore_schedule: bool = False) -> Outcome:
         last_status_code=None,
         waiting_for="",
         synced_at=now,
+        unsent="",
+        unsent_note="",
+        unsent_changes=[],
+        **kept,
     )
     if written:
         for child_id in UpstreamLink.objects.filter(
@@ -369,6 +388,51 @@ def run_link(link_id: int, *, ignore_schedule: bool = False) -> Outcome:
             UpstreamLink.objects.filter(pk=child_id).update(next_attempt_at=None)
             enqueue(child_id)
     return Outcome(LinkState.SYNCED, sent=sent)
+
+
+def _not_accepted(link: UpstreamLink, lease: datetime, reason: str) -> Outcome:
+    """The platform's contract has no place for the record: no call, nothing to retry."""
+    _finish(
+        link,
+        lease,
+        state=LinkState.SYNCED,
+        unsent=Unsent.NOT_ACCEPTED,
+        unsent_note=reason[:300],
+        unsent_changes=[],
+        attempts=0,
+        next_attempt_at=None,
+        last_error="",
+        last_status_code=None,
+        waiting_for="",
+    )
+    return Outcome(LinkState.SYNCED, note=reason)
+
+
+def _out_of_date(
+    link: UpstreamLink, lease: datetime, adapter: Adapter, payload: dict[str, Any]
+) -> Outcome:
+    """The record changed since the platform took it, and the platform has no call to change it:
+    the link stays synced (nothing to retry) and says what it cannot send. Its hash stays the one
+    the platform accepted, so the note goes once the record is back to what was sent."""
+    changes = (
+        payload_changes(link.sent_payload, _as_json(payload))
+        if link.sent_payload is not None
+        else []  # sent before the portal kept a copy: what differs is not known
+    )
+    _finish(
+        link,
+        lease,
+        state=LinkState.SYNCED,
+        unsent=Unsent.OUT_OF_DATE,
+        unsent_note=adapter.no_update_note[:300],
+        unsent_changes=changes,
+        attempts=0,
+        next_attempt_at=None,
+        last_error="",
+        last_status_code=None,
+        waiting_for="",
+    )
+    return Outcome(LinkState.SYNCED, note=adapter.no_update_note)
 
 
 def _failed(link: UpstreamLink, lease: datetime, exc: UpstreamError) -> Outcome:

@@ -16,6 +16,8 @@ STATE_CLASSES = {
     "synced": "text-bg-success",
     "failed": "text-bg-warning",
     "rejected": "text-bg-danger",
+    "out_of_date": "text-bg-warning",  # synced, but a change could not be sent
+    "not_accepted": "text-bg-light border",  # by design: the platform's contract has no place
 }
 
 
