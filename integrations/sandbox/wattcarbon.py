@@ -117,6 +117,8 @@ def validation_error(errors: ErrorList) -> Response:
 
 def _enum_message(values: tuple[str, ...]) -> str:
     quoted = [f"'{value}'" for value in values]
+    if len(quoted) == 1:
+        return f"Input should be {quoted[0]}"
     return "Input should be " + ", ".join(quoted[:-1]) + f" or {quoted[-1]}"
 
 
