@@ -28,15 +28,15 @@ from pathlib import Path
 from typing import Any
 
 from integrations.sandbox.base import REASONS, Emulator, Request, Response
-from integrations.wattcarbon import (
+from integrations.sandbox.wattcarbon_vocabulary import (
     BUILDING_TYPES,
-    DEFAULT_TOKEN_LIFETIME_S,
     DEVICE_KINDS,
     EIA_PLANT_ID_REQUIRED_ABOVE_KW,
     EXTERNAL_REGISTRIES,
     HEATING_BACKUP_SYSTEMS,
     INVERTER_DATA_SOURCES,
     PREVIOUS_FUELS,
+    TOKEN_LIFETIME_S,
 )
 
 SANDBOX_EMAIL = "sandbox@gridfolio.test"
@@ -56,7 +56,8 @@ COMMON_FIELDS = (
 )
 # Kind-specific fields, camelCase as on the wire. A kind not listed has none documented yet.
 # Written out from the seed rather than taken from the client's KIND_FIELDS, so that a typo in
-# the client's mapping meets a 422 here. (The enums are shared: no public list to copy from.)
+# the client's mapping meets a 422 here. The kinds and enum values are in wattcarbon_vocabulary.py,
+# written down from docs/upstreams/wattcarbon.md, not imported from the client either.
 KIND_SCHEMAS: dict[str, tuple[str, ...]] = {
     "solar": (
         "nameplateCapacityKw",
@@ -186,7 +187,7 @@ class WattCarbonEmulator(Emulator):
         state_path: str | Path | None = None,
         *,
         accounts: dict[str, str] | None = None,
-        token_lifetime_s: int = DEFAULT_TOKEN_LIFETIME_S,
+        token_lifetime_s: int = TOKEN_LIFETIME_S,
         send_expires_in: bool = True,
         clock: Callable[[], float] = time.time,
     ) -> None:
