@@ -84,6 +84,9 @@ def integrations(request: HttpRequest) -> HttpResponse:
         {
             "rows": rows,
             "troubled": troubled,
+            "retryable": any(
+                link.state in (LinkState.FAILED, LinkState.REJECTED) for link in troubled
+            ),
             "states": states,
             "webhook": WebhookEndpoint.objects.filter(
                 organization=organization, platform=Platform.SPARK
