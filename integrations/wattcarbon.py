@@ -44,7 +44,7 @@ KIND_FIELDS: dict[str, dict[str, str]] = {
 
 # Above this nameplate a solar device must carry its EIA plant id (docs/upstreams/wattcarbon.md).
 EIA_PLANT_ID_REQUIRED_ABOVE_KW = 1000
-# The seed: "lasts only 24 hours"; UPSTREAMS.md: when `expires_in` is absent the token lives 24 h.
+# The seed: "lasts only 24 hours"; without `expires_in` the token lives 24 h (docs/upstreams).
 DEFAULT_TOKEN_LIFETIME_S = 24 * 3600
 # Fetch a new token this long before the old one runs out, so no call races the expiry.
 TOKEN_REFRESH_MARGIN_S = 60
@@ -191,7 +191,7 @@ def month_chunks(
 
 # --- client -------------------------------------------------------------------------------------
 class WattCarbonClient(UpstreamClient):
-    """The WattCarbon API for one account (one API key = one account, UPSTREAMS.md)."""
+    """The WattCarbon API for one account (one API key = one account, docs/upstreams/wattcarbon.md)."""
 
     platform = "wattcarbon"
 

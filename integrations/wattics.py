@@ -1,6 +1,6 @@
 """Wattics: push a meter's interval readings as packets, one per request, strictly in order.
 
-Contract: `shared/UPSTREAMS.md` (section Wattics) and the Wattics data integration guide
+Contract: docs/upstreams/wattics.md and the Wattics data integration guide
 ("REST API - Smart Meter Energy Data API", https://developers.wattics.com/). Three parts, none
 touching the ORM:
 1. pure packet builders (`value_packet`, `electrical_packet`, `encode_packet`, `local_timestamp`);

@@ -1,5 +1,5 @@
 """Meter readings pushed to Wattics: one packet per request, in order, in the meter's local time,
-each retried until accepted, resumed after a crash from Wattics' own last packet (UPSTREAMS.md)."""
+each retried until accepted, resumed after a crash from Wattics' own last packet (docs/upstreams/wattics.md)."""
 
 from __future__ import annotations
 

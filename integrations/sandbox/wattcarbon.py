@@ -1,6 +1,6 @@
 """The WattCarbon emulator: token grant, account-scoped devices, hourly timeseries uploads.
 
-Enforces ../../shared/UPSTREAMS.md (section WattCarbon) and the seed quickstart. The real platform
+Enforces docs/upstreams/wattcarbon.md (the quickstart profile, seed 000). The real platform
 is a FastAPI app, so errors have FastAPI's shapes: `{"detail": "..."}` for 401/404/409 and
 `{"detail": [{"loc", "msg", "type"}]}` for 422, with pydantic's wording, and device bodies are
 strict (unknown fields are rejected, as with pydantic `extra="forbid"`).
@@ -95,7 +95,7 @@ STRING_FIELDS = (
     "externalRegistryDeviceId",
 )
 ADDRESS_FIELDS = ("street", "city", "state", "country", "postalCode")
-DEFAULT_EFFECTIVE_USEFUL_LIFE_YEARS = 15  # UPSTREAMS.md
+DEFAULT_EFFECTIVE_USEFUL_LIFE_YEARS = 15  # docs/upstreams/wattcarbon.md
 
 DATE_RE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 # ISO 8601 date-time; the offset group is optional here so that its absence gets its own message.
@@ -194,7 +194,7 @@ class WattCarbonEmulator(Emulator):
         # Accounts are configuration, not data: they survive /_sandbox/reset.
         self.accounts = {SANDBOX_EMAIL: SANDBOX_API_KEY} if accounts is None else dict(accounts)
         self.token_lifetime_s = token_lifetime_s
-        self.send_expires_in = send_expires_in  # UPSTREAMS.md: the platform may leave it out
+        self.send_expires_in = send_expires_in  # docs/upstreams: the platform may leave it out
         self.clock = clock
         self.user_agents: list[str] = []  # of every API call, so tests can check ours is sent
         super().__init__(state_path)

@@ -62,7 +62,7 @@ HEATING_BACKUP_SYSTEMS: tuple[str, ...] = (
     "none",
 )
 
-# UPSTREAMS.md via docs/upstreams/wattcarbon.md: "an EIA plant id is required above 1,000 kW".
+# docs/upstreams/wattcarbon.md: an EIA plant id is required above 1,000 kW.
 EIA_PLANT_ID_REQUIRED_ABOVE_KW = 1000
 # The seed: the access token "lasts only 24 hours".
 TOKEN_LIFETIME_S = 24 * 3600
