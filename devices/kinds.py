@@ -7,8 +7,8 @@ kind (or a field the platforms add) arrive without a migration, and keeps every 
 form, the CSV import, the admin and the payload builders all read it. The price is that the database
 does not type-check `details`; `validate_details()` does, on every write path (services call it).
 
-Enum lists come from the platforms' documented values (UPSTREAMS.md); the full WattCarbon lists are
-not public, so add values here as they appear.
+The choices of WattCarbon's enum fields come from integrations/vocabulary/wattcarbon.py, the one
+place they are kept (docs/upstreams/wattcarbon.md): the platform publishes no full lists.
 """
 
 from __future__ import annotations
@@ -20,6 +20,14 @@ from typing import Any
 
 from django import forms
 from django.db import models
+
+from integrations.vocabulary.wattcarbon import (
+    BUILDING_TYPES,
+    EXTERNAL_REGISTRIES,
+    HEATING_BACKUP_SYSTEMS,
+    INVERTER_DATA_SOURCES,
+    PREVIOUS_FUELS,
+)
 
 
 class DeviceKind(models.TextChoices):
@@ -34,61 +42,8 @@ class DeviceKind(models.TextChoices):
     DEMAND_RESPONSE = "demand_response", "Demand response"
 
 
-# --- enum lists (documented values; extend as the platforms add more) -----------------------------
-INVERTER_DATA_SOURCES = [
-    ("enphase", "Enphase"),
-    ("solaredge", "SolarEdge"),
-    ("tesla", "Tesla"),
-    ("sma", "SMA"),
-    ("fronius", "Fronius"),
-    ("generac", "Generac"),
-    ("apsystems", "APsystems"),
-    ("other", "Other"),
-]
-EXTERNAL_REGISTRIES = [
-    ("GATS", "GATS (PJM)"),
-    ("M-RETS", "M-RETS"),
-    ("WREGIS", "WREGIS"),
-    ("NEPOOL-GIS", "NEPOOL GIS"),
-    ("NYGATS", "NYGATS"),
-    ("MIRECS", "MIRECS"),
-    ("NC-RETS", "NC-RETS"),
-    ("ERCOT", "ERCOT"),
-    ("NAR", "NAR"),
-]
-PREVIOUS_FUELS = [
-    ("natural_gas", "Natural gas"),
-    ("propane", "Propane"),
-    ("fuel_oil", "Fuel oil"),
-    ("kerosene", "Kerosene"),
-    ("wood", "Wood"),
-    ("electric_resistance", "Electric resistance"),
-    ("none", "None"),
-]
-BUILDING_TYPES = [
-    ("single_family_detached", "Single family, detached"),
-    ("single_family_attached", "Single family, attached"),
-    ("multifamily_small", "Multifamily, 2-4 units"),
-    ("multifamily_large", "Multifamily, 5+ units"),
-    ("manufactured_home", "Manufactured home"),
-    ("commercial", "Commercial"),
-]
-HEATING_BACKUP_SYSTEMS = [
-    ("electric_resistance", "Electric resistance"),
-    ("natural_gas", "Natural gas furnace"),
-    ("propane", "Propane furnace"),
-    ("fuel_oil", "Fuel oil"),
-    ("none", "None"),
-]
-# Our kinds as WattCarbon names them; kinds WattCarbon does not take (vehicle, hot water tank)
-# are absent and go to other platforms.
-WATTCARBON_KINDS = {
-    "solar": "solar",
-    "electrification": "electrification",
-    "battery": "storage",
-    "demand_response": "demand_response",
-    "ev_charger": "ev_charging",
-}
+# WattCarbon's enum lists (the seed shows one value of each; the rest is our assumption) live in
+# integrations/vocabulary/wattcarbon.py, with the kinds WattCarbon takes.
 EIA_REQUIRED_ABOVE_KW = Decimal("1000")
 
 
@@ -105,7 +60,7 @@ class KindField:
     min_value: Decimal | int | None = None
     max_value: Decimal | int | None = None
     help_text: str = ""
-    upstream_name: str = ""  # WattCarbon's camelCase name, where WattCarbon has the field
+    upstream_name: str = ""  # WattCarbon's camelCase name, where its contract has the field
 
 
 @dataclass(frozen=True)
@@ -277,7 +232,6 @@ KINDS: dict[str, Kind] = {
                 required=True,
                 min_value=_d("0.1"),
                 max_value=_d("1000000"),
-                upstream_name="capacityKwh",
             ),
             KindField(
                 "power_kw",
@@ -286,7 +240,6 @@ KINDS: dict[str, Kind] = {
                 required=True,
                 min_value=_d("0.1"),
                 max_value=_d("1000000"),
-                upstream_name="powerKw",
             ),
         ),
     ),
@@ -347,7 +300,6 @@ KINDS: dict[str, Kind] = {
                 required=True,
                 min_value=_d("0.1"),
                 max_value=_d("1000"),
-                upstream_name="powerKw",
             ),
         ),
     ),

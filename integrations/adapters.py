@@ -55,8 +55,17 @@ class Adapter:
     channel: str = Channel.RECORD
     label: str = ""  # what the link is called on pages, e.g. "device", "timeseries"
 
+    # Whether the platform has a call that changes a record already there. Without one, a change
+    # to a synced record is not sent and its link shows it as out of date upstream, saying why.
+    updates = True
+    no_update_note = ""  # e.g. "changes not sent: WattShift has no update call for homes"
+
     def applies(self, record: models.Model) -> bool:
         return True
+
+    def not_accepted(self, record: models.Model) -> str:
+        """Why the platform's contract has no place for `record` (then nothing is sent), or ""."""
+        return ""
 
     def parent(self, record: models.Model) -> Parent | None:
         return None
@@ -145,3 +154,19 @@ def adapter_for_link(link: UpstreamLink, record: models.Model) -> Adapter | None
         ):
             return adapter
     return None
+
+
+def payload_changes(sent: Any, current: Any, prefix: str = "") -> list[dict[str, Any]]:
+    """The fields in which `current` differs from `sent`: [{field, sent, current}], nested
+    objects as dotted names (`location.city`); a field one side lacks is None there."""
+    if not isinstance(sent, dict) or not isinstance(current, dict):
+        return [] if sent == current else [{"field": prefix, "sent": sent, "current": current}]
+    changes: list[dict[str, Any]] = []
+    for key in [*sent, *(key for key in current if key not in sent)]:
+        before, after = sent.get(key), current.get(key)
+        name = f"{prefix}.{key}" if prefix else str(key)
+        if isinstance(before, dict) and isinstance(after, dict):
+            changes.extend(payload_changes(before, after, name))
+        elif before != after:
+            changes.append({"field": name, "sent": before, "current": after})
+    return changes

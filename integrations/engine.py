@@ -39,10 +39,18 @@ from django.db.models.functions import Coalesce
 from django.utils import timezone
 from kombu.exceptions import OperationalError as BrokerUnavailable
 
-from .adapters import ADAPTERS, Adapter, FailurePlan, InDoubt, adapter_for_link, adapters_for
+from .adapters import (
+    ADAPTERS,
+    Adapter,
+    FailurePlan,
+    InDoubt,
+    adapter_for_link,
+    adapters_for,
+    payload_changes,
+)
 from .clients import CallLog, client_for
 from .http import UpstreamError
-from .models import Channel, Connection, LinkState, SyncChunk, UpstreamLink
+from .models import Channel, Connection, LinkState, SyncChunk, Unsent, UpstreamLink
 
 logger = logging.getLogger(__name__)
 
@@ -69,6 +77,11 @@ def backoff_s(attempts: int, retry_after_s: float | None = None) -> float:
 
 def payload_hash(payload: Any) -> str:
     return hashlib.sha256(json.dumps(payload, sort_keys=True, default=str).encode()).hexdigest()
+
+
+def _as_json(payload: Any) -> Any:
+    """The payload as stored in a JSONField (decimals and dates as the text they hash as)."""
+    return json.loads(json.dumps(payload, default=str))
 
 
 @dataclass
@@ -293,6 +306,9 @@ def run_link(link_id: int, *, ignore_schedule: bool = False) -> Outcome:
     if record is None or adapter is None:
         link.delete()
         return Outcome("gone")
+    refusal = adapter.not_accepted(record)
+    if refusal:
+        return _not_accepted(link, lease, refusal)
 
     connection = Connection.objects.filter(
         organization_id=link.organization_id, platform=link.platform, enabled=True
@@ -335,17 +351,19 @@ def run_link(link_id: int, *, ignore_schedule: bool = False) -> Outcome:
                 adapter.run(client, link, record, parent_remote_id)
             finally:
                 lease = link.lease
-            remote_id, new_hash, sent = link.remote_id, link.payload_hash, True
+            remote_id, new_hash, sent, changed = link.remote_id, link.payload_hash, True, False
         else:
             payload = adapter.payload(record, parent_remote_id)
             new_hash = payload_hash(payload)
+            changed = new_hash != link.payload_hash
             if not link.remote_id and link.create_sent_at is not None:
                 # An earlier create's answer was lost: find what it made, never create blindly.
                 recovering = True
                 remote_id = adapter.recover(client, link, link.create_payload, parent_remote_id)
                 recovered_hash, sent = payload_hash(link.create_payload), True
             else:
-                sent = not (new_hash == link.payload_hash and link.remote_id)
+                # Once the record is there, a platform with no update call cannot take a change.
+                sent = not link.remote_id or (changed and adapter.updates)
                 if sent and not link.remote_id:
                     creating = _note_create(link, lease, payload)
                 remote_id = (
@@ -379,8 +397,20 @@ def run_link(link_id: int, *, ignore_schedule: bool = False) -> Outcome:
         )
         return Outcome(LinkState.REJECTED, note=str(exc))
     _record_calls(link, connection, log)
+    if (
+        not adapter.streams
+        and not adapter.updates
+        and link.remote_id
+        and changed
+        and not recovering
+    ):
+        return _out_of_date(link, lease, adapter, payload)
     now = timezone.now()
     Connection.objects.filter(pk=connection.pk).update(last_auth_at=now, last_auth_error="")
+    kept: dict[str, Any] = {}
+    if not adapter.streams and not adapter.updates:
+        # Sent now (or found, as the lost create sent it), or equal to what was (same hash).
+        kept["sent_payload"] = _as_json(link.create_payload if recovering else payload)
     written = _finish(
         link,
         lease,
@@ -397,6 +427,10 @@ def run_link(link_id: int, *, ignore_schedule: bool = False) -> Outcome:
         behind_since=None,
         create_sent_at=None,
         create_payload={},
+        unsent="",
+        unsent_note="",
+        unsent_changes=[],
+        **kept,
     )
     if written and recovering and recovered_hash != new_hash:
         _mark_pending(link)
@@ -407,6 +441,51 @@ def run_link(link_id: int, *, ignore_schedule: bool = False) -> Outcome:
             UpstreamLink.objects.filter(pk=child_id).update(next_attempt_at=None)
             enqueue(child_id)
     return Outcome(LinkState.SYNCED, sent=sent)
+
+
+def _not_accepted(link: UpstreamLink, lease: datetime, reason: str) -> Outcome:
+    """The platform's contract has no place for the record: no call, nothing to retry."""
+    _finish(
+        link,
+        lease,
+        state=LinkState.SYNCED,
+        unsent=Unsent.NOT_ACCEPTED,
+        unsent_note=reason[:300],
+        unsent_changes=[],
+        attempts=0,
+        next_attempt_at=None,
+        last_error="",
+        last_status_code=None,
+        waiting_for="",
+    )
+    return Outcome(LinkState.SYNCED, note=reason)
+
+
+def _out_of_date(
+    link: UpstreamLink, lease: datetime, adapter: Adapter, payload: dict[str, Any]
+) -> Outcome:
+    """The record changed since the platform took it, and the platform has no call to change it:
+    the link stays synced (nothing to retry) and says what it cannot send. Its hash stays the one
+    the platform accepted, so the note goes once the record is back to what was sent."""
+    changes = (
+        payload_changes(link.sent_payload, _as_json(payload))
+        if link.sent_payload is not None
+        else []  # sent before the portal kept a copy: what differs is not known
+    )
+    _finish(
+        link,
+        lease,
+        state=LinkState.SYNCED,
+        unsent=Unsent.OUT_OF_DATE,
+        unsent_note=adapter.no_update_note[:300],
+        unsent_changes=changes,
+        attempts=0,
+        next_attempt_at=None,
+        last_error="",
+        last_status_code=None,
+        waiting_for="",
+    )
+    return Outcome(LinkState.SYNCED, note=adapter.no_update_note)
 
 
 def _note_create(link: UpstreamLink, lease: datetime, payload: dict[str, Any]) -> bool:

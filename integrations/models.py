@@ -144,6 +144,13 @@ class LinkState(models.TextChoices):
     IN_DOUBT = "in_doubt", "In doubt"
 
 
+class Unsent(models.TextChoices):
+    """What of a record the platform does not have although its link is synced: nothing ("")."""
+
+    OUT_OF_DATE = "out_of_date", "Out of date upstream"  # a change the platform cannot take
+    NOT_ACCEPTED = "not_accepted", "Not sent"  # the platform's contract has no place for it
+
+
 class Channel(models.TextChoices):
     """What of a record goes to the platform: the record itself, or its interval data."""
 
@@ -203,6 +210,19 @@ class UpstreamLink(OrgOwned):
     create_payload = models.JSONField(
         default=dict, blank=True, help_text="What that create sent, for a person to compare."
     )
+    # A synced link whose record the platform does not (fully) have: a change with no update call
+    # to carry it, or a record the platform's contract does not take. The state stays synced
+    # (nothing to retry); these say what is missing upstream, and the last success clears them.
+    unsent = models.CharField(max_length=20, choices=Unsent.choices, blank=True)
+    unsent_note = models.CharField(max_length=300, blank=True)
+    unsent_changes = models.JSONField(
+        default=list, blank=True, help_text="What differs: [{field, sent, current}]."
+    )
+    sent_payload = models.JSONField(
+        null=True,
+        blank=True,
+        help_text="What the platform last accepted, kept where it has no update call.",
+    )
 
     class Meta:
         constraints = [
@@ -220,6 +240,16 @@ class UpstreamLink(OrgOwned):
 
     def __str__(self) -> str:
         return f"{self.get_platform_display()} {self.get_channel_display().lower()} of {self.content_type.model} #{self.object_id}"
+
+    @property
+    def shown_state(self) -> str:
+        """The state as pages show it: a synced link missing something upstream says what."""
+        return self.unsent if self.state == LinkState.SYNCED and self.unsent else self.state
+
+    def get_shown_state_display(self) -> str:
+        if self.shown_state == self.state:
+            return self.get_state_display()
+        return Unsent(self.unsent).label
 
     @property
     def is_due(self) -> bool:

@@ -1,8 +1,8 @@
 """Volue Spark (Energy Coordination API): webhook signatures, payload builders and the client.
 
-The contract is `../shared/UPSTREAMS.md` ("Volue Spark") on top of the quickstart seed
-(`seeds/002_a4aacb313e5185a2.txt`); "seed §N" below names the quickstart's numbered sections. The
-published API (https://api.sandbox.voluespark.com/energy-coordination/v1/swagger/Partner/swagger.json)
+The contract is docs/upstreams/spark.md, the quickstart profile (seed 002, Volue's quickstart);
+"seed §N" below names the quickstart's numbered sections. The published API
+(https://api.sandbox.voluespark.com/energy-coordination/v1/swagger/Partner/swagger.json)
 settles what the seed leaves open: the signature scheme, problem+json errors, the event envelope.
 Nothing here touches the ORM: callers hand plain values to the builders.
 """

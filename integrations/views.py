@@ -28,6 +28,7 @@ from .models import (
     LinkState,
     Platform,
     SyncAttempt,
+    Unsent,
     UpstreamLink,
     WebhookEndpoint,
     WebhookEvent,
@@ -38,20 +39,26 @@ from .models import (
 def integrations(request: HttpRequest) -> HttpResponse:
     organization = request.organization
     connections = {c.platform: c for c in Connection.objects.filter(organization=organization)}
+    # Synced links missing something upstream (Unsent) have columns of their own.
+    states = [*LinkState.choices, *Unsent.choices]
     counts = (
         UpstreamLink.objects.filter(organization=organization)
-        .values("platform", "state")
+        .values("platform", "state", "unsent")
         .annotate(n=Count("pk"))
         .order_by()
     )
-    board = {platform: {state: 0 for state in LinkState.values} for platform in Platform.values}
+    board = {platform: {state: 0 for state, _ in states} for platform in Platform.values}
     for row in counts:
-        board[row["platform"]][row["state"]] = row["n"]
+        shown = (
+            row["unsent"] if row["state"] == LinkState.SYNCED and row["unsent"] else row["state"]
+        )
+        board[row["platform"]][shown] += row["n"]
     troubled = (
         UpstreamLink.objects.filter(organization=organization)
         .filter(
             Q(state__in=[LinkState.FAILED, LinkState.REJECTED, LinkState.IN_DOUBT])
             | ~Q(last_error="")
+            | Q(state=LinkState.SYNCED, unsent=Unsent.OUT_OF_DATE)
         )
         .select_related("content_type")
         .order_by("state", "-updated_at")[:50]
@@ -79,7 +86,10 @@ def integrations(request: HttpRequest) -> HttpResponse:
         {
             "rows": rows,
             "troubled": troubled,
-            "states": LinkState.choices,
+            "retryable": any(
+                link.state in (LinkState.FAILED, LinkState.REJECTED) for link in troubled
+            ),
+            "states": states,
             "webhook": WebhookEndpoint.objects.filter(
                 organization=organization, platform=Platform.SPARK
             ).first(),
@@ -468,18 +478,27 @@ def sync_summary(membership: object) -> dict[str, object]:
     """The dashboard's "Upstream platforms" panel: per platform, synced, on the way, failing."""
     counts = (
         UpstreamLink.objects.filter(organization=membership.organization)
-        .values("platform", "state")
+        .values("platform", "state", "unsent")
         .annotate(n=Count("pk"))
         .order_by()
     )
     rows = {
-        value: {"label": label, "synced": 0, "waiting": 0, "problems": 0, "in_doubt": 0}
+        value: {
+            "label": label,
+            "synced": 0,
+            "waiting": 0,
+            "problems": 0,
+            "in_doubt": 0,
+            "not_sent": 0,
+        }
         for value, label in Platform.choices
     }
     for row in counts:
         key = {"synced": "synced", "pending": "waiting", "syncing": "waiting"}.get(
             row["state"], "problems"
         )
+        if key == "synced" and row["unsent"]:
+            key = "problems" if row["unsent"] == Unsent.OUT_OF_DATE else "not_sent"
         rows[row["platform"]][key] += row["n"]
         if row["state"] == LinkState.IN_DOUBT:  # among the problems, and named: a person decides
             rows[row["platform"]]["in_doubt"] += row["n"]

@@ -1,8 +1,7 @@
 """WattCarbon: pure payload builders and the API client (devices and their hourly timeseries).
 
-Contract: ../shared/UPSTREAMS.md (section WattCarbon) and the quickstart in
-../shared/seeds/000_b1d6d0d109a8da64.txt
-(https://docs.wattcarbon.com/docs/wattcarbon/ "Uploading Devices and Data end to end example").
+Contract: docs/upstreams/wattcarbon.md, the quickstart profile (seed 000, WattCarbon's "Uploading
+Devices and Data end to end example", https://docs.wattcarbon.com/docs/wattcarbon/).
 
 Nothing here touches the ORM: the builders take plain keyword data, the glue that reads our models
 lives with the app that owns them.
@@ -25,29 +24,27 @@ import httpx
 
 from devices import kinds
 from integrations.http import CallRecord, UpstreamClient, UpstreamError, unreadable_answer
+from integrations.vocabulary import wattcarbon as vocabulary
 
 # --- vocabulary -------------------------------------------------------------------------------
-# The platform does not publish its full enum lists (UPSTREAMS.md): ours live in devices/kinds.py,
-# the one place the forms, the imports, this client and the sandbox emulator all read.
-DEVICE_KINDS: tuple[str, ...] = (
-    *dict.fromkeys(kinds.WATTCARBON_KINDS.values()),
-    "energy_efficiency",
-)
-INVERTER_DATA_SOURCES: tuple[str, ...] = tuple(v for v, _ in kinds.INVERTER_DATA_SOURCES)
-EXTERNAL_REGISTRIES: tuple[str, ...] = tuple(v for v, _ in kinds.EXTERNAL_REGISTRIES)
-PREVIOUS_FUELS: tuple[str, ...] = tuple(v for v, _ in kinds.PREVIOUS_FUELS)
-BUILDING_TYPES: tuple[str, ...] = tuple(v for v, _ in kinds.BUILDING_TYPES)
-HEATING_BACKUP_SYSTEMS: tuple[str, ...] = tuple(v for v, _ in kinds.HEATING_BACKUP_SYSTEMS)
+# Only the kinds the quickstart documents; the enum lists are partly our assumption. Both live in
+# integrations/vocabulary/wattcarbon.py (the emulator keeps its own copy, from the same document).
+DEVICE_KINDS: tuple[str, ...] = tuple(dict.fromkeys(vocabulary.DEVICE_KINDS.values()))
+INVERTER_DATA_SOURCES: tuple[str, ...] = tuple(v for v, _ in vocabulary.INVERTER_DATA_SOURCES)
+EXTERNAL_REGISTRIES: tuple[str, ...] = tuple(v for v, _ in vocabulary.EXTERNAL_REGISTRIES)
+PREVIOUS_FUELS: tuple[str, ...] = tuple(v for v, _ in vocabulary.PREVIOUS_FUELS)
+BUILDING_TYPES: tuple[str, ...] = tuple(v for v, _ in vocabulary.BUILDING_TYPES)
+HEATING_BACKUP_SYSTEMS: tuple[str, ...] = tuple(v for v, _ in vocabulary.HEATING_BACKUP_SYSTEMS)
 
 # Our snake_case kind fields -> the platform's camelCase, per kind (from KindField.upstream_name).
 KIND_FIELDS: dict[str, dict[str, str]] = {
-    kind: {f.name: f.upstream_name for f in kinds.KINDS[kind].fields if f.upstream_name}
-    for kind in ("solar", "electrification")
+    kind: {f.name: f.upstream_name for f in kinds.KINDS[ours].fields if f.upstream_name}
+    for ours, kind in vocabulary.DEVICE_KINDS.items()
 }
 
-# Above this nameplate a solar device must carry its EIA plant id (UPSTREAMS.md).
+# Above this nameplate a solar device must carry its EIA plant id (docs/upstreams/wattcarbon.md).
 EIA_PLANT_ID_REQUIRED_ABOVE_KW = 1000
-# The seed: "lasts only 24 hours"; UPSTREAMS.md: when `expires_in` is absent the token lives 24 h.
+# The seed: "lasts only 24 hours"; without `expires_in` the token lives 24 h (docs/upstreams).
 DEFAULT_TOKEN_LIFETIME_S = 24 * 3600
 # Fetch a new token this long before the old one runs out, so no call races the expiry.
 TOKEN_REFRESH_MARGIN_S = 60
@@ -194,7 +191,7 @@ def month_chunks(
 
 # --- client -------------------------------------------------------------------------------------
 class WattCarbonClient(UpstreamClient):
-    """The WattCarbon API for one account (one API key = one account, UPSTREAMS.md)."""
+    """The WattCarbon API for one account (one API key = one account, docs/upstreams/wattcarbon.md)."""
 
     platform = "wattcarbon"
 

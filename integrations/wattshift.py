@@ -1,7 +1,7 @@
 """WattShift (`ws` home onboarding): the client, pure payload builders and price-signal helpers.
 
-Contract: `shared/seeds/003_8fb9078fa3f51b7c.txt` (the seed, "Steps to Onboard a Home") and the
-WattShift section of `shared/UPSTREAMS.md`; the price-signal answer is on WattShift's page
+Contract: docs/upstreams/wattshift.md, the quickstart profile (seed 003, "Steps to Onboard a
+Home"); the price-signal answer is on WattShift's page
 https://docs.wattshift.com/docs/optimize_shifts_calculate_impacts/price_signal.
 
 Nothing here touches the ORM: the builders take plain keyword data, and the glue that reads a

@@ -1,7 +1,8 @@
-"""Customers, vehicles, meters, resources and charge reports on Volue Spark (UPSTREAMS.md, Spark).
+"""Customers, vehicles, meters, resources and charge reports on Volue Spark (docs/upstreams/spark.md).
 
 A customer is a Spark user; everything else hangs off that user, so it waits for the user's id
-(parents first). Spark has no update endpoints in the seed: a record once there is not re-sent.
+(parents first). Spark has no update calls in the quickstart: a record once there is not re-sent,
+and a later change shows on its link as out of date upstream (`Adapter.updates`).
 """
 
 from __future__ import annotations
@@ -38,6 +39,11 @@ class _CreateOnce(Adapter):
     """Spark resources are created once; later changes have no endpoint to go to."""
 
     platform = Platform.SPARK
+    updates = False
+
+    @property
+    def no_update_note(self) -> str:  # type: ignore[override]
+        return f"changes not sent: Spark has no update call for {self.label}s"
 
     def create(
         self, client: spark.SparkClient, payload: dict[str, Any], parent_remote_id: str

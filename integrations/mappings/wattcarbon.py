@@ -1,4 +1,9 @@
-"""Devices and their hourly readings on WattCarbon (UPSTREAMS.md, WattCarbon)."""
+"""Devices and their hourly readings on WattCarbon (docs/upstreams/wattcarbon.md).
+
+Only the kinds the quickstart contract documents are sent (solar, electrification); a battery, a
+demand-response or an EV-charger device gets a WattCarbon link that says it is not accepted in this
+profile, and no call is made (integrations/vocabulary/wattcarbon.py).
+"""
 
 from __future__ import annotations
 
@@ -10,7 +15,6 @@ from typing import Any
 from django.db import connection, models
 from django.utils import timezone
 
-from devices.kinds import WATTCARBON_KINDS
 from devices.models import Device, Reading, Series
 from homes.models import Customer, Home, Meter
 
@@ -19,6 +23,7 @@ from ..adapters import Adapter, InDoubt, Parent, register
 from ..engine import payload_hash
 from ..http import UpstreamError
 from ..models import Channel, Platform, SyncChunk, UpstreamLink
+from ..vocabulary import wattcarbon as vocabulary
 
 
 def _month_start(instant: datetime) -> datetime:
@@ -40,14 +45,20 @@ def month_keys(start: datetime, end: datetime) -> list[str]:
 
 
 class WattCarbonDevice(Adapter):
-    """A solar, electrification, battery, demand-response or EV-charger device as a WattCarbon device."""
+    """A solar or electrification device as a WattCarbon device; a battery, demand-response or
+    EV-charger device has a link too, which says WattCarbon does not take it in this profile."""
 
     platform = Platform.WATTCARBON
     model = Device
     label = "device"
 
     def applies(self, record: Device) -> bool:
-        return record.kind in WATTCARBON_KINDS
+        return (
+            record.kind in vocabulary.DEVICE_KINDS or record.kind in vocabulary.UNDOCUMENTED_KINDS
+        )
+
+    def not_accepted(self, record: Device) -> str:
+        return "" if record.kind in vocabulary.DEVICE_KINDS else vocabulary.NOT_ACCEPTED_NOTE
 
     def dependents(self, changed: models.Model) -> Iterable[Device]:
         if isinstance(changed, Home):
@@ -60,7 +71,7 @@ class WattCarbonDevice(Adapter):
 
     def payload(self, record: Device, parent_remote_id: str) -> dict[str, Any]:
         home = record.home
-        kind = WATTCARBON_KINDS[record.kind]
+        kind = vocabulary.DEVICE_KINDS[record.kind]
         fields = wattcarbon.KIND_FIELDS.get(kind, {})
         return wattcarbon.device_payload(
             name=record.name,
@@ -134,7 +145,7 @@ class WattCarbonTimeseries(Adapter):
     streams = True
 
     def applies(self, record: Device) -> bool:
-        return record.kind in WATTCARBON_KINDS
+        return record.kind in vocabulary.DEVICE_KINDS  # no device upstream, no readings
 
     def parent(self, record: Device) -> Parent:
         return Parent(

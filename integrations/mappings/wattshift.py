@@ -1,7 +1,8 @@
-"""Homes and their solar on WattShift (UPSTREAMS.md, WattShift): parents first, create only.
+"""Homes and their solar on WattShift (docs/upstreams/wattshift.md): parents first, create only.
 
-WattShift has no update endpoint for homes or solar, so once a home is there a later change is not
-sent (the link stays synced and shows when it was sent).
+The quickstart contract has no update call for homes or solar, so once a home is there a later
+change (a new rate plan, a renamed home) cannot be sent: the engine keeps the link synced and shows
+it as out of date upstream, with each field's sent and current value (`Adapter.updates`).
 """
 
 from __future__ import annotations
@@ -25,6 +26,8 @@ class WattShiftHome(Adapter):
     platform = Platform.WATTSHIFT
     model = Home
     label = "home"
+    updates = False
+    no_update_note = "changes not sent: WattShift has no update call for homes"
 
     def applies(self, record: Home) -> bool:
         return bool(record.utility_id and record.rate_plan_id)
@@ -58,7 +61,7 @@ class WattShiftHome(Adapter):
         parent_remote_id: str,
     ) -> str:
         if link.remote_id:
-            return link.remote_id  # no update endpoint upstream
+            return link.remote_id  # no update call upstream (the engine does not ask for one)
         return client.create_home(payload)
 
 
@@ -68,6 +71,8 @@ class WattShiftSolar(Adapter):
     platform = Platform.WATTSHIFT
     model = Device
     label = "solar"
+    updates = False
+    no_update_note = "changes not sent: WattShift has no update call for solar"
 
     def applies(self, record: Device) -> bool:
         return record.kind == "solar" and WattShiftHome().applies(record.home)

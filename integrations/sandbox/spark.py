@@ -1,4 +1,4 @@
-"""Volue Spark (Energy Coordination API) emulator: enforces `../shared/UPSTREAMS.md` "Volue Spark".
+"""Volue Spark (Energy Coordination API) emulator: enforces docs/upstreams/spark.md.
 
 What it holds callers to (the quickstart seed, tightened by the published API where the seed is
 silent):
@@ -79,7 +79,7 @@ RESOURCE_TYPES = ("Generic", "Charger", "HotWaterTank", "HVAC", "SolarInverter")
 ACTION_TYPES = ("Start", "Stop")
 REPORT_PAYLOAD_TYPES = ("VehicleChargeAction",)
 
-MAX_DELIVERY_RETRIES = 3  # UPSTREAMS.md: "retried up to 3 times on a non-2xx answer"
+MAX_DELIVERY_RETRIES = 3  # docs/upstreams/spark.md: retried up to 3 times on a non-2xx answer
 DELIVERY_TIMEOUT = httpx.Timeout(5.0)
 DELIVERY_USER_AGENT = "Spark-Webhooks/1.0 (Gridfolio sandbox)"
 

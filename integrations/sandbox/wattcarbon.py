@@ -1,6 +1,6 @@
 """The WattCarbon emulator: token grant, account-scoped devices, hourly timeseries uploads.
 
-Enforces ../../shared/UPSTREAMS.md (section WattCarbon) and the seed quickstart. The real platform
+Enforces docs/upstreams/wattcarbon.md (the quickstart profile, seed 000). The real platform
 is a FastAPI app, so errors have FastAPI's shapes: `{"detail": "..."}` for 401/404/409 and
 `{"detail": [{"loc", "msg", "type"}]}` for 422, with pydantic's wording, and device bodies are
 strict (unknown fields are rejected, as with pydantic `extra="forbid"`).
@@ -28,15 +28,15 @@ from pathlib import Path
 from typing import Any
 
 from integrations.sandbox.base import REASONS, Emulator, Request, Response
-from integrations.wattcarbon import (
+from integrations.sandbox.wattcarbon_vocabulary import (
     BUILDING_TYPES,
-    DEFAULT_TOKEN_LIFETIME_S,
     DEVICE_KINDS,
     EIA_PLANT_ID_REQUIRED_ABOVE_KW,
     EXTERNAL_REGISTRIES,
     HEATING_BACKUP_SYSTEMS,
     INVERTER_DATA_SOURCES,
     PREVIOUS_FUELS,
+    TOKEN_LIFETIME_S,
 )
 
 SANDBOX_EMAIL = "sandbox@gridfolio.test"
@@ -56,7 +56,8 @@ COMMON_FIELDS = (
 )
 # Kind-specific fields, camelCase as on the wire. A kind not listed has none documented yet.
 # Written out from the seed rather than taken from the client's KIND_FIELDS, so that a typo in
-# the client's mapping meets a 422 here. (The enums are shared: no public list to copy from.)
+# the client's mapping meets a 422 here. The kinds and enum values are in wattcarbon_vocabulary.py,
+# written down from docs/upstreams/wattcarbon.md, not imported from the client either.
 KIND_SCHEMAS: dict[str, tuple[str, ...]] = {
     "solar": (
         "nameplateCapacityKw",
@@ -94,7 +95,7 @@ STRING_FIELDS = (
     "externalRegistryDeviceId",
 )
 ADDRESS_FIELDS = ("street", "city", "state", "country", "postalCode")
-DEFAULT_EFFECTIVE_USEFUL_LIFE_YEARS = 15  # UPSTREAMS.md
+DEFAULT_EFFECTIVE_USEFUL_LIFE_YEARS = 15  # docs/upstreams/wattcarbon.md
 
 DATE_RE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 # ISO 8601 date-time; the offset group is optional here so that its absence gets its own message.
@@ -117,6 +118,8 @@ def validation_error(errors: ErrorList) -> Response:
 
 def _enum_message(values: tuple[str, ...]) -> str:
     quoted = [f"'{value}'" for value in values]
+    if len(quoted) == 1:
+        return f"Input should be {quoted[0]}"
     return "Input should be " + ", ".join(quoted[:-1]) + f" or {quoted[-1]}"
 
 
@@ -184,14 +187,14 @@ class WattCarbonEmulator(Emulator):
         state_path: str | Path | None = None,
         *,
         accounts: dict[str, str] | None = None,
-        token_lifetime_s: int = DEFAULT_TOKEN_LIFETIME_S,
+        token_lifetime_s: int = TOKEN_LIFETIME_S,
         send_expires_in: bool = True,
         clock: Callable[[], float] = time.time,
     ) -> None:
         # Accounts are configuration, not data: they survive /_sandbox/reset.
         self.accounts = {SANDBOX_EMAIL: SANDBOX_API_KEY} if accounts is None else dict(accounts)
         self.token_lifetime_s = token_lifetime_s
-        self.send_expires_in = send_expires_in  # UPSTREAMS.md: the platform may leave it out
+        self.send_expires_in = send_expires_in  # docs/upstreams: the platform may leave it out
         self.clock = clock
         self.user_agents: list[str] = []  # of every API call, so tests can check ours is sent
         super().__init__(state_path)

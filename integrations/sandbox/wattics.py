@@ -1,4 +1,4 @@
-"""Wattics emulator: the meter-data push API (`shared/UPSTREAMS.md`, section Wattics; seed 004).
+"""Wattics emulator: the meter-data push API (docs/upstreams/wattics.md; seed 004).
 
 Enforces what the seed and the clarifications say, strictly, so that the client and the pusher are
 tested against the rules rather than against our own assumptions:

@@ -1,7 +1,7 @@
-"""The WattShift emulator: home onboarding (`ws` API) as `../shared/UPSTREAMS.md` describes it.
+"""The WattShift emulator: home onboarding (`ws` API) as docs/upstreams/wattshift.md describes it.
 
-Contract: seed `shared/seeds/003_8fb9078fa3f51b7c.txt` (steps 1-4) and the WattShift section of
-UPSTREAMS.md; the price-signal answer follows WattShift's public price-signal page
+Contract: the quickstart profile of docs/upstreams/wattshift.md (seed 003, steps 1-4); the
+price-signal answer follows WattShift's public price-signal page
 (https://docs.wattshift.com/docs/optimize_shifts_calculate_impacts/price_signal), which the seed
 only links to.
 

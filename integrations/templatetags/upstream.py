@@ -17,6 +17,8 @@ STATE_CLASSES = {
     "failed": "text-bg-warning",
     "rejected": "text-bg-danger",
     "in_doubt": "text-bg-dark",  # a person decides (integrations/link_history.html)
+    "out_of_date": "text-bg-warning",  # synced, but a change could not be sent
+    "not_accepted": "text-bg-light border",  # by design: the platform's contract has no place
 }
 
 

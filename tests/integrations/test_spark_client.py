@@ -2,7 +2,7 @@
 
 The signature tests pin the scheme with Volue's published vector
 (`Volue-Public/spark-energy-coordination-partner-reference`, `_tests/webhook-test-data/`, also in
-`../shared/vectors/spark-webhook/`): a copy is embedded below so the suite runs anywhere.
+`tests/integrations/vectors/spark-webhook/`): a copy is embedded below as well.
 """
 
 from __future__ import annotations
@@ -31,7 +31,7 @@ from integrations.spark import (
 )
 
 # --- the published vector -------------------------------------------------------------------------
-VECTOR_DIR = Path(__file__).resolve().parents[3] / "shared" / "vectors" / "spark-webhook"
+VECTOR_DIR = Path(__file__).resolve().parent / "vectors" / "spark-webhook"
 VECTOR_KEY = "Secret123%"
 VECTOR_SIGNATURE = "3NV3o7iHHwKXX+6yYjz0ihi7G0Xr1hyPnWCHksq7H40="
 VECTOR_BODY = (
@@ -66,7 +66,7 @@ VECTOR_BODY = (
     b'SE1","payloadType":"PriceCurve"}}\n'
 )
 
-# The seed's example bodies (seeds/002_a4aacb313e5185a2.txt, §2, §3, §4, §7), verbatim.
+# The quickstart's example bodies (seed 002, docs/upstreams/spark.md; §2, §3, §4, §7), verbatim.
 SEED_VEHICLE = {
     "vehicleId": "<string>",
     "metadata": {
@@ -271,9 +271,6 @@ def test_it_refuses_when_either_signature_header_disagrees() -> None:
     assert not verify_signature(VECTOR_BODY, VECTOR_KEY, headers)
 
 
-@pytest.mark.skipif(
-    not VECTOR_DIR.is_dir(), reason="the shared vector directory is not checked out"
-)
 def test_it_embeds_the_published_vector_byte_for_byte() -> None:
     assert (VECTOR_DIR / "price-curve-event.json").read_bytes() == VECTOR_BODY
     assert (VECTOR_DIR / "signing-key.txt").read_text() == VECTOR_KEY

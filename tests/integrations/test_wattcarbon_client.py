@@ -145,9 +145,9 @@ def test_it_builds_the_seed_electrification_body() -> None:
 
 def test_it_leaves_out_what_we_do_not_know() -> None:
     payload = device_payload(
-        name="Battery",
+        name="Heat pump",
         custom_id="",
-        kind="storage",
+        kind="electrification",
         location="Riverside IA",
         utility=None,
         owner_name="",
@@ -156,12 +156,20 @@ def test_it_leaves_out_what_we_do_not_know() -> None:
         details={},
     )
 
-    assert payload == {"name": "Battery", "location": "Riverside IA", "kind": "storage"}
+    assert payload == {"name": "Heat pump", "location": "Riverside IA", "kind": "electrification"}
 
 
 @pytest.mark.parametrize(
     ("kind", "details"),
-    [("solar", {"area_sqft": 100}), ("wind", {}), ("storage", {"nameplate_capacity_kw": 5})],
+    [
+        ("solar", {"area_sqft": 100}),
+        ("wind", {}),
+        # Categories WattCarbon names without a quickstart kind (sent as invented kinds before).
+        ("storage", {}),
+        ("demand_response", {}),
+        ("ev_charging", {}),
+        ("energy_efficiency", {}),
+    ],
 )
 def test_it_refuses_a_kind_or_field_the_platform_would_reject(
     kind: str, details: dict[str, Any]
@@ -432,6 +440,18 @@ def test_it_turns_a_422_detail_list_into_field_messages(client: WattCarbonClient
     assert error.value.message == (
         "location.latitude: Input should be less than or equal to 90; "
         "nameplateCapacityKw: Field required"
+    )
+
+
+def test_it_gives_a_refused_enum_value_in_the_platforms_words(client: WattCarbonClient) -> None:
+    # Every value but the seed's is our assumption: the platform may refuse one.
+    with pytest.raises(UpstreamError) as error:
+        client.create_device({**seed_solar_payload(), "inverterDataSource": "sunpower"})
+
+    assert error.value.status_code == 422
+    assert error.value.message == (
+        "inverterDataSource: Input should be 'enphase', 'solaredge', 'tesla', 'sma', 'fronius', "
+        "'generac', 'apsystems' or 'other'"
     )
 
 

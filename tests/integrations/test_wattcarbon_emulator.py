@@ -1,4 +1,4 @@
-"""The WattCarbon emulator enforces the contract in shared/UPSTREAMS.md, over real HTTP."""
+"""The WattCarbon emulator enforces the contract in docs/upstreams/wattcarbon.md, over real HTTP."""
 
 from __future__ import annotations
 
@@ -429,6 +429,29 @@ def test_it_rejects_an_invalid_device_with_a_422_naming_the_field(
         {"loc": item["loc"], "type": item["type"]} for item in response.json()["detail"]
     ]
     assert all(item["msg"] for item in response.json()["detail"])
+    assert emulator.state["devices"] == {}
+
+
+# What the portal sent before the quickstart profile kept to documented kinds, and the names the
+# platform uses for categories it has no quickstart `kind` for.
+@pytest.mark.parametrize(
+    "kind", ["battery", "storage", "demand_response", "ev_charging", "energy_efficiency"]
+)
+def test_it_refuses_an_undocumented_kind_with_a_422_naming_the_documented_ones(
+    base_url: str, emulator: WattCarbonEmulator, kind: str
+) -> None:
+    response = api(base_url).post(
+        "/devices", json={"name": "Powerwall", "location": "Riverside IA", "kind": kind}
+    )
+
+    assert response.status_code == 422
+    assert response.json()["detail"] == [
+        {
+            "loc": ["body", "kind"],
+            "msg": "Input should be 'solar' or 'electrification'",
+            "type": "enum",
+        }
+    ]
     assert emulator.state["devices"] == {}
 
 

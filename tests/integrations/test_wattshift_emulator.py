@@ -1,4 +1,4 @@
-"""The WattShift emulator enforces seed 003 and UPSTREAMS.md, over real HTTP, through our client."""
+"""The WattShift emulator enforces docs/upstreams/wattshift.md, over real HTTP, through our client."""
 
 from __future__ import annotations
 
