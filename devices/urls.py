@@ -6,7 +6,6 @@ from . import views
 
 urlpatterns = [
     path("", include("devices.urls_import")),
-    path("", include("devices.urls_wizard")),
     path("", include("devices.urls_api")),
     path("", include("devices.urls_readings")),
     path("devices/", views.DeviceList.as_view(), name="device_list"),

@@ -34,6 +34,8 @@ from django.utils.datastructures import MultiValueDict
 from formtools.wizard.forms import ManagementForm
 from formtools.wizard.views import SessionWizardView
 
+from devices.kinds import KINDS, DeviceKind, display_details, form_field, validate_details
+from devices.models import Device, custom_id_validator
 from homes.directory import DirectoryUnavailable, UtilityLookup, cached_lookup, lookup_utilities
 from homes.models import ACType, Customer, RatePlan, Utility, zip_code_validator
 from homes.services import zip_facts
@@ -41,9 +43,7 @@ from portal.crud import query_id
 from portal.models import TIMEZONE_CHOICES, Organization, Role
 from portal.tenancy import OrgRequiredMixin
 
-from .kinds import KINDS, DeviceKind, display_details, form_field, validate_details
-from .models import Device, custom_id_validator
-from .onboarding import onboard_home
+from .services import onboard_home
 
 CUSTOM_ID_TAKEN = "Another device in your organization has this custom id."
 # The zip table has a few bad zones (99634 says "Napakiak"); Home.timezone only takes real ones.
@@ -114,7 +114,7 @@ class DeviceStepForm(forms.Form):
             self.kind_field_names.append(spec.name)
         self.fields["custom_id"] = _custom_id_field(self.default_custom_id_hint)
         self.fields["device_name"].widget.attrs["placeholder"] = self.default_name
-        # Drawn by hand as a Bootstrap switch (templates/devices/wizard/_device_header.html).
+        # Drawn by hand as a Bootstrap switch (templates/onboarding/_device_header.html).
         self.fields[self.toggle_name].widget.attrs.update(
             {"class": "form-check-input", "role": "switch"}
         )
@@ -739,7 +739,7 @@ class HomeWizard(OrgRequiredMixin, SessionWizardView):
         return super().get_form_initial(step)
 
     def get_template_names(self) -> list[str]:
-        return [f"devices/wizard/{self.steps.current}.html"]
+        return [f"onboarding/{self.steps.current}.html"]
 
     def get_context_data(self, form: forms.Form, **kwargs: Any) -> dict[str, Any]:
         context = super().get_context_data(form=form, **kwargs)
