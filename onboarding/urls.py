@@ -1,4 +1,4 @@
-"""The onboarding wizard's URL."""
+"""The onboarding wizard's route under `homes/` (mounted there by portal/urls.py): /homes/new/."""
 
 from __future__ import annotations
 
@@ -6,6 +6,6 @@ from django.urls import path
 
 from .views import HomeWizard
 
-urlpatterns = [
-    path("homes/new/", HomeWizard.as_view(), name="home_wizard"),
+homes = [
+    path("new/", HomeWizard.as_view(), name="home_wizard"),
 ]
