@@ -12,13 +12,13 @@ from datetime import datetime, timedelta
 from typing import Any, Protocol
 
 from django.conf import settings
-from django.db import transaction
 from django.utils import timezone
 from django.utils.module_loading import import_string
 
 from portal.models import Organization
 
-from .models import RatePlan, Utility, ZipUtilities
+from . import services
+from .models import Utility, ZipUtilities
 
 
 class DirectoryUnavailable(Exception):
@@ -85,37 +85,15 @@ def cached_lookup(organization: Organization, zip5: str) -> UtilityLookup | None
     return UtilityLookup(zip5, list(cached.utilities.all()), cached.fetched_at)
 
 
-@transaction.atomic
 def store_lookup(
     organization: Organization, zip5: str, answer: list[dict[str, Any]]
 ) -> UtilityLookup:
-    """Keep the provider's answer as the organization's utilities, rate plans and zip cache."""
+    """Keep the provider's answer (homes.services) and return it as a lookup."""
     now = timezone.now()
-    utilities = []
-    for item in answer:
-        utility, _ = Utility.objects.update_or_create(
-            organization=organization,
-            ws_utility_id=item["utilityId"],
-            defaults={"name": item["utilityName"], "fetched_at": now},
-        )
-        for plan in item.get("wsRatePlans") or []:
-            name = plan.get("ratePlanName") or plan["id"]
-            RatePlan.objects.update_or_create(
-                utility=utility,
-                ws_rate_plan_id=plan["id"],
-                defaults={
-                    "name": name,
-                    "is_time_of_use": "tou" in name.lower() or "time" in name.lower(),
-                },
-            )
-        utilities.append(utility)
-    cached, _ = ZipUtilities.objects.update_or_create(
-        organization=organization, zip_code=zip5, defaults={"fetched_at": now}
-    )
-    cached.utilities.set(utilities)
+    stored = services.store_zip_utilities(organization, zip5, answer, now)
     fresh = list(
         Utility.objects.for_org(organization)
-        .filter(pk__in=[u.pk for u in utilities])
+        .filter(pk__in=[u.pk for u in stored])
         .prefetch_related("rate_plans")
     )
     return UtilityLookup(zip5, fresh, now)

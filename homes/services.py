@@ -1,14 +1,19 @@
-"""Write operations on customers, homes and meters."""
+"""Write operations on customers, homes and meters, and on the utilities and rate plans the
+utility directory answers (homes/directory.py)."""
 
 from __future__ import annotations
 
+from datetime import datetime
 from functools import lru_cache
+from typing import Any
 
 import zipcodes
+from django.db import transaction
 
+from portal.models import Organization
 from portal.records import delete_record, save_record
 
-from .models import Customer, Home, Meter
+from .models import Customer, Home, Meter, RatePlan, Utility, ZipUtilities
 
 
 @lru_cache(maxsize=4096)
@@ -67,3 +72,34 @@ def save_meter(meter: Meter) -> Meter:
 
 def delete_meter(meter: Meter) -> None:
     delete_record(meter)
+
+
+@transaction.atomic
+def store_zip_utilities(
+    organization: Organization, zip5: str, answer: list[dict[str, Any]], fetched_at: datetime
+) -> list[Utility]:
+    """Keep the directory's answer for `zip5` (WattShift's shape) as the organization's utilities,
+    rate plans and zip cache; the utilities, in the answer's order."""
+    utilities = []
+    for item in answer:
+        utility, _ = Utility.objects.update_or_create(
+            organization=organization,
+            ws_utility_id=item["utilityId"],
+            defaults={"name": item["utilityName"], "fetched_at": fetched_at},
+        )
+        for plan in item.get("wsRatePlans") or []:
+            name = plan.get("ratePlanName") or plan["id"]
+            RatePlan.objects.update_or_create(
+                utility=utility,
+                ws_rate_plan_id=plan["id"],
+                defaults={
+                    "name": name,
+                    "is_time_of_use": "tou" in name.lower() or "time" in name.lower(),
+                },
+            )
+        utilities.append(utility)
+    cached, _ = ZipUtilities.objects.update_or_create(
+        organization=organization, zip_code=zip5, defaults={"fetched_at": fetched_at}
+    )
+    cached.utilities.set(utilities)
+    return utilities

@@ -1,6 +1,7 @@
 """Onboarding a home in one step: its customer, the home, and its solar and heat-pump devices.
 
-It lives in `devices` (not `homes`) because it creates devices, and `homes` knows nothing of them.
+It lives in `onboarding`, above `homes` and `devices` in the layers, because it writes both (through
+their services); neither of them imports it.
 Everything is written in one transaction, so an error leaves nothing behind; the records announce
 themselves, and the sync engine sends them after commit, parents first (WattShift home, then its
 solar; WattCarbon devices).
@@ -12,12 +13,11 @@ from typing import Any
 
 from django.db import transaction
 
+from devices import services as device_services
+from devices.models import Device
 from homes import services as home_services
 from homes.models import Customer, Home
 from portal.models import Organization
-
-from . import services
-from .models import Device
 
 
 def _custom_id(organization: Organization, prefix: str, home: Home) -> str:
@@ -59,5 +59,5 @@ def onboard_home(
             details=details,
             **data,
         )
-        services.save_device(device)
+        device_services.save_device(device)
     return record
