@@ -7,8 +7,8 @@ kind (or a field the platforms add) arrive without a migration, and keeps every 
 form, the CSV import, the admin and the payload builders all read it. The price is that the database
 does not type-check `details`; `validate_details()` does, on every write path (services call it).
 
-The choices of WattCarbon's enum fields come from integrations/vocabulary/wattcarbon.py, the one
-place they are kept (docs/upstreams/wattcarbon.md): the platform publishes no full lists.
+The choices of the enum fields come from devices/vocabulary.py, the one place they are kept
+(WattCarbon's values, docs/upstreams/wattcarbon.md: the platform publishes no full lists).
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ from typing import Any
 from django import forms
 from django.db import models
 
-from integrations.vocabulary.wattcarbon import (
+from .vocabulary import (
     BUILDING_TYPES,
     EXTERNAL_REGISTRIES,
     HEATING_BACKUP_SYSTEMS,
@@ -42,8 +42,8 @@ class DeviceKind(models.TextChoices):
     DEMAND_RESPONSE = "demand_response", "Demand response"
 
 
-# WattCarbon's enum lists (the seed shows one value of each; the rest is our assumption) live in
-# integrations/vocabulary/wattcarbon.py, with the kinds WattCarbon takes.
+# The enum lists (the seed shows one value of each; the rest is our assumption) live in
+# devices/vocabulary.py; the kinds WattCarbon takes, in integrations/vocabulary/wattcarbon.py.
 EIA_REQUIRED_ABOVE_KW = Decimal("1000")
 
 

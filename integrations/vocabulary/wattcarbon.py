@@ -6,12 +6,10 @@ chargers are categories WattCarbon names without giving them a quickstart `kind`
 link says NOT_ACCEPTED_NOTE and no call is made (the current API's `storage_direct`,
 `demand_response_eemetered`, ... belong to the "current" profile, which the portal does not speak).
 
-Enum values. The seed shows ONE value of each enum field below (SEED_VALUES). Every other value in
-these lists is OUR ASSUMPTION: WattCarbon publishes no full list. A value the platform refuses comes
-back as a 422 naming the field and what it takes, and the link is rejected with those words
-(`WattCarbonClient.error_message`). Then change the list here, in docs/upstreams/wattcarbon.md, and
-in the emulator's own copy (integrations/sandbox/wattcarbon_vocabulary.py), which this module must
-never feed.
+Enum values. The seed shows ONE value of each enum field (SEED_VALUES). The lists, where every
+other value is OUR ASSUMPTION, are kept in devices/vocabulary.py (a device's forms offer them) and
+re-exported here. A value the platform refuses comes back as a 422 naming the field and what it
+takes, and the link is rejected with those words (`WattCarbonClient.error_message`).
 """
 
 from __future__ import annotations
@@ -41,49 +39,24 @@ SEED_VALUES: dict[str, str] = {
     "heatingBackupSystem": "electric_resistance",
 }
 
-# (value, label) pairs, in the order forms offer them. Besides the seed's value: our assumption.
-INVERTER_DATA_SOURCES: list[tuple[str, str]] = [
-    ("enphase", "Enphase"),
-    ("solaredge", "SolarEdge"),
-    ("tesla", "Tesla"),
-    ("sma", "SMA"),
-    ("fronius", "Fronius"),
-    ("generac", "Generac"),
-    ("apsystems", "APsystems"),
-    ("other", "Other"),
-]
-EXTERNAL_REGISTRIES: list[tuple[str, str]] = [
-    ("GATS", "GATS (PJM)"),
-    ("M-RETS", "M-RETS"),
-    ("WREGIS", "WREGIS"),
-    ("NEPOOL-GIS", "NEPOOL GIS"),
-    ("NYGATS", "NYGATS"),
-    ("MIRECS", "MIRECS"),
-    ("NC-RETS", "NC-RETS"),
-    ("ERCOT", "ERCOT"),
-    ("NAR", "NAR"),
-]
-PREVIOUS_FUELS: list[tuple[str, str]] = [
-    ("natural_gas", "Natural gas"),
-    ("propane", "Propane"),
-    ("fuel_oil", "Fuel oil"),
-    ("kerosene", "Kerosene"),
-    ("wood", "Wood"),
-    ("electric_resistance", "Electric resistance"),
-    ("none", "None"),
-]
-BUILDING_TYPES: list[tuple[str, str]] = [
-    ("single_family_detached", "Single family, detached"),
-    ("single_family_attached", "Single family, attached"),
-    ("multifamily_small", "Multifamily, 2-4 units"),
-    ("multifamily_large", "Multifamily, 5+ units"),
-    ("manufactured_home", "Manufactured home"),
-    ("commercial", "Commercial"),
-]
-HEATING_BACKUP_SYSTEMS: list[tuple[str, str]] = [
-    ("electric_resistance", "Electric resistance"),
-    ("natural_gas", "Natural gas furnace"),
-    ("propane", "Propane furnace"),
-    ("fuel_oil", "Fuel oil"),
-    ("none", "None"),
+# The enum lists themselves are facts about devices, kept below this layer (devices/vocabulary.py).
+from devices.vocabulary import (  # noqa: E402
+    BUILDING_TYPES,
+    EXTERNAL_REGISTRIES,
+    HEATING_BACKUP_SYSTEMS,
+    INVERTER_DATA_SOURCES,
+    PREVIOUS_FUELS,
+)
+
+__all__ = [
+    "BUILDING_TYPES",
+    "DEVICE_KINDS",
+    "EXTERNAL_REGISTRIES",
+    "HEATING_BACKUP_SYSTEMS",
+    "INVERTER_DATA_SOURCES",
+    "NOT_ACCEPTED_NOTE",
+    "PREVIOUS_FUELS",
+    "PROFILE",
+    "SEED_VALUES",
+    "UNDOCUMENTED_KINDS",
 ]
