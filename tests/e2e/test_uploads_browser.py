@@ -9,28 +9,14 @@ from io import BytesIO
 from zoneinfo import ZoneInfo
 
 import pytest
-from django.urls import NoReverseMatch, include, path, reverse
+from django.urls import reverse
 from playwright.sync_api import expect
 
 from devices import readings
 from devices.models import Reading, Upload, UploadStatus
 from tests.factories import DeviceFactory, HomeFactory, MeterFactory
 
-
-def _test_urls() -> list:
-    # Until devices/urls.py includes devices.urls_readings, this urlconf adds it; afterwards
-    # portal.urls alone serves the pages and the extra include is skipped.
-    patterns = [path("", include("portal.urls"))]
-    try:
-        reverse("upload_list", urlconf="portal.urls")
-    except NoReverseMatch:
-        patterns.insert(0, path("", include("devices.urls_readings")))
-    return patterns
-
-
-urlpatterns = _test_urls()
-
-pytestmark = [pytest.mark.browser, pytest.mark.urls(__name__), pytest.mark.timeout(180)]
+pytestmark = [pytest.mark.browser, pytest.mark.timeout(180)]
 
 TZ = "America/New_York"
 PASSWORD = "correct horse battery staple"

@@ -20,7 +20,6 @@ import zlib
 from array import array
 from collections.abc import Iterable, Iterator
 from datetime import UTC, datetime
-from importlib import import_module
 from typing import Any
 
 import pytest
@@ -29,7 +28,7 @@ from django.core.management import call_command
 from django.core.management.base import CommandError
 from django.db.models import Count, Max, Sum
 from django.test import Client
-from django.urls import NoReverseMatch, include, path, reverse
+from django.urls import reverse
 
 from devices import readings
 from devices.models import Reading, Upload, UploadStatus
@@ -56,29 +55,6 @@ from tests.hostile.corpus import (
     ReadingsCase,
 )
 
-
-def _test_urls() -> list:
-    """The project's URLs, plus the API and the upload pages while devices/urls.py does not
-    include them yet (each is added only if its module exists and portal.urls lacks it)."""
-    patterns = [path("", include("portal.urls"))]
-    for module, name in (
-        ("devices.urls_api", "device_readings_upload"),
-        ("devices.urls_readings", "device_readings_check"),
-    ):
-        try:
-            reverse(name, urlconf="portal.urls", args=[1])
-        except NoReverseMatch:
-            try:
-                import_module(module)
-            except ImportError:
-                continue
-            patterns.insert(0, path("", include(module)))
-    return patterns
-
-
-urlpatterns = _test_urls()
-pytestmark = pytest.mark.urls(__name__)
-
 CUSTOM_ID = "SP-00012"
 METER_NUMBER = "M-77"
 JSON = {"accept": "application/json"}
@@ -89,15 +65,6 @@ FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 EXPORT_LINE = re.compile(
     r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}[+-]\d{2}:\d{2},-?\d+(\.\d+)?(e[+-]\d+)?"
 )
-
-
-def _ui_available() -> bool:
-    try:
-        reverse("device_readings_check", args=[1])
-        reverse("uploads_check")
-    except NoReverseMatch:
-        return False
-    return True
 
 
 def _params(path_name: str) -> list:
@@ -340,8 +307,6 @@ def test_it_stops_reading_an_endless_standard_input(org, device, stored, monkeyp
 
 # --- the upload pages -------------------------------------------------------------------------
 def _check_on_page(client, url: str, case: ReadingsCase, data: bytes, capture) -> None:
-    if not _ui_available():
-        pytest.skip("the upload pages (devices.urls_readings) are not installed")
     newest = Upload.objects.order_by("-pk").values_list("pk", flat=True).first() or 0
     # A big file is checked by a Celery task queued on commit: run it here.
     with capture(execute=True):
@@ -373,7 +338,7 @@ def test_it_refuses_each_hostile_file_on_a_devices_drop_zone(
     client, device, stored, django_capture_on_commit_callbacks, case
 ) -> None:
     data = case.build()
-    url = reverse("device_readings_check", args=[device.pk]) if _ui_available() else ""
+    url = reverse("device_readings_check", args=[device.pk])
     _check_on_page(client, url, case, data, django_capture_on_commit_callbacks)
     assert _snapshot() == stored
 
@@ -383,7 +348,7 @@ def test_it_refuses_each_hostile_file_on_the_uploads_page(
     client, device, stored, django_capture_on_commit_callbacks, case
 ) -> None:
     data = case.build()
-    url = reverse("uploads_check") if _ui_available() else ""
+    url = reverse("uploads_check")
     _check_on_page(client, url, case, data, django_capture_on_commit_callbacks)
     assert _snapshot() == stored
 
@@ -447,8 +412,6 @@ def test_it_refuses_a_declared_1_gb_body_on_a_meters_json_api(
 def test_it_refuses_a_declared_1_gb_body_on_a_devices_drop_zone(
     raising_client, device, stored
 ) -> None:
-    if not _ui_available():
-        pytest.skip("the upload pages (devices.urls_readings) are not installed")
     url = reverse("device_readings_check", args=[device.pk])
     _declared_gigabyte(raising_client, url, "files", **HTMX)
     assert _snapshot() == stored
@@ -457,8 +420,6 @@ def test_it_refuses_a_declared_1_gb_body_on_a_devices_drop_zone(
 def test_it_refuses_a_declared_1_gb_body_on_the_uploads_page(
     raising_client, device, stored
 ) -> None:
-    if not _ui_available():
-        pytest.skip("the upload pages (devices.urls_readings) are not installed")
     _declared_gigabyte(raising_client, reverse("uploads_check"), "files", **HTMX)
     assert _snapshot() == stored
 
@@ -508,8 +469,6 @@ def _export_rows(response) -> Iterator[str]:
 
 
 def test_it_exports_readings_as_numbers_only(client, device) -> None:
-    if not _ui_available():
-        pytest.skip("the readings export (devices.urls_readings) is not installed")
     values = [-1.5, 0.0, -0.0, 1e-300, 5e-324, 999_999_999.0, -1e8, 123.456, 0.1 + 0.2]
     start = int(datetime(2024, 3, 10, 3, tzinfo=UTC).timestamp())  # across a DST change
     epochs = array("q", range(start, start + 3600 * len(values), 3600))
