@@ -14,31 +14,16 @@ from playwright.sync_api import expect
 
 from devices import readings
 from devices.models import Reading, Upload, UploadStatus
-from tests.factories import DeviceFactory, HomeFactory, MeterFactory
 
-pytestmark = [pytest.mark.browser, pytest.mark.timeout(180)]
+pytestmark = [pytest.mark.browser, pytest.mark.timeout(180), pytest.mark.usefixtures("data_dir")]
 
 TZ = "America/New_York"
 PASSWORD = "correct horse battery staple"
 
 
-@pytest.fixture(autouse=True)
-def _data_dir(settings, tmp_path):
-    settings.DATA_DIR = tmp_path
-
-
 @pytest.fixture
-def site(transactional_db, org, member):
-    home = HomeFactory(organization=org, timezone=TZ, name="Maple St")
-    device = DeviceFactory(
-        organization=org,
-        home=home,
-        custom_id="SP-00012",
-        name="Roof array",
-        kind="electrification",
-        details={},
-    )
-    meter = MeterFactory(organization=org, home=home, meter_number="M-77")
+def site(transactional_db, member, device, meter):
+    """tests/conftest.py's site (Maple St, device SP-00012, meter M-77), committed for the server."""
     return {"device": device, "meter": meter}
 
 

@@ -41,7 +41,6 @@ from devices.readings_csv import (
     parse_readings,
     report_to_csv,
 )
-from tests.factories import DeviceFactory, HomeFactory, MeterFactory
 from tests.hostile.corpus import (
     ANY_ROW,
     FORMULA,
@@ -55,8 +54,8 @@ from tests.hostile.corpus import (
     ReadingsCase,
 )
 
-CUSTOM_ID = "SP-00012"
-METER_NUMBER = "M-77"
+# The site (home, device, meter) and DATA_DIR are tests/conftest.py's.
+pytestmark = pytest.mark.usefixtures("data_dir")
 JSON = {"accept": "application/json"}
 HTMX = {"HX-Request": "true"}
 MEMORY_BOUND = 100 * MiB
@@ -177,28 +176,6 @@ def test_it_parses_a_1_gb_stream_in_bounded_memory_and_stops_at_the_limit() -> N
 
 
 # --- the database paths -----------------------------------------------------------------------
-@pytest.fixture(autouse=True)
-def _data_dir(settings, tmp_path):
-    settings.DATA_DIR = tmp_path
-
-
-@pytest.fixture
-def home(org):
-    return HomeFactory(organization=org, timezone=TZ)
-
-
-@pytest.fixture
-def device(org, home):
-    return DeviceFactory(
-        organization=org, home=home, custom_id=CUSTOM_ID, kind="electrification", details={}
-    )
-
-
-@pytest.fixture
-def meter(org, home):
-    return MeterFactory(organization=org, home=home, meter_number=METER_NUMBER)
-
-
 @pytest.fixture
 def stored(device, meter) -> dict[str, Any]:
     """A day of readings already stored for the device and the meter: a hostile file must leave
@@ -272,7 +249,7 @@ def test_it_refuses_each_hostile_file_in_the_import_command(
     out, err = io.StringIO(), io.StringIO()
     with pytest.raises(CommandError, match="was rejected") as raised:
         call_command(
-            "import_readings", "--org", org.slug, "--device", CUSTOM_ID, str(source),
+            "import_readings", "--org", org.slug, "--device", device.custom_id, str(source),
             stdout=out, stderr=err,
         )  # fmt: skip
     assert raised.value.returncode == 1
@@ -298,7 +275,7 @@ def test_it_stops_reading_an_endless_standard_input(org, device, stored, monkeyp
     monkeypatch.setattr(sys, "stdin", EndlessStdin(stream))
     with pytest.raises(CommandError, match="was rejected"):
         call_command(
-            "import_readings", "--org", org.slug, "--device", CUSTOM_ID, "-",
+            "import_readings", "--org", org.slug, "--device", device.custom_id, "-",
             stdout=io.StringIO(), stderr=io.StringIO(),
         )  # fmt: skip
     assert stream.position <= limit + 2 * MiB
