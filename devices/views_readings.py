@@ -58,7 +58,6 @@ from .readings_csv import (
 # judged by its compressed size times a typical ratio for interval CSV.
 BACKGROUND_BYTES = 6 * 1024 * 1024
 GZIP_RATIO = 8
-FIRST_ERRORS = 10
 _PEEK_BYTES = 64 * 1024
 _FILE_SUFFIXES = (".csv.gz", ".txt.gz", ".csv", ".txt", ".gz")
 _NOT_ID_CHAR = re.compile(r"[^A-Za-z0-9]")

@@ -50,7 +50,7 @@ from .adapters import (
 )
 from .clients import CallLog, client_for
 from .http import UpstreamError
-from .models import Channel, Connection, LinkState, SyncChunk, Unsent, UpstreamLink
+from .models import Channel, Connection, LinkState, Unsent, UpstreamLink
 
 logger = logging.getLogger(__name__)
 
@@ -675,11 +675,3 @@ def sync_now(organization_id: int | None = None, max_rounds: int = 50) -> dict[s
     if organization_id is not None:
         queryset = queryset.filter(organization_id=organization_id)
     return dict(queryset.values_list("state").annotate(n=models.Count("pk")).order_by())
-
-
-def dirty_chunk_keys(link: UpstreamLink) -> list[str]:
-    return list(
-        SyncChunk.objects.filter(link=link, dirty=True)
-        .order_by("key")
-        .values_list("key", flat=True)
-    )

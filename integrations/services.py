@@ -139,11 +139,6 @@ def _authenticate(client: object, platform: str) -> str:
     raise ValueError(platform)
 
 
-def disable_connection(connection: Connection) -> None:
-    Connection.objects.filter(pk=connection.pk).update(enabled=False, updated_at=timezone.now())
-    forget_clients()
-
-
 def create_charge_report(
     *,
     vehicle: Device,

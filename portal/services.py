@@ -10,23 +10,8 @@ from django.db import transaction
 from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone
-from django.utils.text import slugify
 
-from .models import Invitation, Membership, Organization, Role, User
-
-
-@transaction.atomic
-def create_organization(
-    *, name: str, owner: User, timezone_name: str = "UTC", slug: str = ""
-) -> Organization:
-    base = slugify(slug or name)[:50] or "org"
-    candidate, n = base, 1
-    while Organization.objects.filter(slug=candidate).exists():
-        n += 1
-        candidate = f"{base}-{n}"
-    organization = Organization.objects.create(name=name, slug=candidate, timezone=timezone_name)
-    Membership.objects.create(user=owner, organization=organization, role=Role.OWNER)
-    return organization
+from .models import Invitation, Membership, Role, User
 
 
 def _check_can_grant(actor: Membership, role: str) -> None:

@@ -1,7 +1,8 @@
 """Gridfolio settings, read from the environment (django-environ).
 
-Every variable is documented in `.env.example`. With `DEBUG` off (the default) the secrets have no
-default and start-up stops with a message naming the missing variable.
+Every variable is documented in `.env.example`, in the same sections as this file. With `DEBUG`
+off (the default) the secrets have no default and start-up stops with a message naming the missing
+variable.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from pathlib import Path
 import environ
 from django.utils.csp import CSP
 
+# === Core ========================================================================================
 BASE_DIR = Path(__file__).resolve().parent.parent
 
 env = environ.Env()
@@ -19,31 +21,7 @@ if (BASE_DIR / ".env").exists():
 
 DEBUG = env.bool("DEBUG", default=False)
 
-
-def _secret(name: str, debug_default: str) -> str:
-    """A secret from the environment; only DEBUG may fall back to a development value.
-
-    A missing secret does not stop the settings from loading (commands that need none, such as
-    `makemigrations`, work anywhere); what serves or uses one refuses to start instead:
-    portal.checks.require_secrets in wsgi.py and the Celery worker and beat, `check --deploy`.
-    """
-    value = env.str(name, default="")
-    return value or (debug_default if DEBUG else "")
-
-
-SECRET_KEY = _secret("SECRET_KEY", "dev-only-insecure-secret-key-do-not-use-in-production")
-# Fernet keys (comma-separated; the first encrypts, all decrypt, so keys can be rotated).
-FIELD_ENCRYPTION_KEY = _secret(
-    "FIELD_ENCRYPTION_KEY", "ZGV2LW9ubHktZmllbGQta2V5LWRvLW5vdC11c2UhISE="
-)
-MISSING_SECRETS = [
-    name
-    for name, value in (("SECRET_KEY", SECRET_KEY), ("FIELD_ENCRYPTION_KEY", FIELD_ENCRYPTION_KEY))
-    if not value
-]
-
 ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["127.0.0.1", "localhost"] if DEBUG else [])
-CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
 PUBLIC_BASE_URL = env.str("PUBLIC_BASE_URL", default="http://127.0.0.1:8000")
 
 INSTALLED_APPS = [
@@ -100,7 +78,69 @@ TEMPLATES = [
         },
     },
 ]
+CRISPY_ALLOWED_TEMPLATE_PACKS = "bootstrap5"
+CRISPY_TEMPLATE_PACK = "bootstrap5"
 
+LANGUAGE_CODE = "en-us"
+TIME_ZONE = "UTC"
+USE_I18N = True
+USE_TZ = True
+
+
+# === Security ====================================================================================
+def _secret(name: str, debug_default: str) -> str:
+    """A secret from the environment; only DEBUG may fall back to a development value.
+
+    A missing secret does not stop the settings from loading (commands that need none, such as
+    `makemigrations`, work anywhere); what serves or uses one refuses to start instead:
+    portal.checks.require_secrets in wsgi.py and the Celery worker and beat, `check --deploy`.
+    """
+    value = env.str(name, default="")
+    return value or (debug_default if DEBUG else "")
+
+
+SECRET_KEY = _secret("SECRET_KEY", "dev-only-insecure-secret-key-do-not-use-in-production")
+# Fernet keys (comma-separated; the first encrypts, all decrypt, so keys can be rotated).
+FIELD_ENCRYPTION_KEY = _secret(
+    "FIELD_ENCRYPTION_KEY", "ZGV2LW9ubHktZmllbGQta2V5LWRvLW5vdC11c2UhISE="
+)
+MISSING_SECRETS = [
+    name
+    for name, value in (("SECRET_KEY", SECRET_KEY), ("FIELD_ENCRYPTION_KEY", FIELD_ENCRYPTION_KEY))
+    if not value
+]
+
+CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
+# Behind a TLS-terminating proxy, set SECURE_PROXY_SSL_HEADER=1 and SECURE_SSL_REDIRECT as needed.
+if env.bool("SECURE_PROXY_SSL_HEADER", default=False):
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+SECURE_SSL_REDIRECT = env.bool("SECURE_SSL_REDIRECT", default=not DEBUG)
+SECURE_HSTS_SECONDS = env.int("SECURE_HSTS_SECONDS", default=0 if DEBUG else 31536000)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = env.bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", default=not DEBUG)
+SECURE_HSTS_PRELOAD = env.bool("SECURE_HSTS_PRELOAD", default=not DEBUG)
+SESSION_COOKIE_SECURE = env.bool("SESSION_COOKIE_SECURE", default=not DEBUG)
+CSRF_COOKIE_SECURE = env.bool("CSRF_COOKIE_SECURE", default=not DEBUG)
+SECURE_CONTENT_TYPE_NOSNIFF = True
+SECURE_REFERRER_POLICY = "same-origin"
+X_FRAME_OPTIONS = "DENY"
+# The SSL redirect must not bounce the load balancer's health probe.
+SECURE_REDIRECT_EXEMPT = [r"^healthz$"]
+
+# A strict Content-Security-Policy: every script and style comes from our own static files.
+SECURE_CSP = {
+    "default-src": [CSP.SELF],
+    "script-src": [CSP.SELF],
+    "style-src": [CSP.SELF],
+    "img-src": [CSP.SELF, "data:"],
+    "font-src": [CSP.SELF],
+    "connect-src": [CSP.SELF],
+    "object-src": [CSP.NONE],
+    "base-uri": [CSP.SELF],
+    "form-action": [CSP.SELF],
+    "frame-ancestors": [CSP.NONE],
+}
+
+# === Database and cache ==========================================================================
 DATABASES = {
     "default": env.db("DATABASE_URL", default=f"sqlite:///{BASE_DIR / 'db.sqlite3'}"),
 }
@@ -108,6 +148,9 @@ DATABASES["default"].setdefault("CONN_MAX_AGE", env.int("CONN_MAX_AGE", default=
 DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
+CACHES = {"default": env.cache_url("CACHE_URL", default="locmemcache://")}
+
+# === Auth and sign-in ============================================================================
 AUTH_USER_MODEL = "portal.User"
 AUTHENTICATION_BACKENDS = [
     "axes.backends.AxesStandaloneBackend",
@@ -146,11 +189,7 @@ SESSION_COOKIE_AGE = env.int("SESSION_COOKIE_AGE", default=60 * 60 * 12)
 SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_SAMESITE = "Lax"
 
-LANGUAGE_CODE = "en-us"
-TIME_ZONE = "UTC"
-USE_I18N = True
-USE_TZ = True
-
+# === Files and uploads ===========================================================================
 STATIC_URL = "static/"
 STATIC_ROOT = env.path("STATIC_ROOT", default=BASE_DIR / "staticfiles")
 STATICFILES_DIRS = [BASE_DIR / "static"]
@@ -182,60 +221,7 @@ UPLOAD_PENDING_MAX_BYTES_PER_ORG = env.int(
     "UPLOAD_PENDING_MAX_BYTES_PER_ORG", default=500 * 1024 * 1024
 )
 
-CRISPY_ALLOWED_TEMPLATE_PACKS = "bootstrap5"
-CRISPY_TEMPLATE_PACK = "bootstrap5"
-
-# EMAIL_URL, e.g. smtp+tls://user:password@smtp.example.com:587 (default: print to the console).
-_email = env.email_url("EMAIL_URL", default="consolemail://")
-_smtp_options = {
-    "host": _email.get("EMAIL_HOST"),
-    "port": _email.get("EMAIL_PORT"),
-    "username": _email.get("EMAIL_HOST_USER"),
-    "password": _email.get("EMAIL_HOST_PASSWORD"),
-    "use_tls": _email.get("EMAIL_USE_TLS"),
-    "use_ssl": _email.get("EMAIL_USE_SSL"),
-}
-MAILERS = {
-    "default": {
-        "BACKEND": _email["EMAIL_BACKEND"],
-        "OPTIONS": {key: value for key, value in _smtp_options.items() if value}
-        if _email["EMAIL_BACKEND"].endswith("smtp.EmailBackend")
-        else {},
-    }
-}
-DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="Gridfolio <noreply@gridfolio.local>")
-
-# --- security -------------------------------------------------------------------------------
-# Behind a TLS-terminating proxy, set SECURE_PROXY_SSL_HEADER=1 and SECURE_SSL_REDIRECT as needed.
-if env.bool("SECURE_PROXY_SSL_HEADER", default=False):
-    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
-SECURE_SSL_REDIRECT = env.bool("SECURE_SSL_REDIRECT", default=not DEBUG)
-SECURE_HSTS_SECONDS = env.int("SECURE_HSTS_SECONDS", default=0 if DEBUG else 31536000)
-SECURE_HSTS_INCLUDE_SUBDOMAINS = env.bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", default=not DEBUG)
-SECURE_HSTS_PRELOAD = env.bool("SECURE_HSTS_PRELOAD", default=not DEBUG)
-SESSION_COOKIE_SECURE = env.bool("SESSION_COOKIE_SECURE", default=not DEBUG)
-CSRF_COOKIE_SECURE = env.bool("CSRF_COOKIE_SECURE", default=not DEBUG)
-SECURE_CONTENT_TYPE_NOSNIFF = True
-SECURE_REFERRER_POLICY = "same-origin"
-X_FRAME_OPTIONS = "DENY"
-# The SSL redirect must not bounce the load balancer's health probe.
-SECURE_REDIRECT_EXEMPT = [r"^healthz$"]
-
-# A strict Content-Security-Policy: every script and style comes from our own static files.
-SECURE_CSP = {
-    "default-src": [CSP.SELF],
-    "script-src": [CSP.SELF],
-    "style-src": [CSP.SELF],
-    "img-src": [CSP.SELF, "data:"],
-    "font-src": [CSP.SELF],
-    "connect-src": [CSP.SELF],
-    "object-src": [CSP.NONE],
-    "base-uri": [CSP.SELF],
-    "form-action": [CSP.SELF],
-    "frame-ancestors": [CSP.NONE],
-}
-
-# --- Celery -----------------------------------------------------------------------------------
+# === Tasks (Celery) and the sync engine ==========================================================
 CELERY_BROKER_URL = env.str("CELERY_BROKER_URL", default="")
 CELERY_RESULT_BACKEND = env.str("CELERY_RESULT_BACKEND", default="") or None
 # Without a broker, tasks run eagerly in-process (make run, make test without Redis).
@@ -256,26 +242,15 @@ CELERY_BEAT_SCHEDULE = {
 SYNC_MAX_ATTEMPTS = env.int("SYNC_MAX_ATTEMPTS", default=8)
 SYNC_CLAIM_LEASE_S = env.int("SYNC_CLAIM_LEASE_S", default=600)
 SYNC_BACKOFF_BASE_S = env.float("SYNC_BACKOFF_BASE_S", default=5.0)
-# Where the onboarding wizard looks up utilities and rate plans by zip code (dotted path of a
-# class with `utilities_for_zip(organization, zip_code) -> list[dict]`), and how long an answer is reused.
-UTILITY_DIRECTORY = env.str(
-    "UTILITY_DIRECTORY", default="integrations.directory.WattShiftDirectory"
-)
-UTILITY_CACHE_MAX_AGE_S = env.int("UTILITY_CACHE_MAX_AGE_S", default=7 * 24 * 3600)
-PRICE_SIGNAL_CACHE_S = env.int("PRICE_SIGNAL_CACHE_S", default=300)
-
-CACHES = {"default": env.cache_url("CACHE_URL", default="locmemcache://")}
-
 # Wattics: tries per packet within one task run (then the task backs off), and the first pause.
 WATTICS_PACKET_ATTEMPTS = env.int("WATTICS_PACKET_ATTEMPTS", default=6)
 WATTICS_RETRY_BASE_S = env.float("WATTICS_RETRY_BASE_S", default=0.5)
 # Wattics: the longest wait between two runs of a stream that is behind (it retries until 200).
 WATTICS_RETRY_MAX_S = env.float("WATTICS_RETRY_MAX_S", default=900.0)
-
 # Eager mode only (make run): a thread in the web process runs due links this often.
 EAGER_SWEEP_INTERVAL_S = env.float("EAGER_SWEEP_INTERVAL_S", default=10.0)
 
-# --- upstream platforms ---------------------------------------------------------------------
+# === Upstream platforms ==========================================================================
 # Sandbox mode serves every upstream from the in-process emulators (integrations/sandbox/).
 INTEGRATIONS_SANDBOX = env.bool("INTEGRATIONS_SANDBOX", default=False)
 WATTCARBON_BASE_URL = env.str("WATTCARBON_BASE_URL", default="https://api.wattcarbon.com")
@@ -299,7 +274,37 @@ WATTICS_BASE_URL = env.str("WATTICS_BASE_URL", default="https://web-collector.wa
 # Organization admins can only choose among these and the published ones (integrations/egress.py).
 UPSTREAM_ALLOWED_ORIGINS = env.list("UPSTREAM_ALLOWED_ORIGINS", default=[])
 
-# --- logging: one line per event on stdout, with the request id where there is one ---------------
+# === Onboarding lookups ==========================================================================
+# Where the onboarding wizard looks up utilities and rate plans by zip code (dotted path of a
+# class with `utilities_for_zip(organization, zip_code) -> list[dict]`), and how long an answer is reused.
+UTILITY_DIRECTORY = env.str(
+    "UTILITY_DIRECTORY", default="integrations.directory.WattShiftDirectory"
+)
+UTILITY_CACHE_MAX_AGE_S = env.int("UTILITY_CACHE_MAX_AGE_S", default=7 * 24 * 3600)
+PRICE_SIGNAL_CACHE_S = env.int("PRICE_SIGNAL_CACHE_S", default=300)
+
+# === Email =======================================================================================
+# EMAIL_URL, e.g. smtp+tls://user:password@smtp.example.com:587 (default: print to the console).
+_email = env.email_url("EMAIL_URL", default="consolemail://")
+_smtp_options = {
+    "host": _email.get("EMAIL_HOST"),
+    "port": _email.get("EMAIL_PORT"),
+    "username": _email.get("EMAIL_HOST_USER"),
+    "password": _email.get("EMAIL_HOST_PASSWORD"),
+    "use_tls": _email.get("EMAIL_USE_TLS"),
+    "use_ssl": _email.get("EMAIL_USE_SSL"),
+}
+MAILERS = {
+    "default": {
+        "BACKEND": _email["EMAIL_BACKEND"],
+        "OPTIONS": {key: value for key, value in _smtp_options.items() if value}
+        if _email["EMAIL_BACKEND"].endswith("smtp.EmailBackend")
+        else {},
+    }
+}
+DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="Gridfolio <noreply@gridfolio.local>")
+
+# === Logging: one line per event on stdout, with the request id where there is one ===============
 LOG_LEVEL = env.str("LOG_LEVEL", default="INFO")
 LOGGING = {
     "version": 1,

@@ -1,12 +1,17 @@
-"""Persona fixtures shared by every test: an owner, an admin, a member and a viewer of one
-organization, and an outsider from another."""
+"""Fixtures shared by every test: the personas (an owner, an admin, a member and a viewer of one
+organization, and an outsider from another) and the site readings files are uploaded to."""
 
 from __future__ import annotations
+
+from pathlib import Path
 
 import pytest
 from django.test import Client
 
+from devices.models import Device
+from homes.models import Home, Meter
 from portal.models import Membership, Organization, Role, User
+from tests.factories import DeviceFactory, HomeFactory, MeterFactory
 
 
 @pytest.fixture
@@ -83,3 +88,38 @@ def viewer_client(viewer) -> Client:
 @pytest.fixture
 def outsider_client(outsider) -> Client:
     return _client_for(outsider)
+
+
+# --- the site readings files are uploaded to ----------------------------------------------------
+# Files are written in the home's local time, New York: the spring change is 2024-03-10, the
+# autumn one 2024-11-03.
+
+
+@pytest.fixture
+def data_dir(settings, tmp_path) -> Path:
+    """DATA_DIR (uploads waiting for confirmation, the sandbox's state) in the test's own folder."""
+    settings.DATA_DIR = tmp_path
+    return tmp_path
+
+
+@pytest.fixture
+def home(org) -> Home:
+    return HomeFactory(organization=org, timezone="America/New_York", name="Maple St")
+
+
+@pytest.fixture
+def device(org, home) -> Device:
+    # A heat pump: no solar night-time warnings in the way of what the tests look at.
+    return DeviceFactory(
+        organization=org,
+        home=home,
+        custom_id="SP-00012",
+        name="Roof array",
+        kind="electrification",
+        details={},
+    )
+
+
+@pytest.fixture
+def meter(org, home) -> Meter:
+    return MeterFactory(organization=org, home=home, meter_number="M-77")

@@ -9,7 +9,7 @@ from collections.abc import Iterator
 import pytest
 from django.core.management import call_command
 from django.core.management.base import CommandError
-from django.urls import NoReverseMatch, include, path, reverse
+from django.urls import reverse
 
 from devices.import_templates import template_csv
 from devices.imports import DEVICE_COLUMNS_LIST, DeviceImporter
@@ -18,20 +18,6 @@ from devices.models import Device
 from homes.models import Customer, Home, Meter, Utility
 from portal.csv_import import Limits, header_key, run_import
 from portal.signals import record_changed
-
-
-def _test_urls() -> list:
-    # Until devices/urls.py includes devices.urls_import, this test urlconf adds it; afterwards
-    # portal.urls alone serves the import pages and the extra include is skipped.
-    patterns = [path("", include("portal.urls"))]
-    try:
-        reverse("device_import", urlconf="portal.urls")
-    except NoReverseMatch:
-        patterns.insert(0, path("", include("devices.urls_import")))
-    return patterns
-
-
-urlpatterns = _test_urls()
 
 pytestmark = pytest.mark.django_db
 
@@ -685,7 +671,6 @@ def _upload(data: bytes, name: str = "devices.csv") -> io.BytesIO:
     return upload
 
 
-@pytest.mark.urls(__name__)
 def test_the_page_shows_the_form_the_columns_and_the_templates(member_client):
     response = member_client.get(reverse("device_import"))
 
@@ -697,7 +682,6 @@ def test_the_page_shows_the_form_the_columns_and_the_templates(member_client):
     assert "<script>" not in body and "style=" not in body
 
 
-@pytest.mark.urls(__name__)
 def test_the_page_checks_only_on_a_dry_run_then_imports(member_client, org):
     url = reverse("device_import")
 
@@ -713,7 +697,6 @@ def test_the_page_checks_only_on_a_dry_run_then_imports(member_client, org):
     assert Device.objects.filter(organization=org).count() == 5
 
 
-@pytest.mark.urls(__name__)
 def test_the_page_lists_every_error_in_a_table(member_client):
     data = _csv([_solar("SP-1", nameplateCapacityKw=""), _solar("SP-2", kind="tree")])
 
@@ -727,7 +710,6 @@ def test_the_page_lists_every_error_in_a_table(member_client):
     assert not Device.objects.exists()
 
 
-@pytest.mark.urls(__name__)
 @pytest.mark.parametrize(
     "data", [b"\x00\x01\x02garbage", b"\xef\xbb\xbf", b'"' * 5000, b"a;b\n1;2\n"]
 )
@@ -741,7 +723,6 @@ def test_the_page_answers_garbage_with_an_error_not_a_500(member_client, data):
     )
 
 
-@pytest.mark.urls(__name__)
 def test_the_page_refuses_a_file_over_10_mb_with_a_clear_message(member_client):
     data = b"name,customId,kind\n" + b"x" * (10 * 1024 * 1024)
 
@@ -752,7 +733,6 @@ def test_the_page_refuses_a_file_over_10_mb_with_a_clear_message(member_client):
     assert not Device.objects.exists()
 
 
-@pytest.mark.urls(__name__)
 def test_the_page_imports_into_the_members_own_organization(outsider_client, org, other_org):
     response = outsider_client.post(reverse("device_import"), {"file": _upload(_csv([_solar()]))})
 
@@ -761,7 +741,6 @@ def test_the_page_imports_into_the_members_own_organization(outsider_client, org
     assert not Device.objects.filter(organization=org).exists()
 
 
-@pytest.mark.urls(__name__)
 def test_a_viewer_gets_403_and_writes_nothing(viewer_client):
     url = reverse("device_import")
 
@@ -770,14 +749,12 @@ def test_a_viewer_gets_403_and_writes_nothing(viewer_client):
     assert not Device.objects.exists()
 
 
-@pytest.mark.urls(__name__)
 def test_an_anonymous_visitor_is_sent_to_sign_in(client):
     response = client.get(reverse("device_import"))
 
     assert response.status_code == 302 and "/accounts/login/" in response["Location"]
 
 
-@pytest.mark.urls(__name__)
 def test_the_template_of_a_kind_downloads_as_csv(member_client):
     response = member_client.get(reverse("device_import_template", args=["solar"]))
 

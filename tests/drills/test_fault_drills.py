@@ -4,7 +4,7 @@ the database connection dropped during an upload.
 
 After each: every record synced exactly once upstream (checked in the emulators' state), no reading
 lost or duplicated, no link stuck. The harness (worker subprocess, own redis-server, emulators with
-traps) is in conftest.py beside this file.
+traps) is in harness.py beside this file, its fixtures in conftest.py.
 """
 
 from __future__ import annotations
@@ -26,7 +26,7 @@ from integrations import engine
 from integrations.models import LinkState, SyncChunk, UpstreamLink
 from integrations.sandbox.wattics import MEASUREMENTS_PATH
 
-from .conftest import (
+from .harness import (
     YEAR_HOURS,
     ZIP_CODE,
     Trap,

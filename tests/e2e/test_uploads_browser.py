@@ -9,50 +9,21 @@ from io import BytesIO
 from zoneinfo import ZoneInfo
 
 import pytest
-from django.urls import NoReverseMatch, include, path, reverse
+from django.urls import reverse
 from playwright.sync_api import expect
 
 from devices import readings
 from devices.models import Reading, Upload, UploadStatus
-from tests.factories import DeviceFactory, HomeFactory, MeterFactory
 
-
-def _test_urls() -> list:
-    # Until devices/urls.py includes devices.urls_readings, this urlconf adds it; afterwards
-    # portal.urls alone serves the pages and the extra include is skipped.
-    patterns = [path("", include("portal.urls"))]
-    try:
-        reverse("upload_list", urlconf="portal.urls")
-    except NoReverseMatch:
-        patterns.insert(0, path("", include("devices.urls_readings")))
-    return patterns
-
-
-urlpatterns = _test_urls()
-
-pytestmark = [pytest.mark.browser, pytest.mark.urls(__name__), pytest.mark.timeout(180)]
+pytestmark = [pytest.mark.browser, pytest.mark.timeout(180), pytest.mark.usefixtures("data_dir")]
 
 TZ = "America/New_York"
 PASSWORD = "correct horse battery staple"
 
 
-@pytest.fixture(autouse=True)
-def _data_dir(settings, tmp_path):
-    settings.DATA_DIR = tmp_path
-
-
 @pytest.fixture
-def site(transactional_db, org, member):
-    home = HomeFactory(organization=org, timezone=TZ, name="Maple St")
-    device = DeviceFactory(
-        organization=org,
-        home=home,
-        custom_id="SP-00012",
-        name="Roof array",
-        kind="electrification",
-        details={},
-    )
-    meter = MeterFactory(organization=org, home=home, meter_number="M-77")
+def site(transactional_db, member, device, meter):
+    """tests/conftest.py's site (Maple St, device SP-00012, meter M-77), committed for the server."""
     return {"device": device, "meter": meter}
 
 

@@ -9,26 +9,13 @@ from decimal import Decimal
 import pytest
 from django.core.management import call_command
 from django.core.management.base import CommandError
-from django.urls import NoReverseMatch, include, path, reverse
+from django.urls import reverse
 
 from devices.models import Device
 from homes.imports import MeterImporter, parse_location
 from homes.models import Customer, Home, Meter
 from portal.csv_import import run_import
 from portal.signals import record_changed
-
-
-def _test_urls() -> list:
-    # Until homes/urls.py includes homes.urls_import, add it here; afterwards portal.urls has it.
-    patterns = [path("", include("portal.urls"))]
-    try:
-        reverse("meter_import", urlconf="portal.urls")
-    except NoReverseMatch:
-        patterns.insert(0, path("", include("homes.urls_import")))
-    return patterns
-
-
-urlpatterns = _test_urls()
 
 pytestmark = pytest.mark.django_db
 
@@ -266,7 +253,6 @@ def _upload(data: bytes) -> io.BytesIO:
     return upload
 
 
-@pytest.mark.urls(__name__)
 def test_the_page_checks_then_imports_for_a_member(member_client, org, homes):
     url = reverse("meter_import")
     page = member_client.get(url)
@@ -281,7 +267,6 @@ def test_the_page_checks_then_imports_for_a_member(member_client, org, homes):
     assert Meter.objects.filter(organization=org).count() == 3
 
 
-@pytest.mark.urls(__name__)
 def test_the_page_shows_errors_for_another_organizations_home(outsider_client, homes):
     response = outsider_client.post(reverse("meter_import"), {"file": _upload(GOOD)})
 
@@ -290,7 +275,6 @@ def test_the_page_shows_errors_for_another_organizations_home(outsider_client, h
     assert not Meter.objects.exists()
 
 
-@pytest.mark.urls(__name__)
 def test_a_viewer_gets_403_and_anonymous_visitors_sign_in(viewer_client, client, homes):
     url = reverse("meter_import")
 

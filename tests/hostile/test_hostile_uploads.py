@@ -20,7 +20,6 @@ import zlib
 from array import array
 from collections.abc import Iterable, Iterator
 from datetime import UTC, datetime
-from importlib import import_module
 from typing import Any
 
 import pytest
@@ -29,7 +28,7 @@ from django.core.management import call_command
 from django.core.management.base import CommandError
 from django.db.models import Count, Max, Sum
 from django.test import Client
-from django.urls import NoReverseMatch, include, path, reverse
+from django.urls import reverse
 
 from devices import readings
 from devices.models import Reading, Upload, UploadStatus
@@ -42,7 +41,6 @@ from devices.readings_csv import (
     parse_readings,
     report_to_csv,
 )
-from tests.factories import DeviceFactory, HomeFactory, MeterFactory
 from tests.hostile.corpus import (
     ANY_ROW,
     FORMULA,
@@ -56,31 +54,8 @@ from tests.hostile.corpus import (
     ReadingsCase,
 )
 
-
-def _test_urls() -> list:
-    """The project's URLs, plus the API and the upload pages while devices/urls.py does not
-    include them yet (each is added only if its module exists and portal.urls lacks it)."""
-    patterns = [path("", include("portal.urls"))]
-    for module, name in (
-        ("devices.urls_api", "device_readings_upload"),
-        ("devices.urls_readings", "device_readings_check"),
-    ):
-        try:
-            reverse(name, urlconf="portal.urls", args=[1])
-        except NoReverseMatch:
-            try:
-                import_module(module)
-            except ImportError:
-                continue
-            patterns.insert(0, path("", include(module)))
-    return patterns
-
-
-urlpatterns = _test_urls()
-pytestmark = pytest.mark.urls(__name__)
-
-CUSTOM_ID = "SP-00012"
-METER_NUMBER = "M-77"
+# The site (home, device, meter) and DATA_DIR are tests/conftest.py's.
+pytestmark = pytest.mark.usefixtures("data_dir")
 JSON = {"accept": "application/json"}
 HTMX = {"HX-Request": "true"}
 MEMORY_BOUND = 100 * MiB
@@ -89,15 +64,6 @@ FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 EXPORT_LINE = re.compile(
     r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}[+-]\d{2}:\d{2},-?\d+(\.\d+)?(e[+-]\d+)?"
 )
-
-
-def _ui_available() -> bool:
-    try:
-        reverse("device_readings_check", args=[1])
-        reverse("uploads_check")
-    except NoReverseMatch:
-        return False
-    return True
 
 
 def _params(path_name: str) -> list:
@@ -210,28 +176,6 @@ def test_it_parses_a_1_gb_stream_in_bounded_memory_and_stops_at_the_limit() -> N
 
 
 # --- the database paths -----------------------------------------------------------------------
-@pytest.fixture(autouse=True)
-def _data_dir(settings, tmp_path):
-    settings.DATA_DIR = tmp_path
-
-
-@pytest.fixture
-def home(org):
-    return HomeFactory(organization=org, timezone=TZ)
-
-
-@pytest.fixture
-def device(org, home):
-    return DeviceFactory(
-        organization=org, home=home, custom_id=CUSTOM_ID, kind="electrification", details={}
-    )
-
-
-@pytest.fixture
-def meter(org, home):
-    return MeterFactory(organization=org, home=home, meter_number=METER_NUMBER)
-
-
 @pytest.fixture
 def stored(device, meter) -> dict[str, Any]:
     """A day of readings already stored for the device and the meter: a hostile file must leave
@@ -305,7 +249,7 @@ def test_it_refuses_each_hostile_file_in_the_import_command(
     out, err = io.StringIO(), io.StringIO()
     with pytest.raises(CommandError, match="was rejected") as raised:
         call_command(
-            "import_readings", "--org", org.slug, "--device", CUSTOM_ID, str(source),
+            "import_readings", "--org", org.slug, "--device", device.custom_id, str(source),
             stdout=out, stderr=err,
         )  # fmt: skip
     assert raised.value.returncode == 1
@@ -331,7 +275,7 @@ def test_it_stops_reading_an_endless_standard_input(org, device, stored, monkeyp
     monkeypatch.setattr(sys, "stdin", EndlessStdin(stream))
     with pytest.raises(CommandError, match="was rejected"):
         call_command(
-            "import_readings", "--org", org.slug, "--device", CUSTOM_ID, "-",
+            "import_readings", "--org", org.slug, "--device", device.custom_id, "-",
             stdout=io.StringIO(), stderr=io.StringIO(),
         )  # fmt: skip
     assert stream.position <= limit + 2 * MiB
@@ -340,8 +284,6 @@ def test_it_stops_reading_an_endless_standard_input(org, device, stored, monkeyp
 
 # --- the upload pages -------------------------------------------------------------------------
 def _check_on_page(client, url: str, case: ReadingsCase, data: bytes, capture) -> None:
-    if not _ui_available():
-        pytest.skip("the upload pages (devices.urls_readings) are not installed")
     newest = Upload.objects.order_by("-pk").values_list("pk", flat=True).first() or 0
     # A big file is checked by a Celery task queued on commit: run it here.
     with capture(execute=True):
@@ -373,7 +315,7 @@ def test_it_refuses_each_hostile_file_on_a_devices_drop_zone(
     client, device, stored, django_capture_on_commit_callbacks, case
 ) -> None:
     data = case.build()
-    url = reverse("device_readings_check", args=[device.pk]) if _ui_available() else ""
+    url = reverse("device_readings_check", args=[device.pk])
     _check_on_page(client, url, case, data, django_capture_on_commit_callbacks)
     assert _snapshot() == stored
 
@@ -383,7 +325,7 @@ def test_it_refuses_each_hostile_file_on_the_uploads_page(
     client, device, stored, django_capture_on_commit_callbacks, case
 ) -> None:
     data = case.build()
-    url = reverse("uploads_check") if _ui_available() else ""
+    url = reverse("uploads_check")
     _check_on_page(client, url, case, data, django_capture_on_commit_callbacks)
     assert _snapshot() == stored
 
@@ -447,8 +389,6 @@ def test_it_refuses_a_declared_1_gb_body_on_a_meters_json_api(
 def test_it_refuses_a_declared_1_gb_body_on_a_devices_drop_zone(
     raising_client, device, stored
 ) -> None:
-    if not _ui_available():
-        pytest.skip("the upload pages (devices.urls_readings) are not installed")
     url = reverse("device_readings_check", args=[device.pk])
     _declared_gigabyte(raising_client, url, "files", **HTMX)
     assert _snapshot() == stored
@@ -457,8 +397,6 @@ def test_it_refuses_a_declared_1_gb_body_on_a_devices_drop_zone(
 def test_it_refuses_a_declared_1_gb_body_on_the_uploads_page(
     raising_client, device, stored
 ) -> None:
-    if not _ui_available():
-        pytest.skip("the upload pages (devices.urls_readings) are not installed")
     _declared_gigabyte(raising_client, reverse("uploads_check"), "files", **HTMX)
     assert _snapshot() == stored
 
@@ -508,8 +446,6 @@ def _export_rows(response) -> Iterator[str]:
 
 
 def test_it_exports_readings_as_numbers_only(client, device) -> None:
-    if not _ui_available():
-        pytest.skip("the readings export (devices.urls_readings) is not installed")
     values = [-1.5, 0.0, -0.0, 1e-300, 5e-324, 999_999_999.0, -1e8, 123.456, 0.1 + 0.2]
     start = int(datetime(2024, 3, 10, 3, tzinfo=UTC).timestamp())  # across a DST change
     epochs = array("q", range(start, start + 3600 * len(values), 3600))

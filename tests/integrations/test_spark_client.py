@@ -2,7 +2,8 @@
 
 The signature tests pin the scheme with Volue's published vector
 (`Volue-Public/spark-energy-coordination-partner-reference`, `_tests/webhook-test-data/`, also in
-`tests/integrations/vectors/spark-webhook/`): a copy is embedded below as well.
+`tests/integrations/vectors/spark-webhook/`), read from there; its key and signature are
+repeated below and checked against the files.
 """
 
 from __future__ import annotations
@@ -29,42 +30,13 @@ from integrations.spark import (
     vehicle_payload,
     verify_signature,
 )
+from tests.integrations.vectors import vector_bytes
 
 # --- the published vector -------------------------------------------------------------------------
 VECTOR_DIR = Path(__file__).resolve().parent / "vectors" / "spark-webhook"
 VECTOR_KEY = "Secret123%"
 VECTOR_SIGNATURE = "3NV3o7iHHwKXX+6yYjz0ihi7G0Xr1hyPnWCHksq7H40="
-VECTOR_BODY = (
-    b'{"notificationId":"18d91015-e25e-4078-b8a6-0bf0e9093f2f","eventId":"1cc9ea41-59a'
-    b'4-453e-8c3a-2385b900a0a9","eventCreatedAtUtc":"2000-01-01T00:00:00+00:00","notif'
-    b'icationSentUtc":"2000-01-01T00:00:00+00:00","notificationType":"PriceCurveCreate'
-    b'd","payload":{"targets":[],"priceCurveDelta":{"points":[{"price":0.9631349530080'
-    b'1624,"timestamp":"2024-09-12T13:48:47.1936858+00:00"},{"price":0.882621730056155'
-    b'86,"timestamp":"2024-09-12T14:48:47.1940526+00:00"},{"price":0.70279967977591492'
-    b',"timestamp":"2024-09-12T15:48:47.194055+00:00"},{"price":0.18873019401735025,"t'
-    b'imestamp":"2024-09-12T16:48:47.1940553+00:00"},{"price":0.62083252941219487,"tim'
-    b'estamp":"2024-09-12T17:48:47.1940555+00:00"},{"price":0.23805294965011603,"times'
-    b'tamp":"2024-09-12T18:48:47.1940557+00:00"},{"price":0.3147047635413529,"timestam'
-    b'p":"2024-09-12T19:48:47.1940559+00:00"},{"price":0.0809170381178677,"timestamp":'
-    b'"2024-09-12T20:48:47.1940561+00:00"},{"price":0.87876012291829552,"timestamp":"2'
-    b'024-09-12T21:48:47.1940563+00:00"},{"price":0.045319833942664051,"timestamp":"20'
-    b'24-09-12T22:48:47.1940564+00:00"},{"price":0.07189678430164801,"timestamp":"2024'
-    b'-09-12T23:48:47.1940566+00:00"},{"price":0.41696272875667915,"timestamp":"2024-0'
-    b'9-13T00:48:47.1940568+00:00"},{"price":0.34686907872834799,"timestamp":"2024-09-'
-    b'13T01:48:47.1940569+00:00"},{"price":0.5344930384787764,"timestamp":"2024-09-13T'
-    b'02:48:47.1940571+00:00"},{"price":0.86902822702420966,"timestamp":"2024-09-13T03'
-    b':48:47.1940573+00:00"},{"price":0.33362301716101126,"timestamp":"2024-09-13T04:4'
-    b'8:47.1940574+00:00"},{"price":0.60711420271789495,"timestamp":"2024-09-13T05:48:'
-    b'47.1940576+00:00"},{"price":0.79322502991284739,"timestamp":"2024-09-13T06:48:47'
-    b'.1940578+00:00"},{"price":0.91955989702518688,"timestamp":"2024-09-13T07:48:47.1'
-    b'940579+00:00"},{"price":0.60111170273588653,"timestamp":"2024-09-13T08:48:47.194'
-    b'0581+00:00"},{"price":0.62505013481324776,"timestamp":"2024-09-13T09:48:47.19405'
-    b'82+00:00"},{"price":0.08493849865987804,"timestamp":"2024-09-13T10:48:47.1940584'
-    b'+00:00"},{"price":0.27264675914250499,"timestamp":"2024-09-13T11:48:47.1940586+0'
-    b'0:00"},{"price":0.70827141966537241,"timestamp":"2024-09-13T12:48:47.1940587+00:'
-    b'00"}],"energyUnit":"kWh","currency":"NOK","resolution":"01:00:00"},"priceArea":"'
-    b'SE1","payloadType":"PriceCurve"}}\n'
-)
+VECTOR_BODY = vector_bytes("spark-webhook", "price-curve-event.json")
 
 # The quickstart's example bodies (seed 002, docs/upstreams/spark.md; §2, §3, §4, §7), verbatim.
 SEED_VEHICLE = {

@@ -21,6 +21,7 @@ from integrations.sandbox import spark as sandbox_spark
 from integrations.sandbox.base import TENANT_HEADER, Emulator, Request, Response, RunningEmulator
 from integrations.sandbox.spark import DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET, SparkEmulator
 from integrations.spark import verify_signature
+from tests.integrations.vectors import vector_bytes
 
 PROBLEM_JSON = "application/problem+json"
 SECRET = "whsec-sandbox"
@@ -562,14 +563,16 @@ def test_it_signs_with_its_own_reading_of_the_scheme() -> None:
             else []
         )
     ]
-    vector = Path(__file__).parent / "vectors" / "spark-webhook"
 
     assert "integrations.sandbox.base" in imported  # the walk does see the imports
     assert not [name for name in imported if name.startswith("integrations.spark")]
-    assert sandbox_spark.signature(
-        vector.joinpath("price-curve-event.json").read_bytes(),
-        vector.joinpath("signing-key.txt").read_text(),
-    ) == (vector.joinpath("price-curve-event.json.hmacsha256b64").read_text().strip())
+    assert (
+        sandbox_spark.signature(
+            vector_bytes("spark-webhook", "price-curve-event.json"),
+            vector_bytes("spark-webhook", "signing-key.txt").decode(),
+        )
+        == vector_bytes("spark-webhook", "price-curve-event.json.hmacsha256b64").decode().strip()
+    )
 
 
 def test_it_sends_a_signed_test_event_without_waiting_for_the_receiver(

@@ -4,7 +4,6 @@ webhook receiver; events linked to customers; charge reports."""
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import httpx
 import pytest
@@ -21,8 +20,7 @@ from integrations.clients import forget_clients
 from integrations.models import Connection, LinkState, UpstreamLink, WebhookEndpoint, WebhookEvent
 from integrations.sandbox import registry
 from tests.factories import CustomerFactory, HomeFactory, MeterFactory
-
-VECTOR = Path(__file__).parent / "vectors" / "spark-webhook"
+from tests.integrations.vectors import vector_bytes
 
 
 @pytest.fixture
@@ -149,10 +147,12 @@ def test_it_sends_meters_with_the_homes_address_and_resources(org, spark_emulato
 @pytest.mark.django_db
 def test_it_verifies_the_published_signature_vector(org):
     endpoint = WebhookEndpoint(organization=org)
-    endpoint.set_secret(VECTOR.joinpath("signing-key.txt").read_text())
+    endpoint.set_secret(vector_bytes("spark-webhook", "signing-key.txt").decode())
     endpoint.save()
-    body = VECTOR.joinpath("price-curve-event.json").read_bytes()
-    signature = VECTOR.joinpath("price-curve-event.json.hmacsha256b64").read_text().strip()
+    body = vector_bytes("spark-webhook", "price-curve-event.json")
+    signature = (
+        vector_bytes("spark-webhook", "price-curve-event.json.hmacsha256b64").decode().strip()
+    )
     url = reverse("spark_webhook", args=[endpoint.token])
     client = Client(enforce_csrf_checks=True)
     for header in ("HTTP_X_PAYLOAD_SIGNATURE", "HTTP_SPARK_SIGNATURE"):

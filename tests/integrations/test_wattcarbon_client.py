@@ -21,51 +21,12 @@ from integrations.wattcarbon import (
     month_chunks,
     timeseries_csv,
 )
+from tests.integrations.vectors import vector_bytes, vector_json
 
-# The seed's two example bodies, verbatim.
-SOLAR_SEED: dict[str, Any] = {
-    "name": "My device",
-    "customId": "SP123",
-    "location": "60 Greene St Riverside IA",
-    "utility": "ABC Utility",
-    "deviceOwner": {"name": "Person Person"},
-    "meterId": "M123",
-    "commencedOperationDate": "2022-08-01",
-    "kind": "solar",
-    "nameplateCapacityKw": "123",
-    "inverterDataId": "1234",
-    "inverterDataSource": "enphase",
-    "externalRegistryName": "GATS",
-    "externalRegistryDeviceId": "45678",
-}
-ELECTRIFICATION_SEED: dict[str, Any] = {
-    "name": "My device",
-    "customId": "HP123",
-    "location": "60 Greene St Riverside IA",
-    "utility": "ABC Utility",
-    "deviceOwner": {"name": "Person Person"},
-    "meterId": "M123",
-    "commencedOperationDate": "2022-08-01",
-    "kind": "electrification",
-    "areaSqft": "123",
-    "previousFuel": "natural_gas",
-    "replacesFurnace": True,
-    "replacesWaterHeater": False,
-    "coldClimate": False,
-    "effectiveUsefulLifeYears": 10,
-    "buildingType": "single_family_attached",
-    "heatingBackupSystem": "electric_resistance",
-    "heatPumpHspf": 5,
-    "waterHeaterUef": 3,
-}
-SEED_CSV = (
-    b"datetime,value_kwh\n"
-    b"2022-08-01T00:00:00+00:00,0.1\n"
-    b"2022-08-01T01:00:00+00:00,1.1\n"
-    b"2022-08-01T02:00:00+00:00,2.3\n"
-    b"2022-08-01T03:00:00+00:00,1.4\n"
-    b"2022-08-01T04:00:00+00:00,1.6\n"
-)
+# The seed's two example bodies and its example file, verbatim (tests/integrations/vectors/).
+SOLAR_SEED: dict[str, Any] = vector_json("wattcarbon", "device-solar.json")
+ELECTRIFICATION_SEED: dict[str, Any] = vector_json("wattcarbon", "device-electrification.json")
+SEED_CSV = vector_bytes("wattcarbon", "timeseries.csv")
 OTHER_EMAIL = "other@gridfolio.test"
 OTHER_API_KEY = "other-wattcarbon-key"
 CDT = timezone(timedelta(hours=-5))

@@ -20,43 +20,11 @@ from integrations.sandbox.wattcarbon import (
     is_night_hour,
 )
 from integrations.wattcarbon import DEFAULT_TOKEN_LIFETIME_S
+from tests.integrations.vectors import vector_json
 
-# The seed's two example bodies, verbatim.
-SOLAR_SEED: dict[str, Any] = {
-    "name": "My device",
-    "customId": "SP123",
-    "location": "60 Greene St Riverside IA",
-    "utility": "ABC Utility",
-    "deviceOwner": {"name": "Person Person"},
-    "meterId": "M123",
-    "commencedOperationDate": "2022-08-01",
-    "kind": "solar",
-    "nameplateCapacityKw": "123",
-    "inverterDataId": "1234",
-    "inverterDataSource": "enphase",
-    "externalRegistryName": "GATS",
-    "externalRegistryDeviceId": "45678",
-}
-ELECTRIFICATION_SEED: dict[str, Any] = {
-    "name": "My device",
-    "customId": "HP123",
-    "location": "60 Greene St Riverside IA",
-    "utility": "ABC Utility",
-    "deviceOwner": {"name": "Person Person"},
-    "meterId": "M123",
-    "commencedOperationDate": "2022-08-01",
-    "kind": "electrification",
-    "areaSqft": "123",
-    "previousFuel": "natural_gas",
-    "replacesFurnace": True,
-    "replacesWaterHeater": False,
-    "coldClimate": False,
-    "effectiveUsefulLifeYears": 10,
-    "buildingType": "single_family_attached",
-    "heatingBackupSystem": "electric_resistance",
-    "heatPumpHspf": 5,
-    "waterHeaterUef": 3,
-}
+# The seed's two example bodies, verbatim (tests/integrations/vectors/).
+SOLAR_SEED: dict[str, Any] = vector_json("wattcarbon", "device-solar.json")
+ELECTRIFICATION_SEED: dict[str, Any] = vector_json("wattcarbon", "device-electrification.json")
 RIVERSIDE_IA = {"latitude": 41.48, "longitude": -91.58}
 OTHER_EMAIL = "other@gridfolio.test"
 OTHER_API_KEY = "other-wattcarbon-key"
