@@ -191,9 +191,16 @@ class WatticsStream(Adapter):
         rows = Reading.objects.filter(series__meter=record)
         if pusher.cursor is not None:
             rows = rows.filter(instant__gt=pusher.cursor)
-        result = pusher.push(
+        readings = (
             rows.order_by("instant").values_list("instant", "value_kwh").iterator(chunk_size=2000)
         )
+        try:
+            result = pusher.push(readings)
+        finally:
+            # A push that stops early leaves the server-side cursor open: close it now, not when
+            # the garbage collector gets to it in the middle of another query on this connection
+            # (seen on PostgreSQL as a hung test: psycopg waiting for an answer never coming).
+            readings.close()
         save(result.cursor, result.total_wh)
         link.remote_id = record.wattics_stream_id
         link.cursor = result.cursor
