@@ -7,8 +7,6 @@ from . import views
 urlpatterns = [
     path("", include("devices.urls_import")),
     path("", include("devices.urls_wizard")),
-    path("", include("devices.urls_api")),
-    path("", include("devices.urls_readings")),
     path("devices/", views.DeviceList.as_view(), name="device_list"),
     path("devices/new/", views.choose_kind, name="device_create"),
     path("devices/new/<str:kind>/", views.DeviceFormView.as_view(), name="device_create_kind"),

@@ -61,6 +61,7 @@ INSTALLED_APPS = [
     "portal",
     "homes",
     "devices",
+    "readings",
     "integrations",
 ]
 

@@ -34,6 +34,7 @@ urlpatterns = [
     path("invite/<str:token>/", views.accept_invitation, name="accept_invitation"),
     path("", include("homes.urls")),
     path("", include("devices.urls")),
+    path("", include("readings.urls")),
     path("", include("integrations.urls")),
     path("admin/", admin.site.urls),
 ]

@@ -11,8 +11,9 @@ from django.db import connection, models
 from django.utils import timezone
 
 from devices.kinds import WATTCARBON_KINDS
-from devices.models import Device, Reading, Series
+from devices.models import Device
 from homes.models import Customer, Home, Meter
+from readings.models import Reading, Series
 
 from .. import wattcarbon
 from ..adapters import Adapter, InDoubt, Parent, register

@@ -12,19 +12,19 @@ import pytest
 from django.urls import NoReverseMatch, include, path, reverse
 from playwright.sync_api import expect
 
-from devices import readings
-from devices.models import Reading, Upload, UploadStatus
+from readings import store, uploads
+from readings.models import Reading, Upload, UploadStatus
 from tests.factories import DeviceFactory, HomeFactory, MeterFactory
 
 
 def _test_urls() -> list:
-    # Until devices/urls.py includes devices.urls_readings, this urlconf adds it; afterwards
+    # Until portal/urls.py includes readings.urls, this urlconf adds it; afterwards
     # portal.urls alone serves the pages and the extra include is skipped.
     patterns = [path("", include("portal.urls"))]
     try:
         reverse("upload_list", urlconf="portal.urls")
     except NoReverseMatch:
-        patterns.insert(0, path("", include("devices.urls_readings")))
+        patterns.insert(0, path("", include("readings.urls")))
     return patterns
 
 
@@ -135,8 +135,8 @@ def test_it_uploads_two_files_previews_both_and_stores_the_confirmed_one(
 
 def test_it_draws_the_charts_on_the_device_page(site_url, page, sign_in, artifacts, site, member):
     device = site["device"]
-    upload = readings.import_readings(
-        readings.series_for(device),
+    upload = uploads.import_readings(
+        store.series_for(device),
         BytesIO(_csv(datetime(2024, 2, 20), 30 * 24)),
         filename="seed.csv",
     )

@@ -31,9 +31,9 @@ from django.db.models import Count, Max, Sum
 from django.test import Client
 from django.urls import NoReverseMatch, include, path, reverse
 
-from devices import readings
-from devices.models import Reading, Upload, UploadStatus
-from devices.readings_csv import (
+from readings import store
+from readings.models import Reading, Upload, UploadStatus
+from readings.parser import (
     DEFAULT_LIMITS,
     HourlyReadings,
     Issue,
@@ -58,12 +58,12 @@ from tests.hostile.corpus import (
 
 
 def _test_urls() -> list:
-    """The project's URLs, plus the API and the upload pages while devices/urls.py does not
+    """The project's URLs, plus the API and the upload pages while portal/urls.py does not
     include them yet (each is added only if its module exists and portal.urls lacks it)."""
     patterns = [path("", include("portal.urls"))]
     for module, name in (
-        ("devices.urls_api", "device_readings_upload"),
-        ("devices.urls_readings", "device_readings_check"),
+        ("readings.urls", "device_readings_upload"),
+        ("readings.urls", "device_readings_check"),
     ):
         try:
             reverse(name, urlconf="portal.urls", args=[1])
@@ -239,8 +239,8 @@ def stored(device, meter) -> dict[str, Any]:
     start = int(datetime(2023, 6, 1, tzinfo=UTC).timestamp())
     epochs = array("q", range(start, start + 24 * 3600, 3600))
     for owner, value in ((device, 2.5), (meter, -1.25)):
-        series = readings.series_for(owner)
-        readings.store_readings(series, HourlyReadings(epochs, array("d", [value] * 24)))
+        series = store.series_for(owner)
+        store.store_readings(series, HourlyReadings(epochs, array("d", [value] * 24)))
     return _snapshot()
 
 
@@ -341,7 +341,7 @@ def test_it_stops_reading_an_endless_standard_input(org, device, stored, monkeyp
 # --- the upload pages -------------------------------------------------------------------------
 def _check_on_page(client, url: str, case: ReadingsCase, data: bytes, capture) -> None:
     if not _ui_available():
-        pytest.skip("the upload pages (devices.urls_readings) are not installed")
+        pytest.skip("the upload pages (readings.urls) are not installed")
     newest = Upload.objects.order_by("-pk").values_list("pk", flat=True).first() or 0
     # A big file is checked by a Celery task queued on commit: run it here.
     with capture(execute=True):
@@ -448,7 +448,7 @@ def test_it_refuses_a_declared_1_gb_body_on_a_devices_drop_zone(
     raising_client, device, stored
 ) -> None:
     if not _ui_available():
-        pytest.skip("the upload pages (devices.urls_readings) are not installed")
+        pytest.skip("the upload pages (readings.urls) are not installed")
     url = reverse("device_readings_check", args=[device.pk])
     _declared_gigabyte(raising_client, url, "files", **HTMX)
     assert _snapshot() == stored
@@ -458,7 +458,7 @@ def test_it_refuses_a_declared_1_gb_body_on_the_uploads_page(
     raising_client, device, stored
 ) -> None:
     if not _ui_available():
-        pytest.skip("the upload pages (devices.urls_readings) are not installed")
+        pytest.skip("the upload pages (readings.urls) are not installed")
     _declared_gigabyte(raising_client, reverse("uploads_check"), "files", **HTMX)
     assert _snapshot() == stored
 
@@ -509,12 +509,12 @@ def _export_rows(response) -> Iterator[str]:
 
 def test_it_exports_readings_as_numbers_only(client, device) -> None:
     if not _ui_available():
-        pytest.skip("the readings export (devices.urls_readings) is not installed")
+        pytest.skip("the readings export (readings.urls) is not installed")
     values = [-1.5, 0.0, -0.0, 1e-300, 5e-324, 999_999_999.0, -1e8, 123.456, 0.1 + 0.2]
     start = int(datetime(2024, 3, 10, 3, tzinfo=UTC).timestamp())  # across a DST change
     epochs = array("q", range(start, start + 3600 * len(values), 3600))
-    series = readings.series_for(device)
-    readings.store_readings(series, HourlyReadings(epochs, array("d", values)))
+    series = store.series_for(device)
+    store.store_readings(series, HourlyReadings(epochs, array("d", values)))
     # What the database kept (SQLite keeps -0.0 as 0.0): the export must give back exactly that.
     kept = list(
         Reading.objects.filter(series=series)
