@@ -5,15 +5,24 @@ Their tables keep their names (``devices_series``, ``devices_reading``, ``device
 after this has added them here; the content types (and so the permissions) follow the models.
 """
 
+from __future__ import annotations
+
 import django.db.models.deletion
 from django.conf import settings
 from django.db import migrations, models
+from django.db.backends.base.schema import BaseDatabaseSchemaEditor
+from django.db.migrations.state import StateApps
 
 
 MOVED = ("series", "reading", "upload")
 
 
-def move_content_types(apps, schema_editor, source="devices", target="readings"):
+def move_content_types(
+    apps: StateApps,
+    schema_editor: BaseDatabaseSchemaEditor,
+    source: str = "devices",
+    target: str = "readings",
+) -> None:
     """Relabel the models' content types, unless the target's were created already."""
     content_type = apps.get_model("contenttypes", "ContentType")
     db = schema_editor.connection.alias
@@ -25,7 +34,7 @@ def move_content_types(apps, schema_editor, source="devices", target="readings")
         )
 
 
-def move_content_types_back(apps, schema_editor):
+def move_content_types_back(apps: StateApps, schema_editor: BaseDatabaseSchemaEditor) -> None:
     move_content_types(apps, schema_editor, source="readings", target="devices")
 
 
