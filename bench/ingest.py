@@ -10,8 +10,8 @@ commit. 998,640 rows of 114 other series are in the table before.
 - re-import: the same files again, every row unchanged.
 
 Each phase runs REPEATS times from "no readings yet" (the fastest counts) and is split by where
-the time went: the parser (devices/readings_csv.py, which for new data also hands each batch to
-the COPY that streams it into the table), the store's other paths (devices.readings._write: the
+the time went: the parser (readings/parser/, which for new data also hands each batch to
+the COPY that streams it into the table), the store's other paths (readings.store._write: the
 comparison that finds a re-import unchanged), and the rest (the command, the Upload row, the
 commit).
 
@@ -229,7 +229,7 @@ def _portfolio() -> tuple[list[Any], list[Any]]:
 
 
 def _series(device: Any) -> Any:
-    from devices.readings import series_for
+    from readings.store import series_for
 
     return series_for(device)
 
@@ -303,8 +303,8 @@ def _parse_only(
     files: list[tuple[Path, str]], devices: list[Any]
 ) -> list[tuple[array[int], array[float]]]:
     """The files' columns, for the baseline's COPY data; and a check that they are clean."""
-    from devices.readings import context_for, series_for
-    from devices.readings_csv import parse_readings
+    from readings.parser import parse_readings
+    from readings.store import context_for, series_for
 
     columns = []
     for (path, _), device in zip(files, devices, strict=True):
@@ -322,21 +322,21 @@ def _copy_stream(
     series_ids: list[int], columns: list[tuple[array[int], array[float]]]
 ) -> list[bytes]:
     """The same rows as binary COPY data, encoded before the clock starts."""
-    from devices import readings
+    from readings import pgcopy
 
-    parts = [readings._COPY_SIGNATURE]
+    parts = [pgcopy._COPY_SIGNATURE]
     for series_id, (epochs, values) in zip(series_ids, columns, strict=True):
         parts.append(
             bytes(
-                readings._interleave(
-                    readings._row_template(series_id),
+                pgcopy._interleave(
+                    pgcopy._row_template(series_id),
                     len(epochs),
-                    readings._be_micros(epochs),
-                    readings._be_doubles(values),
+                    pgcopy._be_micros(epochs),
+                    pgcopy._be_doubles(values),
                 )
             )
         )
-    parts.append(readings._COPY_TRAILER)
+    parts.append(pgcopy._COPY_TRAILER)
     return parts
 
 
@@ -370,11 +370,11 @@ def _baseline(stream: list[bytes]) -> tuple[float, float | None]:
 def _import_all(files: list[tuple[Path, str]]) -> Phase:
     from django.core.management import call_command
 
-    from devices import readings
+    from readings import store as readings_store
 
     _settle()
-    parse = _Clock(readings, "_parse")
-    store = _Clock(readings, "_write")
+    parse = _Clock(readings_store, "parse_for")
+    store = _Clock(readings_store, "_write")
     sink = io.StringIO()
     try:
         watch = _Stopwatch()
@@ -421,7 +421,7 @@ class _Clock:
 
 def _expect(field: str, total: int) -> None:
     """Check the last 114 uploads did what the figure claims (a benchmark of wrong work is void)."""
-    from devices.models import Upload
+    from readings.models import Upload
 
     latest = Upload.objects.order_by("-pk")[:DEVICES]
     got = sum(getattr(upload, field) for upload in latest)
@@ -434,7 +434,7 @@ def _forget(series_ids: list[int]) -> None:
     """Back to 'no readings yet' for the measured series."""
     from django.db import connection
 
-    from devices.models import Series, Upload
+    from readings.models import Series, Upload
 
     with connection.cursor() as cursor:
         cursor.execute("DELETE FROM devices_reading WHERE series_id = ANY(%s)", [series_ids])

@@ -186,9 +186,10 @@ def _run(size: Size, database_url: str, tmp: Path) -> list[Row]:
 def _portfolio(size: Size) -> Portfolio:
     from django.contrib.auth.hashers import PBKDF2PasswordHasher
 
-    from devices.models import Device, Series
+    from devices.models import Device
     from homes.models import Meter
     from portal.models import Membership, Organization, Role, User
+    from readings.models import Series
 
     org = Organization.objects.create(name="Bench load", slug=SLUG, timezone=TZ)
     homes = fx.customers_and_homes(org, max(1, -(-size.devices // DEVICES_PER_HOME)), TZ)

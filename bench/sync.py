@@ -182,11 +182,12 @@ def _run(size: Size, database_url: str, tmp: Path) -> list[Row]:
 def _portfolio(size: Size, base_url: str) -> tuple[Any, list[int], list[int]]:
     from django.db import transaction
 
-    from devices.models import Device, Series
+    from devices.models import Device
     from integrations import engine, services
     from integrations.models import Connection
     from integrations.sandbox.wattcarbon import SANDBOX_API_KEY, SANDBOX_EMAIL
     from portal.models import Organization
+    from readings.models import Series
 
     org = Organization.objects.create(name="Bench sync", slug=SLUG, timezone="UTC")
     homes = fx.customers_and_homes(

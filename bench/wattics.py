@@ -263,11 +263,11 @@ def _portfolio(size: Size, base_url: str) -> tuple[list[int], list[Stream]]:
     from django.contrib.contenttypes.models import ContentType
     from django.db import transaction
 
-    from devices.models import Series
     from homes.models import Customer, Home, Meter
     from integrations import engine, services
     from integrations.models import Connection, UpstreamLink
     from portal.models import Organization
+    from readings.models import Series
 
     org = Organization.objects.create(name="Bench wattics", slug=SLUG, timezone=TZ)
     customer = Customer.objects.create(organization=org, name="Bench customer")

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from django.urls import include, path
+from django.urls import path
 
 from . import views, views_import
 
@@ -19,11 +19,4 @@ devices = [
     path("<int:pk>/", views.DeviceDetail.as_view(), name="device_detail"),
     path("<int:pk>/edit/", views.DeviceFormView.as_view(), name="device_edit"),
     path("<int:pk>/delete/", views.DeviceDelete.as_view(), name="device_delete"),
-]
-
-# The readings routes (uploads/, devices/<pk>/readings/…, meters/<pk>/readings/…), included at the
-# root until they move to the readings app (issue 16, point 1).
-urlpatterns = [
-    path("", include("devices.urls_api")),
-    path("", include("devices.urls_readings")),
 ]

@@ -39,6 +39,7 @@ INSTALLED_APPS = [
     "portal",
     "homes",
     "devices",
+    "readings",
     "onboarding",
     "integrations",
 ]
@@ -236,7 +237,7 @@ CELERY_BEAT_SCHEDULE = {
     # Nothing is lost when the broker or a worker dies: pending and due links are re-enqueued.
     "sweep-upstream-links": {"task": "integrations.tasks.sweep", "schedule": 60.0},
     # Checked uploads never confirmed within UPLOAD_PENDING_TTL_S: files deleted, rows "expired".
-    "expire-pending-uploads": {"task": "devices.tasks.expire_pending_uploads", "schedule": 3600.0},
+    "expire-pending-uploads": {"task": "readings.tasks.expire_pending_uploads", "schedule": 3600.0},
 }
 # Sync engine: attempts before a link is "failed", and how long a worker's claim on a link lasts.
 SYNC_MAX_ATTEMPTS = env.int("SYNC_MAX_ATTEMPTS", default=8)

@@ -52,11 +52,12 @@ urlpatterns = [
     path("invite/<str:token>/", views.accept_invitation, name="accept_invitation"),
     path("customers/", routes("homes.urls.customers")),
     path("homes/", routes("homes.urls.homes", "onboarding.urls.homes", "integrations.urls.homes")),
-    path("meters/", routes("homes.urls.meters")),
-    path("devices/", routes("devices.urls.devices", "integrations.urls.devices")),
+    path("meters/", routes("homes.urls.meters", "readings.urls.meters")),
+    path(
+        "devices/",
+        routes("devices.urls.devices", "readings.urls.devices", "integrations.urls.devices"),
+    ),
+    path("uploads/", routes("readings.urls.uploads")),
     path("integrations/", routes("integrations.urls.integrations")),
-    # The readings routes (uploads/, devices/<pk>/readings/…, meters/<pk>/readings/…), from the
-    # root until they move to the readings app and join the prefixes above (issue 16, point 1).
-    path("", include("devices.urls")),
     path("admin/", admin.site.urls),
 ]

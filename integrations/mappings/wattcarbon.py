@@ -15,8 +15,9 @@ from typing import Any
 from django.db import connection, models
 from django.utils import timezone
 
-from devices.models import Device, Reading, Series
+from devices.models import Device
 from homes.models import Customer, Home, Meter
+from readings.models import Reading, Series
 
 from .. import wattcarbon
 from ..adapters import Adapter, InDoubt, Parent, register

@@ -15,8 +15,8 @@ from django.db.models import Count, DateTimeField, IntegerField, OuterRef, Subqu
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
-from devices.models import Reading
 from homes.models import Meter
+from readings.models import Reading
 
 from .. import wattics
 from ..adapters import Adapter, FailurePlan, register

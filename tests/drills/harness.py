@@ -35,8 +35,7 @@ import redis
 from django.db import connection
 
 from devices import services as device_services
-from devices.models import Device, Reading, Series
-from devices.readings import import_readings, series_for
+from devices.models import Device
 from homes import services as home_services
 from homes.directory import lookup_utilities
 from homes.models import Customer, Home, Meter
@@ -48,6 +47,9 @@ from integrations.sandbox.wattcarbon import SANDBOX_API_KEY, SANDBOX_EMAIL, Watt
 from integrations.sandbox.wattics import SANDBOX_PASSWORD, SANDBOX_USERNAME, WatticsEmulator
 from integrations.sandbox.wattshift import DEFAULT_API_KEY, WattShiftEmulator
 from portal.celery import app
+from readings.models import Reading, Series
+from readings.store import series_for
+from readings.uploads import import_readings
 
 ROOT = Path(__file__).resolve().parents[2]
 

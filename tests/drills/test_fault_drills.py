@@ -18,13 +18,14 @@ import pytest
 from django.conf import settings
 from django.db import OperationalError
 
-from devices.models import Reading, Upload, UploadStatus
-from devices.readings import check_upload, confirm_upload, import_readings, series_for
 from homes.directory import lookup_utilities
 from homes.models import Meter
 from integrations import engine
 from integrations.models import LinkState, SyncChunk, UpstreamLink
 from integrations.sandbox.wattics import MEASUREMENTS_PATH
+from readings.models import Reading, Upload, UploadStatus
+from readings.store import series_for
+from readings.uploads import check_upload, confirm_upload, import_readings
 
 from .harness import (
     YEAR_HOURS,

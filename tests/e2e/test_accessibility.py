@@ -19,8 +19,7 @@ from io import BytesIO
 import pytest
 from playwright.sync_api import expect
 
-from devices import readings
-from devices.models import Device, UploadStatus
+from devices.models import Device
 from homes import services as home_services
 from homes.models import Customer, Home, Meter
 from integrations import webhooks
@@ -28,6 +27,8 @@ from integrations.models import UpstreamLink, WebhookEvent
 from integrations.sandbox import registry
 from portal.demo import DEMO_EMAIL, seed_demo
 from portal.models import Membership, Organization, Role, User
+from readings import store, uploads
+from readings.models import UploadStatus
 from tests.e2e.axe_check import AxeReport
 from tests.e2e.journey_steps import (
     hourly_csv,
@@ -63,8 +64,8 @@ def demo_with_data(demo) -> dict:
         (solar, hourly_csv(zone, datetime(2025, 1, 1), 60 * 24, solar_kwh)),
         (meter, hourly_csv(zone, datetime(2025, 1, 1), 60 * 24, household_kwh)),
     ):
-        upload = readings.import_readings(
-            readings.series_for(owner), BytesIO(content), filename=f"{owner.pk}-seed.csv"
+        upload = uploads.import_readings(
+            store.series_for(owner), BytesIO(content), filename=f"{owner.pk}-seed.csv"
         )
         assert upload.status == UploadStatus.STORED
     meter.wattics_stream_id = "demo-stream-1"

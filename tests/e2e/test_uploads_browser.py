@@ -12,8 +12,8 @@ import pytest
 from django.urls import reverse
 from playwright.sync_api import expect
 
-from devices import readings
-from devices.models import Reading, Upload, UploadStatus
+from readings import store, uploads
+from readings.models import Reading, Upload, UploadStatus
 
 pytestmark = [pytest.mark.browser, pytest.mark.timeout(180), pytest.mark.usefixtures("data_dir")]
 
@@ -106,8 +106,8 @@ def test_it_uploads_two_files_previews_both_and_stores_the_confirmed_one(
 
 def test_it_draws_the_charts_on_the_device_page(site_url, page, sign_in, artifacts, site, member):
     device = site["device"]
-    upload = readings.import_readings(
-        readings.series_for(device),
+    upload = uploads.import_readings(
+        store.series_for(device),
         BytesIO(_csv(datetime(2024, 2, 20), 30 * 24)),
         filename="seed.csv",
     )

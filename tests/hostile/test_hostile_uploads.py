@@ -30,9 +30,9 @@ from django.db.models import Count, Max, Sum
 from django.test import Client
 from django.urls import reverse
 
-from devices import readings
-from devices.models import Reading, Upload, UploadStatus
-from devices.readings_csv import (
+from readings import store
+from readings.models import Reading, Upload, UploadStatus
+from readings.parser import (
     DEFAULT_LIMITS,
     HourlyReadings,
     Issue,
@@ -183,8 +183,8 @@ def stored(device, meter) -> dict[str, Any]:
     start = int(datetime(2023, 6, 1, tzinfo=UTC).timestamp())
     epochs = array("q", range(start, start + 24 * 3600, 3600))
     for owner, value in ((device, 2.5), (meter, -1.25)):
-        series = readings.series_for(owner)
-        readings.store_readings(series, HourlyReadings(epochs, array("d", [value] * 24)))
+        series = store.series_for(owner)
+        store.store_readings(series, HourlyReadings(epochs, array("d", [value] * 24)))
     return _snapshot()
 
 
@@ -449,8 +449,8 @@ def test_it_exports_readings_as_numbers_only(client, device) -> None:
     values = [-1.5, 0.0, -0.0, 1e-300, 5e-324, 999_999_999.0, -1e8, 123.456, 0.1 + 0.2]
     start = int(datetime(2024, 3, 10, 3, tzinfo=UTC).timestamp())  # across a DST change
     epochs = array("q", range(start, start + 3600 * len(values), 3600))
-    series = readings.series_for(device)
-    readings.store_readings(series, HourlyReadings(epochs, array("d", values)))
+    series = store.series_for(device)
+    store.store_readings(series, HourlyReadings(epochs, array("d", values)))
     # What the database kept (SQLite keeps -0.0 as 0.0): the export must give back exactly that.
     kept = list(
         Reading.objects.filter(series=series)

@@ -32,9 +32,9 @@ from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
 from devices import kinds
-from devices.readings import report_to_dict
-from devices.readings_csv import Issue, Report, parse_readings, report_to_csv
 from integrations import spark, wattcarbon, wattics, wattshift
+from readings.parser import Issue, Report, parse_readings, report_to_csv
+from readings.parser.report import report_to_dict
 
 BOUNDED = settings(
     max_examples=150,

@@ -254,8 +254,8 @@ def test_it_updates_rather_than_creates_again_when_the_record_changes_during_its
 def test_it_uploads_a_year_of_readings_as_twelve_monthly_calls_after_the_device(
     org, wattcarbon, wattcarbon_connection
 ):
-    from devices.models import Reading, Series
     from portal.signals import readings_changed
+    from readings.models import Reading, Series
 
     device = new_device(org, commenced_operation_date=date(2024, 1, 1))
     series = Series.objects.create(organization=org, device=device, quantity="generation")

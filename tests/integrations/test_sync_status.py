@@ -11,7 +11,6 @@ from django.core.cache import cache
 from django.core.management import call_command
 from django.core.management.base import CommandError
 
-from devices.readings import import_readings, series_for
 from homes import services as home_services
 from homes.models import Meter
 from integrations import engine
@@ -19,6 +18,8 @@ from integrations.clients import forget_clients
 from integrations.models import LinkState, UpstreamLink
 from integrations.sandbox import registry
 from portal.demo import seed_demo
+from readings.store import series_for
+from readings.uploads import import_readings
 
 pytestmark = pytest.mark.django_db
 

@@ -13,7 +13,6 @@ from django.contrib.contenttypes.models import ContentType
 from django.urls import reverse
 from django.utils import timezone
 
-from devices.models import Reading, Series
 from homes import services as home_services
 from homes.models import Meter
 from integrations import engine, services
@@ -28,6 +27,7 @@ from integrations.sandbox.wattics import (
 )
 from integrations.wattics import retry_delay_s
 from portal.signals import readings_changed
+from readings.models import Reading, Series
 from tests.factories import HomeFactory, MeterFactory
 
 pytestmark = pytest.mark.django_db

@@ -10,7 +10,6 @@ from django.contrib.contenttypes.models import ContentType
 from django.urls import reverse
 from django.utils import timezone
 
-from devices.models import Reading, Series
 from homes import services as home_services
 from integrations import engine, services
 from integrations.clients import forget_clients
@@ -19,6 +18,7 @@ from integrations.models import Connection, LinkState, UpstreamLink
 from integrations.sandbox.base import RunningEmulator
 from integrations.sandbox.wattics import WatticsEmulator
 from portal.signals import readings_changed
+from readings.models import Reading, Series
 from tests.factories import HomeFactory, MeterFactory
 
 pytestmark = pytest.mark.django_db

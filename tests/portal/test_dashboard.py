@@ -5,7 +5,7 @@ import io
 import pytest
 from django.urls import reverse
 
-from devices import readings
+from readings import store, uploads
 from tests.factories import DeviceFactory
 
 
@@ -16,8 +16,8 @@ def test_it_counts_what_the_organization_has_and_lists_its_recent_uploads(
     settings.DATA_DIR = tmp_path
     device = DeviceFactory(organization=org)
     DeviceFactory.create_batch(2, organization=other_org)
-    readings.check_upload(
-        readings.series_for(device),
+    uploads.check_upload(
+        store.series_for(device),
         io.BytesIO(b"datetime,value_kwh\n2024-01-01T00:00:00Z,1\n"),
         filename="mine.csv",
         user=owner,

@@ -12,10 +12,6 @@ from django.http import HttpRequest, HttpResponse
 from django.urls import URLPattern, URLResolver, get_resolver, include, path
 from django.urls.resolvers import RegexPattern
 
-# Readings routes still declared with their full paths at the root; they join the prefixes in
-# portal/urls.py when they move to the readings app (issue 16, point 1). Do not add to this.
-MOVING_TO_READINGS = {"devices.urls_api", "devices.urls_readings"}
-
 
 def _declared_in() -> dict[int, str]:
     """Which module's route list holds each route (for the lists mounted by portal.urls.routes)."""
@@ -64,18 +60,14 @@ def prefix_modules() -> dict[str, set[str]]:
 
 def test_it_declares_every_top_level_prefix_in_exactly_one_urls_module():
     modules = prefix_modules()
-    shared = {
-        prefix: sorted(where)
-        for prefix, where in modules.items()
-        if len(where) > 1 and len(where - MOVING_TO_READINGS) != 1
-    }
+    shared = {prefix: sorted(where) for prefix, where in modules.items() if len(where) > 1}
     assert not shared, f"prefixes declared in more than one urls module: {shared}"
 
 
 def test_it_declares_the_apps_prefixes_in_portal_urls():
     modules = prefix_modules()
-    for prefix in ("customers", "homes", "meters", "devices", "integrations"):
-        assert modules[prefix] - MOVING_TO_READINGS == {"portal.urls"}, prefix
+    for prefix in ("customers", "homes", "meters", "devices", "uploads", "integrations"):
+        assert modules[prefix] == {"portal.urls"}, prefix
 
 
 def test_it_finds_a_prefix_declared_again_in_an_included_module():

@@ -10,9 +10,9 @@ import pytest
 from django.contrib.contenttypes.models import ContentType
 from django.urls import URLPattern, URLResolver, get_resolver
 
-from devices import readings
 from integrations.models import ChargeReport, UpstreamLink, WebhookEndpoint, WebhookEvent
 from portal.models import Invitation, Membership
+from readings import store, uploads
 from tests.factories import DeviceFactory, HomeFactory, MeterFactory
 
 SECRET = "VICTIM-7f3a"  # appears in every record of the victim organization
@@ -77,8 +77,8 @@ def victim(org, owner, settings, tmp_path):
         "link": link,
         "event": event,
         "report": report,
-        "upload": readings.check_upload(
-            readings.series_for(meter),
+        "upload": uploads.check_upload(
+            store.series_for(meter),
             io.BytesIO(b"datetime,value_kwh\n2024-01-01T00:00:00Z,1\n"),
             filename=f"{SECRET}.csv",
             user=owner,

@@ -1,0 +1,28 @@
+from __future__ import annotations
+
+from django.apps import AppConfig
+
+
+class ReadingsConfig(AppConfig):
+    name = "readings"
+    verbose_name = "Readings and uploads"
+    default_auto_field = "django.db.models.BigAutoField"
+
+    def ready(self) -> None:
+        from django.db.models.signals import pre_delete
+
+        from portal.dashboard import NavItem, Panel, register_nav, register_panel
+
+        from .models import Series
+        from .store import lock_series_before_delete
+        from .views import recent_uploads
+
+        pre_delete.connect(
+            lock_series_before_delete,
+            sender=Series,
+            dispatch_uid="readings.lock_series_before_delete",
+        )
+        register_panel(
+            Panel("uploads", "readings/_dashboard_uploads.html", recent_uploads, order=20)
+        )
+        register_nav(NavItem("Uploads", "upload_list", order=45, icon="bi-cloud-arrow-up"))

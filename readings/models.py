@@ -1,0 +1,139 @@
+"""Interval readings: a series per device or meter, its hourly readings, and the files uploaded.
+
+The tables keep the names they had in the devices app (``devices_series``, ``devices_reading``,
+``devices_upload``): the models moved, the data did not.
+"""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.db import models
+
+from devices.models import Device
+from homes.models import Meter
+from portal.tenancy import OrgOwned
+
+
+class SeriesQuantity(models.TextChoices):
+    """What a series measures; the sign convention follows WattCarbon (positive = generation or savings)."""
+
+    GENERATION = "generation", "Generation / savings"
+    CONSUMPTION = "consumption", "Consumption"
+
+
+class Series(OrgOwned):
+    """The hourly kWh readings of one device (generation or savings) or one meter (consumption)."""
+
+    device = models.OneToOneField(
+        Device, on_delete=models.CASCADE, null=True, blank=True, related_name="series"
+    )
+    meter = models.OneToOneField(
+        Meter, on_delete=models.CASCADE, null=True, blank=True, related_name="series"
+    )
+    quantity = models.CharField(max_length=20, choices=SeriesQuantity.choices)
+    first_instant = models.DateTimeField(null=True, blank=True)
+    last_instant = models.DateTimeField(null=True, blank=True)
+    reading_count = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        db_table = "devices_series"
+        verbose_name_plural = "series"
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(device__isnull=False, meter__isnull=True)
+                | models.Q(device__isnull=True, meter__isnull=False),
+                name="series_has_one_owner",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"Readings of {self.owner}"
+
+    @property
+    def owner(self) -> Device | Meter:
+        return self.device if self.device_id else self.meter
+
+    @property
+    def timezone(self) -> str:
+        return self.owner.home.timezone or self.organization.timezone
+
+
+class Reading(models.Model):
+    """One hourly value (kWh) of a series at a UTC instant: the big table, keyed by (series, instant)."""
+
+    pk = models.CompositePrimaryKey("series_id", "instant")
+    # No database foreign key and no index of its own: the primary key (series, instant) serves
+    # every lookup, and checking the key row by row doubled the cost of loading new data (bench/ingest).
+    # Writes go only through readings.store.store_readings (which locks the series); deletes
+    # cascade through Django after waiting for a running store (lock_series_before_delete).
+    series = models.ForeignKey(
+        Series,
+        on_delete=models.CASCADE,
+        related_name="readings",
+        db_index=False,
+        db_constraint=False,
+    )
+    instant = models.DateTimeField(help_text="Start of the hour, UTC.")
+    value_kwh = models.FloatField()
+
+    class Meta:
+        db_table = "devices_reading"
+        ordering = ["series", "instant"]
+
+    def __str__(self) -> str:
+        return f"{self.instant:%Y-%m-%d %H:%M}Z {self.value_kwh} kWh"
+
+
+class UploadStatus(models.TextChoices):
+    """Where an uploaded file stands."""
+
+    PREVIEW = "preview", "Checked, waiting for confirmation"
+    PROCESSING = "processing", "Processing"
+    STORED = "stored", "Stored"
+    REJECTED = "rejected", "Rejected"
+    FAILED = "failed", "Failed"
+    EXPIRED = "expired", "Expired (never confirmed)"
+    DISCARDED = "discarded", "Discarded"
+
+
+# An upload in one of these holds a file in DATA_DIR/uploads/ (its ``stored_file``) until it is
+# stored, discarded or expired: what the per-organization cap counts and the expiry sweep removes.
+PENDING_STATUSES = (UploadStatus.PREVIEW, UploadStatus.PROCESSING, UploadStatus.FAILED)
+
+
+class Upload(OrgOwned):
+    """A file of readings someone uploaded: who, when, what it held and what became of it."""
+
+    series = models.ForeignKey(Series, on_delete=models.CASCADE, related_name="uploads")
+    uploaded_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    filename = models.CharField(max_length=255)
+    sha256 = models.CharField(max_length=64)
+    size_bytes = models.PositiveBigIntegerField(default=0)
+    rows = models.PositiveIntegerField(default=0)
+    inserted = models.PositiveIntegerField(default=0)
+    updated = models.PositiveIntegerField(default=0)
+    unchanged = models.PositiveIntegerField(default=0)
+    first_instant = models.DateTimeField(null=True, blank=True)
+    last_instant = models.DateTimeField(null=True, blank=True)
+    status = models.CharField(
+        max_length=12, choices=UploadStatus.choices, default=UploadStatus.PREVIEW
+    )
+    report = models.JSONField(default=dict, blank=True)
+    progress = models.PositiveSmallIntegerField(default=0, help_text="Percent, while processing.")
+    stored_file = models.CharField(
+        max_length=300, blank=True, help_text="Where the file waits for confirmation."
+    )
+    stored_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        db_table = "devices_upload"
+        ordering = ["-created_at", "-pk"]
+        indexes = [
+            models.Index(fields=["organization", "-created_at"]),
+            models.Index(fields=["status", "updated_at"]),  # the expiry sweep, the cap
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.filename} ({self.get_status_display().lower()})"

@@ -1,0 +1,272 @@
+"""The parser's vocabulary: limits, the series context, the report's and the result's types, the
+units and layouts it reads, and small helpers every step uses."""
+
+from __future__ import annotations
+
+from array import array
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+from operator import itemgetter
+from typing import Literal
+
+import numpy as np
+
+Severity = Literal["error", "warning"]
+
+
+# The fast path's slices of a time: the date, then the clock with the suffix (offset, Z or none).
+_DATE_PART = itemgetter(slice(0, 10))
+
+
+_CLOCK_PART = itemgetter(slice(10, None))
+
+
+_HOUR = 3600
+
+
+_DAY = 86_400
+
+
+_EPOCH_ORDINAL = date(1970, 1, 1).toordinal()
+
+
+# Local seconds are counted from ordinal 0 in the hot loop (cheapest arithmetic); folding the
+# 1970 shift into the cached offsets saves a subtraction per row.
+_EPOCH_SHIFT = _EPOCH_ORDINAL * _DAY
+
+
+# Interval data before 1900 or after 2200 is a typo; bounding the range also bounds the work of
+# walking the zone's transitions over it.
+_MIN_ORDINAL = date(1900, 1, 2).toordinal()
+
+
+_MAX_ORDINAL = date(2199, 12, 30).toordinal()
+
+
+# "THH:MM:00" (or with a space) -> seconds into the day: the clock part of the fast path.
+_CLOCK = {
+    f"{sep}{hour:02d}:{minute:02d}:00": hour * 3600 + minute * 60
+    for sep in ("T", " ")
+    for hour in range(24)
+    for minute in range(60)
+}
+
+
+# Sub-hourly intervals that divide the hour and are summed into hours.
+_SUBHOURLY_S = (300, 600, 900, 1200, 1800)
+
+
+_TIME_COLUMNS = ("datetime", "start_datetime")
+
+
+_VALUE_COLUMNS = {"value_kwh": "kWh", "energy_kwh": "kWh", "value_wh": "Wh", "energy_wh": "Wh"}
+
+
+_CUSTOM_ID_COLUMN = "customid"
+
+
+# 1 TWh in one hour, over 100 times the largest power station: beyond it the unit is wrong, and
+# sums of such values could overflow a float.
+_MAX_KWH = 1e9
+
+
+# OWASP's list for CSV injection: a spreadsheet evaluates a cell that starts with one of these.
+_FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
+
+
+_MAX_CUSTOM_IDS = 100
+
+
+_MAX_GAPS = 20
+
+
+_MAX_DST_DAYS = 100
+
+
+# Equal to no UTC offset (nor to None, "naive"), so the first parsed row opens an offset run.
+_NO_RUN = object()
+
+
+@dataclass(frozen=True, slots=True)
+class Limits:
+    """What one upload may cost; a decade of 5-minute data fits the defaults."""
+
+    max_bytes: int = 100 * 1024 * 1024  # of text, after decompression (and of the upload itself)
+    max_rows: int = 5_000_000  # lines after the header
+    max_line_bytes: int = 4096
+    max_gzip_ratio: int = 100  # interval CSV compresses 6-11x; a bomb of blank lines ~1000x
+    max_issues: int = 1000  # stored per severity; the counts stay exact
+
+
+DEFAULT_LIMITS = Limits()
+
+
+@dataclass(frozen=True, slots=True)
+class SeriesContext:
+    """What the caller knows about the device, for the plausibility warnings."""
+
+    kind: str | None = None  # WattCarbon's device kind: "solar" enables the night checks
+    nameplate_kw: float | None = None
+    commenced_on: date | None = None  # local date; WattCarbon ignores data before it
+    custom_id: str | None = None  # the record's id: a customId column must name it
+
+
+@dataclass(frozen=True, slots=True)
+class Issue:
+    """One error or warning, located by file line (header = 1) and column as written."""
+
+    severity: Severity
+    row: int | None  # None: about the file as a whole
+    column: str | None
+    message: str
+    code: str  # stable machine name, e.g. "nonexistent_local_time"
+
+
+@dataclass(frozen=True, slots=True)
+class Gap:
+    """Missing hours between two readings: ``start`` is the first missing hour, ``end`` the next
+    reading (exclusive)."""
+
+    start: datetime  # UTC
+    end: datetime  # UTC
+    hours: int
+    start_local: datetime
+    end_local: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class DstDay:
+    """A local day in the data's range that is not 24 hours long."""
+
+    day: date
+    hours: float  # 23 or 25 for the usual daylight-saving changes
+    readings: int  # hourly readings the file gives for that local day
+    note: str
+
+
+@dataclass(frozen=True, slots=True)
+class Summary:
+    """What the file holds, for the upload preview."""
+
+    filename: str
+    timezone: str
+    rows_read: int  # data rows, blank lines not counted
+    readings: int  # hourly readings produced
+    first: datetime | None  # UTC start of the first hour
+    last: datetime | None  # UTC start of the last hour
+    first_local: datetime | None
+    last_local: datetime | None
+    source_interval_minutes: int | None
+    resampled: bool
+    unit: str  # of the value column in the file; readings are always kWh
+    delimiter: str
+    compressed: bool
+    custom_ids: tuple[str, ...]
+    duplicates_dropped: int
+    missing_hours: int
+    gap_count: int
+    gaps: tuple[Gap, ...]  # the first few
+    dst_days: tuple[DstDay, ...]
+    dst_day_count: int
+
+    @property
+    def expected_hours(self) -> int:
+        if self.first is None or self.last is None:
+            return 0
+        return int((self.last - self.first).total_seconds()) // _HOUR + 1
+
+    @property
+    def coverage(self) -> float:
+        """Share of the hours between first and last that have a reading."""
+        expected = self.expected_hours
+        return self.readings / expected if expected else 0.0
+
+
+@dataclass(frozen=True, slots=True)
+class Report:
+    """Every error and warning (the first ``max_issues`` of each, counts exact) and the summary."""
+
+    errors: tuple[Issue, ...]
+    warnings: tuple[Issue, ...]
+    error_count: int
+    warning_count: int
+    summary: Summary
+
+    @property
+    def ok(self) -> bool:
+        return self.error_count == 0
+
+
+@dataclass(frozen=True, slots=True)
+class HourlyReadings:
+    """The hourly series, sorted: UTC epoch seconds of each hour's start and its kWh."""
+
+    epochs: array[int]
+    values_kwh: array[float]
+
+    def __len__(self) -> int:
+        return len(self.epochs)
+
+    def __iter__(self) -> Iterator[tuple[datetime, float]]:
+        fromtimestamp = datetime.fromtimestamp
+        for epoch, value in zip(self.epochs, self.values_kwh, strict=True):
+            yield fromtimestamp(epoch, UTC), value
+
+    def arrays(self) -> tuple[array[int], array[float]]:
+        """The two columns as they are, for COPY or a chart without a datetime per row."""
+        return self.epochs, self.values_kwh
+
+
+@dataclass(frozen=True, slots=True)
+class ParseResult:
+    """The report and the readings that passed.
+
+    ``readings`` holds the valid subset even when the report has errors, so a preview can chart
+    it; store it only when ``ok`` (an upload is all or nothing).
+    """
+
+    report: Report
+    readings: HourlyReadings
+
+    @property
+    def ok(self) -> bool:
+        return self.report.ok
+
+
+Sink = Callable[[array, array], None]
+
+
+class _Rejected(Exception):
+    """The file as a whole is unusable: one message, no readings."""
+
+    def __init__(self, code: str, message: str, row: int | None = None) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+        self.row = row
+
+
+def _show(text: str, limit: int = 40) -> str:
+    """A user's cell, quoted and shortened for a message."""
+    text = text.strip()
+    if len(text) > limit:
+        text = text[: limit - 1] + "…"
+    return f"'{text}'"
+
+
+def _plural(n: int, one: str, many: str) -> str:
+    return f"{n:,} {one if n == 1 else many}"
+
+
+def _size_text(n: int) -> str:
+    return f"{n / (1 << 20):g} MB" if n >= 1 << 20 else f"{n:,} bytes"
+
+
+def _ints(epochs: array[int]) -> np.ndarray:
+    """An array('q') as a numpy view (no copy)."""
+    return np.frombuffer(epochs, dtype=np.int64) if len(epochs) else np.zeros(0, np.int64)
+
+
+def _floats(values: array[float]) -> np.ndarray:
+    return np.frombuffer(values, dtype=np.float64) if len(values) else np.zeros(0, np.float64)

@@ -1,0 +1,369 @@
+"""The PostgreSQL path of the store: binary ``COPY`` of a series' readings (DESIGN.md, "Storing
+readings"), straight into the table or through a staging table, and the streaming COPY that loads
+a new file while it is parsed (:class:`StreamingCopy`, the parser's sink)."""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import struct
+from array import array
+from datetime import datetime
+from typing import Any
+
+import numpy as np
+import psycopg
+from django.db import transaction
+from django.db.backends.base.base import BaseDatabaseWrapper
+from psycopg import pq
+from psycopg.adapt import Dumper
+
+from .counts import Outcome, StoreCounts, epoch, utc
+from .models import Reading
+
+# Rows per COPY buffer and per comparison query: bounds memory (~40 bytes a row) whatever the file.
+_CHUNK_ROWS = 65_536
+
+
+# PostgreSQL's binary formats (https://www.postgresql.org/docs/current/sql-copy.html#id-1.9.3.55.9.4):
+# a timestamptz is int64 microseconds since 2000-01-01 UTC, every field is preceded by its length.
+_PG_EPOCH_S = 946_684_800
+
+
+_COPY_SIGNATURE = b"PGCOPY\n\xff\r\n\x00" + bytes(8)  # signature, flags, header extension length
+
+
+_COPY_TRAILER = b"\xff\xff"
+
+
+_FIELD8 = struct.pack(">i", 8)
+
+
+_ZERO8 = bytes(8)
+
+
+_TIMESTAMPTZ_OID = 1184
+
+
+_FLOAT8_OID = 701
+
+
+_TIMESTAMPTZ_ARRAY_OID = 1185
+
+
+_FLOAT8_ARRAY_OID = 1022
+
+
+_TEMP_TABLE = "gridfolio_incoming_readings"
+
+
+def store_copy(
+    db: BaseDatabaseWrapper, series_id: int, epochs: array[int], values: array[float]
+) -> Outcome:
+    """The PostgreSQL path, chunk by chunk of the file, the cheapest case first:
+
+    1. One query compares the stored rows in the chunk's range with the chunk: two array
+       equalities, server-side, the chunk sent as binary array parameters. The same data again
+       costs one range read of the primary key and writes nothing.
+    2. The same query found no stored row in the range (a first upload, the next month): COPY
+       straight into the readings table, no staging, no conflict handling.
+    3. Otherwise the chunk goes through a temporary table: COPY it in, then one statement joins
+       it with the readings, counts the new and changed rows exactly and upserts only those.
+    """
+    db.ensure_connection()
+    table = db.ops.quote_name(Reading._meta.db_table)
+    copy_into_readings = f"COPY {table} (series_id, instant, value_kwh) FROM STDIN (FORMAT BINARY)"
+    # array_agg sees the rows in the subquery's (the primary key's) order: PostgreSQL documents
+    # this as what "usually" happens. Were it ever otherwise, the equality fails and the chunk
+    # takes the exact path (3): the shortcut can be missed, never wrong. An ORDER BY inside
+    # array_agg would sort the rows again on PostgreSQL 15 (~2x the cost of this query).
+    compare = (
+        "SELECT count(*), coalesce(array_agg(instant) = %s AND array_agg(value_kwh) = %s, false)"  # noqa: S608
+        f" FROM (SELECT instant, value_kwh FROM {table}"
+        " WHERE series_id = %s::int8 AND instant BETWEEN %s AND %s"
+        " ORDER BY series_id, instant) AS stored"
+    )
+    inserted = updated = unchanged = 0
+    changed_from: int | None = None
+    changed_to: int | None = None
+    staging = False
+    # Django's own cursors bind parameters client-side (as text); binary array parameters need
+    # a server-binding cursor. It shares the connection, so it is in the same transaction.
+    with psycopg.Cursor(db.connection) as cursor:
+        cursor.adapters.register_dumper(_TimestamptzArray, _TimestamptzArrayDumper)
+        cursor.adapters.register_dumper(_Float8Array, _Float8ArrayDumper)
+        for start in range(0, len(epochs), _CHUNK_ROWS):
+            chunk_epochs = epochs[start : start + _CHUNK_ROWS]
+            size = len(chunk_epochs)
+            micros = _be_micros(chunk_epochs)
+            doubles = _be_doubles(values[start : start + _CHUNK_ROWS])
+            cursor.execute(
+                compare,
+                (
+                    _TimestamptzArray(_binary_array(_TIMESTAMPTZ_OID, micros, size)),
+                    _Float8Array(_binary_array(_FLOAT8_OID, doubles, size)),
+                    series_id,
+                    utc(chunk_epochs[0]),
+                    utc(chunk_epochs[-1]),
+                ),
+            )
+            existing, same = cursor.fetchone()
+            if same:
+                unchanged += size
+                continue
+            if existing == 0:
+                _copy_rows(
+                    cursor, copy_into_readings, _row_template(series_id), micros, doubles, size
+                )
+                inserted += size
+                new_from, new_to = chunk_epochs[0], chunk_epochs[-1]
+            else:
+                if staging:
+                    cursor.execute(f"TRUNCATE {_TEMP_TABLE}")
+                else:
+                    # ON COMMIT DROP is the safety net; it is dropped below so that a second
+                    # store in the same transaction can create it again.
+                    cursor.execute(
+                        f"CREATE TEMPORARY TABLE {_TEMP_TABLE}"
+                        " (instant timestamptz NOT NULL, value_kwh float8 NOT NULL) ON COMMIT DROP"
+                    )
+                    staging = True
+                _copy_rows(
+                    cursor,
+                    f"COPY {_TEMP_TABLE} (instant, value_kwh) FROM STDIN (FORMAT BINARY)",
+                    _row_template(None),
+                    micros,
+                    doubles,
+                    size,
+                )
+                new_rows, changed_rows, first_changed, last_changed = _upsert_from_staging(
+                    cursor, table, series_id
+                )
+                inserted += new_rows
+                updated += changed_rows
+                unchanged += size - new_rows - changed_rows
+                if first_changed is None:
+                    continue
+                new_from, new_to = epoch(first_changed), epoch(last_changed)
+            changed_from = new_from if changed_from is None else min(changed_from, new_from)
+            changed_to = new_to if changed_to is None else max(changed_to, new_to)
+        if staging:
+            cursor.execute(f"DROP TABLE {_TEMP_TABLE}")
+    return Outcome(StoreCounts(inserted, updated, unchanged), changed_from, changed_to)
+
+
+class Abandoned(Exception):
+    """Sent to PostgreSQL as the reason a streaming COPY stops (its CopyFail message)."""
+
+
+class StreamingCopy:
+    """The parser's sink on PostgreSQL: each batch of rows is COPYed into the readings as it is
+    read, so the server stores one batch while the parser reads the next.
+
+    It starts (a savepoint, then a binary COPY) only when the first batch begins after the
+    series' last stored instant: a sorted file then collides with nothing. :meth:`finish`
+    keeps the rows only when the COPY succeeded and the parser's final series is exactly what
+    was sent (same rows, same order: digests of both columns); anything else (an error found
+    later, rows the whole-file checks sorted, dropped or resampled, a unique violation because
+    the file was not in order) rolls back to the savepoint, and the caller stores the final
+    series the usual way.
+    """
+
+    def __init__(
+        self, db: BaseDatabaseWrapper, using: str, series_id: int, last_instant: datetime | None
+    ) -> None:
+        self.db = db
+        self.using = using
+        self.template = _row_template(series_id)
+        self.after = None if last_instant is None else epoch(last_instant)
+        self.state = "idle"  # -> "copying" -> "done", or "off" (declined, or rolled back)
+        self.rows = 0
+        self.epoch_digest = hashlib.blake2b(digest_size=20)
+        self.value_digest = hashlib.blake2b(digest_size=20)
+        self.savepoint: str | None = None
+        self.cursor: psycopg.Cursor | None = None
+        self.stack = contextlib.ExitStack()
+        self.copy: Any = None
+
+    def __call__(self, epochs: array[int], values: array[float]) -> None:
+        if self.state == "idle":
+            if self.after is not None and epochs[0] <= self.after:
+                self.state = "off"
+                return
+            self.savepoint = transaction.savepoint_create(using=self.using)
+            self.cursor = self.stack.enter_context(psycopg.Cursor(self.db.connection))
+            table = self.db.ops.quote_name(Reading._meta.db_table)
+            self.copy = self.stack.enter_context(
+                self.cursor.copy(
+                    f"COPY {table} (series_id, instant, value_kwh) FROM STDIN (FORMAT BINARY)"
+                )
+            )
+            self.state = "copying"
+            self.copy.write(_COPY_SIGNATURE)
+        if self.state != "copying":
+            return
+        try:
+            self.copy.write(
+                _interleave(self.template, len(epochs), _be_micros(epochs), _be_doubles(values))
+            )
+        except psycopg.Error:
+            self._roll_back()
+            return
+        self.rows += len(epochs)
+        self.epoch_digest.update(epochs)
+        self.value_digest.update(values)
+
+    def finish(self, epochs: array[int], values: array[float]) -> bool:
+        """True when the rows are stored: the COPY ended well and sent exactly this series."""
+        if self.state != "copying":
+            return False
+        if (
+            self.rows != len(epochs)
+            or self.epoch_digest.digest() != hashlib.blake2b(epochs, digest_size=20).digest()
+            or self.value_digest.digest() != hashlib.blake2b(values, digest_size=20).digest()
+        ):
+            self._roll_back()
+            return False
+        try:
+            self.copy.write(_COPY_TRAILER)
+            self.stack.close()  # ends the COPY: waits for the server, raises what it refused
+        except psycopg.Error:
+            self._roll_back()
+            return False
+        transaction.savepoint_commit(self.savepoint, using=self.using)
+        self.state = "done"
+        return True
+
+    def abort(self) -> None:
+        if self.state == "copying":
+            self._roll_back()
+
+    def _roll_back(self) -> None:
+        # CopyFail ends the COPY if it is still open; the server's own error (a unique
+        # violation) may surface instead. Either way the savepoint undoes what was sent.
+        with contextlib.suppress(psycopg.Error, Abandoned):
+            self.stack.__exit__(Abandoned, Abandoned("the file is stored another way"), None)
+        self.stack = contextlib.ExitStack()
+        transaction.savepoint_rollback(self.savepoint, using=self.using)
+        self.state = "off"
+
+
+def _upsert_from_staging(
+    cursor: Any, table: str, series_id: int
+) -> tuple[int, int, datetime | None, datetime | None]:
+    """One statement: the rows that differ (new or another value) are counted and upserted.
+
+    The data-modifying CTE and the final SELECT see the same snapshot, so ``changed`` is what
+    was there before the upsert; with the series row locked nobody else writes this series, so
+    the counts are exact (ON CONFLICT ... WHERE still guards a writer that bypasses the lock).
+    """
+    cursor.execute(
+        f"""
+        WITH changed AS MATERIALIZED (
+            SELECT i.instant, i.value_kwh, r.instant IS NULL AS is_new
+            FROM {_TEMP_TABLE} i
+            LEFT JOIN {table} r ON r.series_id = %(series)s::int8 AND r.instant = i.instant
+            WHERE r.value_kwh IS DISTINCT FROM i.value_kwh
+        ), upserted AS (
+            INSERT INTO {table} AS r (series_id, instant, value_kwh)
+            SELECT %(series)s::int8, instant, value_kwh FROM changed
+            ON CONFLICT (series_id, instant) DO UPDATE SET value_kwh = excluded.value_kwh
+            WHERE r.value_kwh IS DISTINCT FROM excluded.value_kwh
+        )
+        SELECT count(*) FILTER (WHERE is_new), count(*) FILTER (WHERE NOT is_new),
+               min(instant), max(instant)
+        FROM changed
+        """,  # noqa: S608 (the table names are the model's, quoted; values are parameters)
+        {"series": series_id},
+    )
+    new_rows, changed_rows, first_changed, last_changed = cursor.fetchone()
+    return new_rows, changed_rows, first_changed, last_changed
+
+
+def _copy_rows(
+    cursor: Any, statement: str, template: bytes, micros: bytes, doubles: bytes, n: int
+) -> None:
+    """One binary COPY of n rows (the caller's chunk keeps the buffer bounded)."""
+    with cursor.copy(statement) as copy:
+        copy.write(_COPY_SIGNATURE)
+        copy.write(_interleave(template, n, micros, doubles))
+        copy.write(_COPY_TRAILER)
+
+
+def _row_template(series_id: int | None) -> bytes:
+    """One binary COPY row with zeroed instant and value: (series_id,) instant, value_kwh."""
+    if series_id is None:
+        return struct.pack(">h", 2) + _FIELD8 + _ZERO8 + _FIELD8 + _ZERO8
+    return (
+        struct.pack(">h", 3)
+        + _FIELD8
+        + struct.pack(">q", series_id)
+        + _FIELD8
+        + _ZERO8
+        + _FIELD8
+        + _ZERO8
+    )
+
+
+def _interleave(template: bytes, n: int, micros: bytes, doubles: bytes) -> bytearray:
+    """``n`` copies of the row template with each row's instant and value written in place.
+
+    The last two fields of the template are the instant and the value; extended-slice
+    assignment copies one byte position of every row at once, so the per-row work runs in C
+    (~30 ms a million rows) and no tuple is built per row.
+    """
+    width = len(template)
+    value_at = width - 8
+    instant_at = value_at - 12
+    buffer = bytearray(template) * n
+    for k in range(8):
+        buffer[instant_at + k :: width] = micros[k::8]
+        buffer[value_at + k :: width] = doubles[k::8]
+    return buffer
+
+
+def _be_micros(epochs: array[int]) -> bytes:
+    """Epoch seconds as PostgreSQL timestamptz: big-endian int64 microseconds since 2000."""
+    seconds = np.frombuffer(epochs, dtype=np.int64) if len(epochs) else np.zeros(0, np.int64)
+    return ((seconds - _PG_EPOCH_S) * 1_000_000).astype(">i8").tobytes()
+
+
+def _be_doubles(values: array[float]) -> bytes:
+    doubles = np.frombuffer(values, dtype=np.float64) if len(values) else np.zeros(0)
+    return doubles.astype(">f8").tobytes()
+
+
+def _binary_array(element_oid: int, be_items: bytes, n: int) -> bytes:
+    """A one-dimensional PostgreSQL array in binary form, from ``n`` 8-byte big-endian items."""
+    header = struct.pack(">iiIii", 1, 0, element_oid, n, 1)  # ndim, has nulls, type, length, lbound
+    items = bytearray(_FIELD8 + _ZERO8) * n
+    for k in range(8):
+        items[4 + k :: 12] = be_items[k::8]
+    return header + items
+
+
+class _TimestamptzArray:
+    """A timestamptz[] query parameter, already in binary form."""
+
+    __slots__ = ("data",)
+
+    def __init__(self, data: bytes) -> None:
+        self.data = data
+
+
+class _Float8Array(_TimestamptzArray):
+    """A float8[] query parameter, already in binary form."""
+
+    __slots__ = ()
+
+
+class _TimestamptzArrayDumper(Dumper):
+    format = pq.Format.BINARY
+    oid = _TIMESTAMPTZ_ARRAY_OID
+
+    def dump(self, obj: _TimestamptzArray) -> bytes:
+        return obj.data
+
+
+class _Float8ArrayDumper(_TimestamptzArrayDumper):
+    oid = _FLOAT8_ARRAY_OID

@@ -1,0 +1,134 @@
+"""Write operations on uploads waiting for confirmation: discarding one, expiring those never
+confirmed. (Checking, confirming and importing a file are ``readings.uploads``.)
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+
+from django.db import transaction
+from django.utils import timezone
+
+from . import uploads
+from .models import PENDING_STATUSES, Upload, UploadStatus
+
+log = logging.getLogger(__name__)
+
+# What a member may throw away: a checked upload waiting for confirmation, or one whose storing
+# failed (its file is kept for a retry). One being processed is a worker's until it is done.
+DISCARDABLE = (UploadStatus.PREVIEW, UploadStatus.FAILED)
+
+
+@dataclass(frozen=True, slots=True)
+class ExpirySweep:
+    """What one sweep did."""
+
+    expired: int  # uploads marked expired (their kept files deleted)
+    orphans_removed: int  # old files in DATA_DIR/uploads/ that no waiting upload names
+
+
+def expire_pending_uploads(*, now: datetime | None = None) -> ExpirySweep:
+    """Expire every upload that has waited for confirmation longer than UPLOAD_PENDING_TTL_S
+    (since its last change): its kept file is deleted and its row marked EXPIRED, so the Uploads
+    page still lists it and its page says what happened. Then delete the files of DATA_DIR/uploads/
+    older than that which no waiting upload names (a device deleted with its uploads, a process
+    killed in the middle of a check).
+
+    One short transaction per upload rather than one for the sweep: an upload being stored (its
+    row locked by ``uploads.confirm_upload``) is skipped, not waited for, and one bad row does not
+    undo the others.
+    """
+    now = now or timezone.now()
+    cutoff = uploads.pending_cutoff(now)
+    overdue = (
+        Upload.objects.filter(status__in=PENDING_STATUSES, updated_at__lt=cutoff)
+        .exclude(stored_file="")
+        .values_list("pk", flat=True)
+    )
+    expired = sum(_expire(pk, cutoff, now) for pk in list(overdue))
+    return ExpirySweep(expired, _remove_orphans(cutoff))
+
+
+def _expire(pk: int, cutoff: datetime, now: datetime) -> bool:
+    with transaction.atomic():
+        upload = (
+            Upload.objects.select_for_update(skip_locked=True)
+            .filter(pk=pk, status__in=PENDING_STATUSES, updated_at__lt=cutoff)
+            .exclude(stored_file="")
+            .first()
+        )
+        if upload is None:
+            return False  # confirmed, discarded, or being stored meanwhile
+        kept = upload.stored_file
+        Upload.objects.filter(pk=pk).update(
+            status=UploadStatus.EXPIRED, stored_file="", progress=0, updated_at=now
+        )
+        transaction.on_commit(lambda: _remove_kept_file(kept))
+    return True
+
+
+def discard_upload(upload: Upload) -> Upload:
+    """Throw away an upload waiting for confirmation: its kept file deleted, its row DISCARDED
+    (still listed: the Uploads page keeps the record of what was uploaded and what became of it).
+    An upload in another status (stored, or taken by a worker meanwhile) is returned unchanged:
+    the caller tells by its status.
+    """
+    with transaction.atomic():
+        locked = Upload.objects.select_for_update(of=("self",)).get(pk=upload.pk)
+        if locked.status in DISCARDABLE:
+            kept = locked.stored_file
+            locked.status = UploadStatus.DISCARDED
+            locked.stored_file = ""
+            locked.progress = 0
+            locked.save(update_fields=["status", "stored_file", "progress", "updated_at"])
+            if kept:
+                transaction.on_commit(lambda: _remove_kept_file(kept))
+    for field in ("status", "stored_file", "progress", "updated_at"):
+        setattr(upload, field, getattr(locked, field))
+    return upload
+
+
+def _remove_kept_file(name: str) -> bool:
+    """Delete a file an upload kept, only if it is under DATA_DIR/uploads/ (the column is ours,
+    but a path out of it is not worth trusting to an unlink)."""
+    path = Path(name)
+    try:
+        if not path.resolve().is_relative_to(uploads.uploads_dir().resolve()):
+            log.warning("not deleting %s: it is outside DATA_DIR/uploads/", name)
+            return False
+        path.unlink(missing_ok=True)
+    except OSError:
+        log.warning("could not delete the kept upload file %s", name, exc_info=True)
+        return False
+    return True
+
+
+def _remove_orphans(cutoff: datetime) -> int:
+    root = uploads.uploads_dir()
+    limit = cutoff.timestamp()
+    old = [
+        path
+        for folder in (root, root / "incoming")
+        if folder.is_dir()
+        for path in folder.glob("*.bin")
+        if _modified_before(path, limit)
+    ]
+    if not old:
+        return 0
+    named = {
+        Path(name).resolve()
+        for name in Upload.objects.filter(status__in=PENDING_STATUSES)
+        .exclude(stored_file="")
+        .values_list("stored_file", flat=True)
+    }
+    return sum(_remove_kept_file(str(path)) for path in old if path.resolve() not in named)
+
+
+def _modified_before(path: Path, limit: float) -> bool:
+    try:
+        return path.is_file() and path.stat().st_mtime < limit
+    except OSError:  # removed meanwhile (a confirm, a discard)
+        return False

@@ -1,0 +1,31 @@
+"""Celery tasks of the readings upload: thin, each calls one function. A big file is checked, and
+later stored, by a worker while the page polls the Upload row (``readings.background``); the
+hourly beat expires uploads never confirmed (``readings.services``).
+
+The task names are the ones they had in the devices app (the beat schedule and any message still
+queued from before the move name them so).
+"""
+
+from __future__ import annotations
+
+from celery import shared_task
+
+from . import background, services
+
+
+@shared_task(name="readings.tasks.check_upload_task", acks_late=True, ignore_result=True)
+def check_upload_task(upload_id: int) -> str:
+    """Check a big uploaded file (PROCESSING -> PREVIEW or REJECTED)."""
+    return background.run_background_check(upload_id)
+
+
+@shared_task(name="readings.tasks.confirm_upload_task", acks_late=True, ignore_result=True)
+def confirm_upload_task(upload_id: int) -> str:
+    """Store a big checked upload (PROCESSING -> STORED, REJECTED or FAILED)."""
+    return background.run_background_confirm(upload_id)
+
+
+@shared_task(name="readings.tasks.expire_pending_uploads", ignore_result=True)
+def expire_pending_uploads() -> int:
+    """Hourly (beat): delete the files of uploads never confirmed within UPLOAD_PENDING_TTL_S."""
+    return services.expire_pending_uploads().expired
