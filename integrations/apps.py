@@ -23,7 +23,7 @@ class IntegrationsConfig(AppConfig):
         from portal.signals import readings_changed, record_changed, register_delete_blocker
 
         from . import demo, eager, receivers, views
-        from .mappings import spark, wattcarbon, wattics, wattshift  # noqa: F401 - registers the adapters
+        from .adapters import spark, wattcarbon, wattics, wattshift  # noqa: F401 - registers the adapters
         from .models import UpstreamLink
 
         record_changed.connect(

@@ -39,7 +39,7 @@ from django.db.models.functions import Coalesce
 from django.utils import timezone
 from kombu.exceptions import OperationalError as BrokerUnavailable
 
-from .adapters import (
+from .adapters.base import (
     ADAPTERS,
     Adapter,
     FailurePlan,

@@ -21,8 +21,8 @@ from portal.models import Role
 from portal.tenancy import get_for_org_or_404, org_required
 
 from . import engine, prices, services, webhooks
+from .adapters.wattics import streams_behind
 from .forms import ChargeReportForm, ConnectionForm, RemoteIdForm, SandboxOutageForm, WebhookForm
-from .mappings.wattics import streams_behind
 from .models import (
     Connection,
     LinkState,

@@ -18,7 +18,7 @@ from integrations.sandbox.wattcarbon import SANDBOX_API_KEY, SANDBOX_EMAIL, Watt
 
 SANDBOX = Path(__file__).resolve().parents[2] / "integrations" / "sandbox"
 
-# What an emulator must not import: the portal's clients, their HTTP base, the payload mappings,
+# What an emulator must not import: the portal's clients, their HTTP base, the adapters,
 # and the portal's own vocabulary (devices/kinds.py, integrations/vocabulary/).
 FORBIDDEN = (
     "integrations.wattcarbon",
@@ -27,7 +27,7 @@ FORBIDDEN = (
     "integrations.wattics",
     "integrations.http",
     "integrations.clients",
-    "integrations.mappings",
+    "integrations.adapters",
     "integrations.vocabulary",
     "devices.kinds",
 )
@@ -80,14 +80,14 @@ def test_it_notices_a_client_import_written_in_any_form(tmp_path: Path) -> None:
         "from .. import http\n"
         "def later():\n"
         "    from devices.kinds import KINDS\n"
-        "    import integrations.mappings.wattics\n"
+        "    import integrations.adapters.wattics\n"
     )
 
     assert forbidden_imports(sample) == [
         "devices.kinds",
         "devices.kinds.KINDS",
+        "integrations.adapters.wattics",
         "integrations.http",
-        "integrations.mappings.wattics",
         "integrations.wattcarbon",
         "integrations.wattcarbon.DEVICE_KINDS",
         "integrations.wattshift",
