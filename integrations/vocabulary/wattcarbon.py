@@ -10,7 +10,7 @@ Enum values. The seed shows ONE value of each enum field below (SEED_VALUES). Ev
 these lists is OUR ASSUMPTION: WattCarbon publishes no full list. A value the platform refuses comes
 back as a 422 naming the field and what it takes, and the link is rejected with those words
 (`WattCarbonClient.error_message`). Then change the list here, in docs/upstreams/wattcarbon.md, and
-in the emulator's own copy (integrations/sandbox/wattcarbon_vocabulary.py), which this module must
+in the emulator's own copy (integrations/sandbox/wattcarbon/vocabulary.py), which this module must
 never feed.
 """
 
