@@ -98,7 +98,7 @@ class Measured:
 
 
 def month_keys(hours: int) -> list[str]:
-    from integrations.mappings.wattcarbon import month_keys as keys
+    from integrations.adapters.wattcarbon import month_keys as keys
 
     return keys(fx.YEAR_START, fx.YEAR_START + timedelta(hours=hours - 1))
 
@@ -230,7 +230,7 @@ def _bare_spec(
 ) -> dict[str, Any]:
     """What the bare loop sends: the engine's own device bodies, and how to rebuild the CSVs."""
     from devices.models import Device
-    from integrations.adapters import adapters_for
+    from integrations.adapters.base import adapters_for
     from integrations.models import Channel
     from integrations.sandbox.wattcarbon import SANDBOX_API_KEY, SANDBOX_EMAIL
 

@@ -22,8 +22,14 @@ class IntegrationsConfig(AppConfig):
         from portal.demo import register_seeder
         from portal.signals import readings_changed, record_changed, register_delete_blocker
 
-        from . import demo, eager, receivers, views
-        from .mappings import spark, wattcarbon, wattics, wattshift  # noqa: F401 - registers the adapters
+        from . import (
+            demo,
+            eager,
+            receivers,
+            tasks,  # noqa: F401 - registers the task names integrations.queue sends
+            views,
+        )
+        from .adapters import spark, wattcarbon, wattics, wattshift  # noqa: F401 - registers the adapters
         from .models import UpstreamLink
 
         record_changed.connect(

@@ -39,7 +39,8 @@ from django.db.models.functions import Coalesce
 from django.utils import timezone
 from kombu.exceptions import OperationalError as BrokerUnavailable
 
-from .adapters import (
+from . import queue
+from .adapters.base import (
     ADAPTERS,
     Adapter,
     FailurePlan,
@@ -227,10 +228,8 @@ def enqueue(link_id: int) -> None:
 
 
 def _send(link_id: int) -> None:
-    from . import tasks
-
     try:
-        tasks.sync_link.delay(link_id)
+        queue.enqueue(queue.SYNC_LINK, link_id)
     except BrokerUnavailable:
         logger.warning("Broker unavailable: link %s waits for the sweep.", link_id, exc_info=True)
 

@@ -1,7 +1,9 @@
-"""Write operations on connections and links (the Integrations page, the commands, the admin)."""
+"""Write operations on connections, links and webhooks: the one write surface of the views, the
+commands and the tasks of integrations (the engine's own writes stay in engine.py)."""
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
 from django.core.exceptions import ValidationError
@@ -9,9 +11,10 @@ from django.db import transaction
 from django.utils import timezone
 
 from devices.models import Device
+from portal.models import Organization
 from portal.records import save_record
 
-from . import engine
+from . import crypto, engine, webhooks
 from .clients import CallLog, build_client, forget_clients
 from .http import UpstreamError
 from .models import (
@@ -21,6 +24,7 @@ from .models import (
     LinkState,
     Platform,
     UpstreamLink,
+    WebhookEndpoint,
     WebhookEvent,
 )
 
@@ -212,3 +216,83 @@ def create_again(link: UpstreamLink) -> bool:
         if changed:
             engine.enqueue(link.pk)
     return bool(changed)
+
+
+# --- links: the board's buttons and `manage.py sync_now` ----------------------------------------
+def pause_link(link: UpstreamLink) -> None:
+    """Send nothing for this link until a person resumes it."""
+    UpstreamLink.objects.filter(pk=link.pk).update(paused=True)
+
+
+def resume_link(link: UpstreamLink) -> None:
+    """Lift a pause (a person's, or the refused credentials') and queue the link now."""
+    with transaction.atomic():
+        UpstreamLink.objects.filter(pk=link.pk).update(paused=False, paused_for_credentials=False)
+        engine.retry_links([link.pk])
+
+
+def retry_links(link_ids: Iterable[int]) -> int:
+    """Put failed, rejected or waiting links back in the queue now ("Sync now", "Retry")."""
+    return engine.retry_links(link_ids)
+
+
+def sync_now(organization_id: int | None = None) -> dict[str, int]:
+    """Run all due work in this process; counts of links by state."""
+    return engine.sync_now(organization_id)
+
+
+# --- Spark webhooks (webhooks.py holds the protocol) ---------------------------------------------
+def register_spark_webhook(
+    organization: Organization,
+    operations: Iterable[str] = webhooks.OPERATIONS,
+    event_types: Iterable[str] = webhooks.EVENT_TYPES,
+) -> WebhookEndpoint:
+    """Register (or re-register, with a new secret) the organization's Spark webhook."""
+    return webhooks.register_webhook(organization, operations, event_types)
+
+
+def send_spark_test_event(organization: Organization) -> None:
+    """Ask Spark to send a signed test event to the registered URL."""
+    webhooks.send_test_event(organization)
+
+
+def receive_spark_delivery(
+    endpoint: WebhookEndpoint, body: bytes, headers: Mapping[str, str]
+) -> webhooks.Receipt:
+    """Verify a delivery, store it once and queue its processing."""
+    return webhooks.receive(endpoint, body, headers)
+
+
+def process_webhook_event(event_id: int) -> None:
+    """Link a received event to our customers and meters (the task's one call)."""
+    webhooks.process_event(event_id)
+
+
+# --- credentials at rest --------------------------------------------------------------------------
+WEBHOOK_SECRET_FIELDS = (
+    "secret_encrypted",
+    "candidate_secret_encrypted",
+    "previous_secret_encrypted",
+)
+
+
+def rotate_credentials() -> tuple[int, int]:
+    """Re-encrypt every stored credential and webhook secret with the first FIELD_ENCRYPTION_KEY;
+    (connections, webhooks) re-encrypted."""
+    connections = 0
+    for connection in Connection.objects.exclude(credentials_encrypted=""):
+        Connection.objects.filter(pk=connection.pk).update(
+            credentials_encrypted=crypto.rotate(connection.credentials_encrypted)
+        )
+        connections += 1
+    endpoints = 0
+    for endpoint in WebhookEndpoint.objects.all():
+        # Each field only if unchanged since read: a registration may promote a secret meanwhile.
+        for field in WEBHOOK_SECRET_FIELDS:
+            value = getattr(endpoint, field)
+            if value:
+                WebhookEndpoint.objects.filter(pk=endpoint.pk, **{field: value}).update(
+                    **{field: crypto.rotate(value)}
+                )
+        endpoints += 1
+    return connections, endpoints

@@ -1,13 +1,17 @@
-"""Celery tasks of the sync engine: ids in, one service call each (the logic is in engine.py)."""
+"""Celery tasks of the sync engine: ids in, one engine or service call each.
+
+Callers enqueue them by name (`integrations.queue`): keep the names, the beat schedule in
+portal/settings.py and any worker still holding queued tasks use them.
+"""
 
 from __future__ import annotations
 
 from celery import shared_task
 
-from . import engine
+from . import engine, queue, services
 
 
-@shared_task(bind=True, acks_late=True, max_retries=None, ignore_result=True)
+@shared_task(name=queue.SYNC_LINK, bind=True, acks_late=True, max_retries=None, ignore_result=True)
 def sync_link(self, link_id: int) -> str:
     """Sync one link; on a transient error Celery retries it after the engine's backoff."""
     outcome = engine.run_link(link_id)
@@ -18,7 +22,7 @@ def sync_link(self, link_id: int) -> str:
     return outcome.state
 
 
-@shared_task(ignore_result=True)
+@shared_task(name=queue.SWEEP, ignore_result=True)
 def sweep() -> int:
     """Every minute (beat): re-enqueue pending-and-due links and links of dead workers."""
     ids = engine.due_link_ids()
@@ -27,9 +31,7 @@ def sweep() -> int:
     return len(ids)
 
 
-@shared_task(acks_late=True, ignore_result=True)
+@shared_task(name=queue.PROCESS_WEBHOOK_EVENT, acks_late=True, ignore_result=True)
 def process_webhook_event(event_id: int) -> None:
     """Link a received Spark event to our customers and meters (the receiver answered already)."""
-    from . import webhooks
-
-    webhooks.process_event(event_id)
+    services.process_webhook_event(event_id)

@@ -20,9 +20,9 @@ from portal.crud import query_id
 from portal.models import Role
 from portal.tenancy import get_for_org_or_404, org_required
 
-from . import engine, prices, services, webhooks
+from . import prices, services, webhooks
+from .adapters.wattics import streams_behind
 from .forms import ChargeReportForm, ConnectionForm, RemoteIdForm, SandboxOutageForm, WebhookForm
-from .mappings.wattics import streams_behind
 from .models import (
     Connection,
     LinkState,
@@ -144,7 +144,7 @@ def retry_failed(request: HttpRequest) -> HttpResponse:
     ids = UpstreamLink.objects.filter(
         organization=request.organization, state__in=[LinkState.FAILED, LinkState.REJECTED]
     ).values_list("pk", flat=True)
-    count = engine.retry_links(ids)
+    count = services.retry_links(ids)
     messages.success(request, f"{count} record{'s' if count != 1 else ''} queued again.")
     return redirect("integrations")
 
@@ -153,7 +153,7 @@ def retry_failed(request: HttpRequest) -> HttpResponse:
 @org_required(Role.MEMBER)
 def sync_link_now(request: HttpRequest, pk: int) -> HttpResponse:
     link = get_for_org_or_404(UpstreamLink, request.organization, pk=pk)
-    engine.retry_links([link.pk])
+    services.retry_links([link.pk])
     messages.info(request, f"{link.get_platform_display()}: sync queued.")
     return _back(request)
 
@@ -162,7 +162,7 @@ def sync_link_now(request: HttpRequest, pk: int) -> HttpResponse:
 @org_required(Role.MEMBER)
 def pause_link(request: HttpRequest, pk: int) -> HttpResponse:
     link = get_for_org_or_404(UpstreamLink, request.organization, pk=pk)
-    UpstreamLink.objects.filter(pk=link.pk).update(paused=True)
+    services.pause_link(link)
     messages.info(
         request, f"{link.get_platform_display()} paused: nothing is sent until you resume."
     )
@@ -173,8 +173,7 @@ def pause_link(request: HttpRequest, pk: int) -> HttpResponse:
 @org_required(Role.MEMBER)
 def resume_link(request: HttpRequest, pk: int) -> HttpResponse:
     link = get_for_org_or_404(UpstreamLink, request.organization, pk=pk)
-    UpstreamLink.objects.filter(pk=link.pk).update(paused=False, paused_for_credentials=False)
-    engine.retry_links([link.pk])
+    services.resume_link(link)
     messages.info(request, f"{link.get_platform_display()} resumed.")
     return _back(request)
 
@@ -285,7 +284,7 @@ def spark_webhook(request: HttpRequest, token: str) -> HttpResponse:
         return JsonResponse(
             {"detail": f"bodies over {webhooks.MAX_BODY_BYTES} bytes are refused"}, status=413
         )
-    receipt = webhooks.receive(endpoint, body, request.headers)
+    receipt = services.receive_spark_delivery(endpoint, body, request.headers)
     return JsonResponse({"detail": receipt.message}, status=receipt.status)
 
 
@@ -297,7 +296,7 @@ def register_spark_webhook(request: HttpRequest) -> HttpResponse:
         messages.error(request, "Choose at least one operation and one event type.")
         return redirect("integrations")
     try:
-        endpoint = webhooks.register_webhook(
+        endpoint = services.register_spark_webhook(
             request.organization, form.cleaned_data["operations"], form.cleaned_data["event_types"]
         )
     except webhooks.WebhookSetupError as exc:
@@ -315,7 +314,7 @@ def register_spark_webhook(request: HttpRequest) -> HttpResponse:
 @org_required(Role.ADMIN)
 def test_spark_webhook(request: HttpRequest) -> HttpResponse:
     try:
-        webhooks.send_test_event(request.organization)
+        services.send_spark_test_event(request.organization)
     except webhooks.WebhookSetupError as exc:
         messages.error(request, str(exc))
     else:

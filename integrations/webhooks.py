@@ -21,7 +21,7 @@ from devices.models import Device
 from homes.models import Customer, Meter
 from portal.models import Organization
 
-from . import spark
+from . import queue, spark
 from .clients import CallLog, client_for
 from .models import Connection, Platform, UpstreamLink, WebhookEndpoint, WebhookEvent
 
@@ -223,7 +223,7 @@ def receive(endpoint: WebhookEndpoint, body: bytes, headers: Mapping[str, str]) 
                 operation=str(data.get("operation") or "")[:20],
                 body=data,
             )
-            transaction.on_commit(lambda: _enqueue(event.pk))
+            transaction.on_commit(lambda: queue.enqueue(queue.PROCESS_WEBHOOK_EVENT, event.pk))
     except IntegrityError:
         # Spark retries deliveries: a repeat is acknowledged and otherwise ignored.
         WebhookEvent.objects.filter(
@@ -231,12 +231,6 @@ def receive(endpoint: WebhookEndpoint, body: bytes, headers: Mapping[str, str]) 
         ).update(deliveries=F("deliveries") + 1)
         return Receipt(200, "already received")
     return Receipt(200, "received")
-
-
-def _enqueue(event_id: int) -> None:
-    from .tasks import process_webhook_event
-
-    process_webhook_event.delay(event_id)
 
 
 @dataclass

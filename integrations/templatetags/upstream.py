@@ -28,7 +28,7 @@ def upstream_links(context: template.Context, record: Any) -> dict[str, Any]:
     links = links_for(record)
     for link in links:
         if link.channel == "packets":
-            from ..mappings.wattics import backlog
+            from ..adapters.wattics import backlog
 
             link.backlog = backlog(link, record)
     return {

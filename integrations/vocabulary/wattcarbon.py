@@ -9,7 +9,9 @@ link says NOT_ACCEPTED_NOTE and no call is made (the current API's `storage_dire
 Enum values. The seed shows ONE value of each enum field (SEED_VALUES). The lists, where every
 other value is OUR ASSUMPTION, are kept in devices/vocabulary.py (a device's forms offer them) and
 re-exported here. A value the platform refuses comes back as a 422 naming the field and what it
-takes, and the link is rejected with those words (`WattCarbonClient.error_message`).
+takes, and the link is rejected with those words (`WattCarbonClient.error_message`). Then change the list there,
+in docs/upstreams/wattcarbon.md, and in the emulator's own copy
+(integrations/sandbox/wattcarbon/vocabulary.py), which this module must never feed.
 """
 
 from __future__ import annotations

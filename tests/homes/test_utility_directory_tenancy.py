@@ -23,8 +23,8 @@ from homes import demo as home_demo
 from homes import services as home_services
 from homes.directory import DirectoryUnavailable, lookup_utilities
 from homes.models import Home, RatePlan, Utility
+from integrations.adapters.wattshift import WattShiftHome
 from integrations.clients import forget_clients
-from integrations.mappings.wattshift import WattShiftHome
 from integrations.models import Connection
 from integrations.sandbox import registry
 from integrations.sandbox.base import Request, Response, RunningEmulator

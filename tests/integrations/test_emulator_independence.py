@@ -12,13 +12,13 @@ import httpx
 import pytest
 
 from integrations import wattcarbon as client_side
-from integrations.sandbox import wattcarbon_vocabulary as emulator_side
 from integrations.sandbox.base import RunningEmulator
 from integrations.sandbox.wattcarbon import SANDBOX_API_KEY, SANDBOX_EMAIL, WattCarbonEmulator
+from integrations.sandbox.wattcarbon import vocabulary as emulator_side
 
 SANDBOX = Path(__file__).resolve().parents[2] / "integrations" / "sandbox"
 
-# What an emulator must not import: the portal's clients, their HTTP base, the payload mappings,
+# What an emulator must not import: the portal's clients, their HTTP base, the adapters,
 # and the portal's own vocabulary (devices/kinds.py, integrations/vocabulary/).
 FORBIDDEN = (
     "integrations.wattcarbon",
@@ -27,7 +27,7 @@ FORBIDDEN = (
     "integrations.wattics",
     "integrations.http",
     "integrations.clients",
-    "integrations.mappings",
+    "integrations.adapters",
     "integrations.vocabulary",
     "devices.kinds",
 )
@@ -35,10 +35,13 @@ FORBIDDEN = (
 ALLOWED: set[tuple[str, str]] = set()
 
 
-def imported_modules(path: Path) -> Iterator[str]:
-    """Every module a file imports, at any depth, relative imports resolved."""
-    package = "integrations.sandbox"
-    for node in ast.walk(ast.parse(path.read_text(), filename=str(path))):
+def imported_modules(path: Path, package: str = "integrations.sandbox") -> Iterator[str]:
+    """Every module a file of `package` imports, at any depth, relative imports resolved."""
+    yield from imported_modules_of(path.read_text(), package)
+
+
+def imported_modules_of(source: str, package: str) -> Iterator[str]:
+    for node in ast.walk(ast.parse(source)):
         if isinstance(node, ast.Import):
             yield from (alias.name for alias in node.names)
         elif isinstance(node, ast.ImportFrom):
@@ -52,24 +55,54 @@ def imported_modules(path: Path) -> Iterator[str]:
             yield from (f"{module}.{alias.name}" for alias in node.names)
 
 
+def package_of(path: Path) -> str:
+    """The package a file of the sandbox belongs to (`integrations.sandbox.spark` for spark/app.py)."""
+    if not path.is_relative_to(SANDBOX):
+        return "integrations.sandbox"
+    return ".".join(("integrations", "sandbox", *path.relative_to(SANDBOX).parent.parts))
+
+
 def forbidden_imports(path: Path) -> list[str]:
     found = []
-    for module in imported_modules(path):
+    for module in imported_modules(path, package_of(path)):
         for prefix in FORBIDDEN:
             hit = module == prefix or module.startswith(prefix + ".")
-            if hit and (path.name, prefix) not in ALLOWED:
+            if hit and (name_of(path), prefix) not in ALLOWED:
                 found.append(module)
     return sorted(set(found))
 
 
-def test_it_finds_the_emulator_modules() -> None:
-    names = {path.name for path in SANDBOX.glob("*.py")}
-    assert {"wattcarbon.py", "spark.py", "wattshift.py", "wattics.py"} <= names
+def name_of(path: Path) -> str:
+    return path.relative_to(SANDBOX).as_posix() if path.is_relative_to(SANDBOX) else path.name
 
 
-@pytest.mark.parametrize("path", sorted(SANDBOX.glob("*.py")), ids=lambda path: path.name)
+EMULATOR_FILES = sorted(SANDBOX.rglob("*.py"))
+
+
+def test_it_finds_the_emulator_packages() -> None:
+    names = {name_of(path) for path in EMULATOR_FILES}
+    for platform in ("wattcarbon", "spark", "wattshift", "wattics"):
+        assert {
+            f"{platform}/{part}.py" for part in ("__init__", "app", "validation", "data")
+        } <= names
+
+
+@pytest.mark.parametrize("path", EMULATOR_FILES, ids=name_of)
 def test_it_keeps_every_emulator_free_of_client_imports(path: Path) -> None:
     assert forbidden_imports(path) == []
+
+
+def test_it_resolves_relative_imports_inside_an_emulator_package() -> None:
+    sample = "from .data import STATE\nfrom ... import http\nfrom ...wattics import push\n"
+    path = SANDBOX / "spark" / "app.py"
+
+    modules = set(imported_modules_of(sample, package_of(path)))
+
+    assert {
+        "integrations.sandbox.spark.data",
+        "integrations.http",
+        "integrations.wattics",
+    } <= modules
 
 
 def test_it_notices_a_client_import_written_in_any_form(tmp_path: Path) -> None:
@@ -80,14 +113,14 @@ def test_it_notices_a_client_import_written_in_any_form(tmp_path: Path) -> None:
         "from .. import http\n"
         "def later():\n"
         "    from devices.kinds import KINDS\n"
-        "    import integrations.mappings.wattics\n"
+        "    import integrations.adapters.wattics\n"
     )
 
     assert forbidden_imports(sample) == [
         "devices.kinds",
         "devices.kinds.KINDS",
+        "integrations.adapters.wattics",
         "integrations.http",
-        "integrations.mappings.wattics",
         "integrations.wattcarbon",
         "integrations.wattcarbon.DEVICE_KINDS",
         "integrations.wattshift",

@@ -551,9 +551,11 @@ def test_it_keeps_a_webhook_from_another_tenants_removal(
 def test_it_signs_with_its_own_reading_of_the_scheme() -> None:
     """A second, independent reading: the emulator imports no client code, and its signature of
     Volue's published vector is the published one."""
-    tree = ast.parse(Path(sandbox_spark.__file__).read_text())
+    package = Path(sandbox_spark.__file__).parent
+    trees = [ast.parse(path.read_text()) for path in sorted(package.glob("*.py"))]
     imported = [
         name
+        for tree in trees
         for node in ast.walk(tree)
         for name in (
             [node.module or ""]

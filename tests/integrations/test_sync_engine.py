@@ -139,7 +139,7 @@ def test_it_fails_a_link_after_the_attempt_limit(org, wattcarbon, wattcarbon_con
 def test_it_shows_a_422_as_rejected_with_the_platforms_message(
     org, wattcarbon, wattcarbon_connection, monkeypatch
 ):
-    from integrations.mappings import wattcarbon as mapping
+    from integrations.adapters import wattcarbon as mapping
 
     original = mapping.WattCarbonDevice.payload
 
@@ -288,7 +288,7 @@ def test_it_uploads_a_year_of_readings_as_twelve_monthly_calls_after_the_device(
 
 
 def test_it_builds_the_seed_solar_body_from_our_records(org):
-    from integrations.mappings.wattcarbon import WattCarbonDevice
+    from integrations.adapters.wattcarbon import WattCarbonDevice
     from tests.factories import CustomerFactory
 
     home = HomeFactory(
@@ -429,7 +429,7 @@ def test_it_exits_1_from_sync_now_when_a_link_is_rejected(
 ):
     from django.core.management.base import CommandError
 
-    from integrations.mappings import wattcarbon as mapping
+    from integrations.adapters import wattcarbon as mapping
 
     monkeypatch.setattr(
         mapping.WattCarbonDevice, "payload", lambda self, record, p: {"name": "x", "kind": "solar"}

@@ -12,8 +12,8 @@ from django.utils import timezone
 
 from homes import services as home_services
 from integrations import engine, services
+from integrations.adapters import wattics as mapping
 from integrations.clients import forget_clients
-from integrations.mappings import wattics as mapping
 from integrations.models import Connection, LinkState, UpstreamLink
 from integrations.sandbox.base import RunningEmulator
 from integrations.sandbox.wattics import WatticsEmulator

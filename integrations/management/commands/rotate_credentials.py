@@ -4,14 +4,7 @@ from __future__ import annotations
 
 from django.core.management.base import BaseCommand
 
-from integrations import crypto
-from integrations.models import Connection, WebhookEndpoint
-
-WEBHOOK_SECRET_FIELDS = (
-    "secret_encrypted",
-    "candidate_secret_encrypted",
-    "previous_secret_encrypted",
-)
+from integrations import services
 
 
 class Command(BaseCommand):
@@ -21,20 +14,5 @@ class Command(BaseCommand):
     )
 
     def handle(self, *args: object, **options: object) -> None:
-        count = 0
-        for connection in Connection.objects.exclude(credentials_encrypted=""):
-            Connection.objects.filter(pk=connection.pk).update(
-                credentials_encrypted=crypto.rotate(connection.credentials_encrypted)
-            )
-            count += 1
-        endpoints = 0
-        for endpoint in WebhookEndpoint.objects.all():
-            # Each field only if unchanged since read: a registration may promote a secret meanwhile.
-            for field in WEBHOOK_SECRET_FIELDS:
-                value = getattr(endpoint, field)
-                if value:
-                    WebhookEndpoint.objects.filter(pk=endpoint.pk, **{field: value}).update(
-                        **{field: crypto.rotate(value)}
-                    )
-            endpoints += 1
+        count, endpoints = services.rotate_credentials()
         self.stdout.write(f"Re-encrypted {count} connection(s) and {endpoints} webhook(s).")

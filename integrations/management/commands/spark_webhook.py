@@ -5,7 +5,7 @@ from __future__ import annotations
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from integrations import webhooks
+from integrations import services, webhooks
 from portal.models import Organization
 
 
@@ -26,7 +26,7 @@ class Command(BaseCommand):
         if organization is None:
             raise CommandError(f"No organization with slug {options['org']!r}.")
         try:
-            endpoint = webhooks.register_webhook(organization)
+            endpoint = services.register_spark_webhook(organization)
             self.stdout.write(f"Registered Spark webhook {endpoint.remote_id}")
             self.stdout.write(f"Receiving URL: {endpoint.url}")
             if endpoint.previous_secret_valid_until:
@@ -37,7 +37,7 @@ class Command(BaseCommand):
             if endpoint.removal_note:
                 self.stdout.write(endpoint.removal_note)
             if options["test"]:
-                webhooks.send_test_event(organization)
+                services.send_spark_test_event(organization)
                 if settings.INTEGRATIONS_SANDBOX:
                     # The in-process emulator delivers from a thread of this process: let it finish.
                     from integrations.sandbox.registry import emulator

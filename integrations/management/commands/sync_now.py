@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from integrations import engine
+from integrations import services
 from integrations.models import LinkState, UpstreamLink
 from portal.models import Organization
 
@@ -22,7 +22,7 @@ class Command(BaseCommand):
             if organization is None:
                 raise CommandError(f"No organization with slug {options['org']!r}.")
             organization_id = organization.pk
-        counts = engine.sync_now(organization_id)
+        counts = services.sync_now(organization_id)
         self.stdout.write(
             ", ".join(f"{state}: {counts.get(state, 0)}" for state in LinkState.values)
         )

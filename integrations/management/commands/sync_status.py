@@ -17,8 +17,8 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.db import models
 
-from integrations.adapters import adapter_for_link
-from integrations.mappings.wattics import backlog
+from integrations.adapters.base import adapter_for_link
+from integrations.adapters.wattics import backlog
 from integrations.models import Channel, LinkState, Platform, UpstreamLink
 from portal.models import Organization
 

@@ -18,9 +18,9 @@ from homes.models import Customer, Home, Meter
 from homes.services import zip_facts
 
 from .. import spark
-from ..adapters import Adapter, InDoubt, Parent, register
 from ..http import UpstreamError
 from ..models import ChargeReport, Platform, UpstreamLink
+from .base import Adapter, InDoubt, Parent, register
 
 SPARK_LOCATION_TYPES = {"residential": "Residential", "commercial": "Commercial", "other": "Other"}
 

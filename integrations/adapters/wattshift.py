@@ -16,8 +16,8 @@ from devices.models import Device
 from homes.models import Home
 
 from .. import wattshift
-from ..adapters import Adapter, Parent, register
 from ..models import Platform, UpstreamLink
+from .base import Adapter, Parent, register
 
 
 class WattShiftHome(Adapter):

@@ -20,11 +20,11 @@ from homes.models import Customer, Home, Meter
 from readings.models import Reading, Series
 
 from .. import wattcarbon
-from ..adapters import Adapter, InDoubt, Parent, register
 from ..engine import payload_hash
 from ..http import UpstreamError
 from ..models import Channel, Platform, SyncChunk, UpstreamLink
 from ..vocabulary import wattcarbon as vocabulary
+from .base import Adapter, InDoubt, Parent, register
 
 
 def _month_start(instant: datetime) -> datetime:

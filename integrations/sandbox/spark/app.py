@@ -1,278 +1,51 @@
-"""Volue Spark (Energy Coordination API) emulator: enforces docs/upstreams/spark.md.
-
-What it holds callers to (the quickstart seed, tightened by the published API where the seed is
-silent):
-- OAuth2 client credentials, form-encoded only, at `POST /oauth2/token` (also `/connect/token`, the
-  real token URL's path); bad credentials 401 `{"error": "invalid_client"}`; a missing, unknown or
-  expired bearer is a 401 with an empty body on every API route.
-- JSON bodies (`Content-Type: application/json`, else 415) with exactly the seed's fields: a
-  missing, mistyped, out-of-range or unknown field is a 400 `application/problem+json` naming each
-  field by its JSON path (`address.zipCode`, `payloads[0].stateOfCharge`).
-- A child of an unknown user is a 404 with an empty body; a duplicate vehicleId, resourceId or
-  meterPointId under one user is a 409.
-- Webhook deliveries are signed over the exact bytes sent (`Spark-Signature` and
-  `X-Payload-Signature`) by the emulator's own signing code, sent from a background thread, and
-  retried up to 3 times on a non-2xx answer or a network error; each delivery and its attempts
-  are kept in the state. `DELETE /webhooks/{id}` (published API, not in the seed) removes a
-  registration: 204, or an empty 404 for an unknown (or another tenant's) webhook.
-
-Sandbox controls besides the base ones: `POST /_sandbox/emit` (a PriceDelta event, JSON
-`{"userIds": [...], "meterIds": [...], "resourceIds": [...], "operation": "Create"}`), and in
-Python `add_client()`, `expire_tokens()`, `emit_price_delta()`, `wait_for_deliveries()`. A webhook belongs to the tenant
-that registered it (base.py, "Tenants"): only that tenant can test it, and an event emitted for a
-tenant reaches its webhooks alone.
-"""
+"""The Spark emulator's routes (WSGI): token, users, vehicles, meters, resources, webhooks."""
 
 from __future__ import annotations
 
-import base64
-import hashlib
 import hmac
 import json
-import math
 import random
 import secrets
 import threading
 import time
 import uuid
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-import httpx
+from integrations.sandbox.base import Emulator, Request, Response
 
-from integrations.sandbox.base import REASONS, Emulator, Request, Response
-
-# Delivers one webhook attempt: (url, body, headers) -> HTTP status; raises when it cannot connect.
-Deliver = Callable[[str, bytes, dict[str, str]], int]
-
-DEFAULT_CLIENT_ID = "sandbox-spark-client"
-DEFAULT_CLIENT_SECRET = "sandbox-spark-secret"
-DEFAULT_TOKEN_LIFETIME_S = 1800  # seed: "The token is valid for 30 minutes"
-TOKEN_PATHS = ("/oauth2/token", "/connect/token")
-
-PROBLEM_JSON = "application/problem+json"
-# The `type` URIs ASP.NET Core (Spark's stack) puts in its problem details.
-PROBLEM_TYPES = {
-    400: "https://tools.ietf.org/html/rfc9110#section-15.5.1",
-    409: "https://tools.ietf.org/html/rfc9110#section-15.5.10",
-    415: "https://tools.ietf.org/html/rfc9110#section-15.5.16",
-    500: "https://tools.ietf.org/html/rfc9110#section-15.6.1",
-    502: "https://tools.ietf.org/html/rfc9110#section-15.6.3",
-    503: "https://tools.ietf.org/html/rfc9110#section-15.6.4",
-}
-VALIDATION_TITLE = "One or more validation errors occurred."
-
-# The seed lists `create`/`priceDelta` but its example sends `Create`/`PriceDelta`: any case is
-# accepted and stored in the example's spelling.
-OPERATIONS = {"create": "Create", "update": "Update", "delete": "Delete"}
-EVENT_TYPES = {"pricedelta": "PriceDelta"}
-# Past participles for `notificationType`, after the published API's `PriceCurveCreated`.
-OPERATION_PAST = {"Create": "Created", "Update": "Updated", "Delete": "Deleted"}
-LOCATION_TYPES = ("Unknown", "Residential", "Commercial", "Other")  # published LocationType enum
-# Published ResourceType enum minus Vehicle (vehicles have their own route). Only HotWaterTank's
-# metadata is documented (seed §4); the others' shapes are not public, so their metadata is kept as
-# sent once `resourceType` is valid.
-RESOURCE_TYPES = ("Generic", "Charger", "HotWaterTank", "HVAC", "SolarInverter")
-ACTION_TYPES = ("Start", "Stop")
-REPORT_PAYLOAD_TYPES = ("VehicleChargeAction",)
-
-MAX_DELIVERY_RETRIES = 3  # docs/upstreams/spark.md: retried up to 3 times on a non-2xx answer
-DELIVERY_TIMEOUT = httpx.Timeout(5.0)
-DELIVERY_USER_AGENT = "Spark-Webhooks/1.0 (Gridfolio sandbox)"
+from .data import (
+    DEFAULT_TOKEN_LIFETIME_S,
+    EVENT_TYPES,
+    LOCATION_TYPES,
+    OPERATIONS,
+    RESOURCE_TYPES,
+    TOKEN_PATHS,
+    SparkState,
+    utc_now,
+)
+from .deliveries import Deliver, SparkDeliveries, http_deliver
+from .validation import (
+    FieldErrors,
+    _check_charge_action,
+    _check_hot_water_tank,
+    _choice,
+    _coordinates,
+    _names,
+    _number,
+    _object,
+    _reject_constant,
+    _string,
+    _unknown,
+    empty,
+    problem,
+)
 
 
-# Signing is read from the contract here, not imported from the client (integrations/spark.py): the
-# emulator is a second, independent reading, so a mistake in one shows up against the other.
-SIGNATURE_HEADER = "Spark-Signature"  # seed §5
-PUBLISHED_SIGNATURE_HEADER = "X-Payload-Signature"  # the published API's name for the same value
-
-
-def signature(body: bytes, secret: str) -> str:
-    """Base64 (standard, padded) of HMAC-SHA256 over the exact body bytes, keyed with the UTF-8
-    webhook secret (docs/upstreams/spark.md, "Signature"; Volue's vector pins it)."""
-    digest = hmac.new(secret.encode("utf-8"), body, hashlib.sha256).digest()
-    return base64.b64encode(digest).decode("ascii")
-
-
-def http_deliver(url: str, body: bytes, headers: dict[str, str]) -> int:
-    """The default delivery transport: a real HTTP POST."""
-    return httpx.post(url, content=body, headers=headers, timeout=DELIVERY_TIMEOUT).status_code
-
-
-def utc_now() -> str:
-    return datetime.now(UTC).isoformat()
-
-
-def problem(status: int, *, title: str | None = None, detail: str | None = None) -> Response:
-    """An RFC 9457 problem, shaped as ASP.NET Core writes it."""
-    body: dict[str, Any] = {
-        "type": PROBLEM_TYPES.get(status, "about:blank"),
-        "title": title or REASONS.get(status, "Error"),
-        "status": status,
-    }
-    if detail:
-        body["detail"] = detail
-    return Response.json(status, body, content_type=PROBLEM_JSON)
-
-
-def empty(status: int, headers: list[tuple[str, str]] | None = None) -> Response:
-    return Response(status, b"", headers or [])
-
-
-class FieldErrors:
-    """Validation messages of one body, keyed by JSON path (`$` for the body itself)."""
-
-    def __init__(self) -> None:
-        self.fields: dict[str, list[str]] = {}
-
-    def add(self, path: str, message: str) -> None:
-        self.fields.setdefault(path or "$", []).append(message)
-
-    def __bool__(self) -> bool:
-        return bool(self.fields)
-
-    def response(self) -> Response:
-        body = {
-            "type": PROBLEM_TYPES[400],
-            "title": VALIDATION_TITLE,
-            "status": 400,
-            "detail": f"Invalid fields: {', '.join(self.fields)}.",
-            "errors": self.fields,
-        }
-        return Response.json(400, body, content_type=PROBLEM_JSON)
-
-
-# --- field checks: each records its own error and returns the value, or None when unusable --------
-def _path(prefix: str, key: str) -> str:
-    return f"{prefix}.{key}" if prefix else key
-
-
-def _unknown(
-    data: Mapping[str, Any], allowed: Iterable[str], errors: FieldErrors, prefix: str = ""
-) -> None:
-    # Strict on purpose: a misspelt field (`zipcode`) would otherwise vanish without a trace.
-    known = set(allowed)
-    for key in data:
-        if key not in known:
-            errors.add(_path(prefix, key), "Unknown field.")
-
-
-def _object(
-    data: Mapping[str, Any], key: str, errors: FieldErrors, prefix: str = ""
-) -> dict[str, Any] | None:
-    value = data.get(key)
-    if value is None:
-        errors.add(_path(prefix, key), f"The {key} field is required.")
-        return None
-    if not isinstance(value, dict):
-        errors.add(_path(prefix, key), "Must be an object.")
-        return None
-    return value
-
-
-def _string(
-    data: Mapping[str, Any],
-    key: str,
-    errors: FieldErrors,
-    prefix: str = "",
-    *,
-    required: bool = True,
-) -> str | None:
-    value = data.get(key)
-    if value is None:
-        if required:
-            errors.add(_path(prefix, key), f"The {key} field is required.")
-        return None
-    if not isinstance(value, str):
-        errors.add(_path(prefix, key), "Must be a string.")
-        return None
-    if not value.strip():
-        errors.add(_path(prefix, key), "Must not be empty.")
-        return None
-    return value
-
-
-def _is_number(value: Any) -> bool:
-    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
-
-
-def _number(
-    data: Mapping[str, Any],
-    key: str,
-    errors: FieldErrors,
-    prefix: str = "",
-    *,
-    minimum: float | None = None,
-    maximum: float | None = None,
-    above: float | None = None,
-    integer: bool = False,
-) -> float | None:
-    path = _path(prefix, key)
-    value = data.get(key)
-    if value is None:
-        errors.add(path, f"The {key} field is required.")
-        return None
-    if not _is_number(value) or (integer and not isinstance(value, int)):
-        errors.add(path, "Must be an integer." if integer else "Must be a number.")
-        return None
-    if minimum is not None and value < minimum:
-        errors.add(path, f"Must be at least {minimum:g}.")
-    elif maximum is not None and value > maximum:
-        errors.add(path, f"Must be at most {maximum:g}.")
-    elif above is not None and value <= above:
-        errors.add(path, f"Must be greater than {above:g}.")
-    return float(value)
-
-
-def _choice(
-    data: Mapping[str, Any], key: str, choices: Iterable[str], errors: FieldErrors, prefix: str = ""
-) -> str | None:
-    value = _string(data, key, errors, prefix)
-    options = tuple(choices)
-    if value is not None and value not in options:
-        errors.add(_path(prefix, key), f"Must be one of: {', '.join(options)}.")
-        return None
-    return value
-
-
-def _coordinates(data: Mapping[str, Any], key: str, errors: FieldErrors, prefix: str = "") -> None:
-    location = _object(data, key, errors, prefix)
-    if location is not None:
-        path = _path(prefix, key)
-        _unknown(location, ("latitude", "longitude"), errors, path)
-        _number(location, "latitude", errors, path, minimum=-90, maximum=90)
-        _number(location, "longitude", errors, path, minimum=-180, maximum=180)
-
-
-def _names(
-    data: Mapping[str, Any], key: str, vocabulary: Mapping[str, str], errors: FieldErrors
-) -> list[str]:
-    """A non-empty list of names from `vocabulary`, in any case, returned in canonical spelling."""
-    value = data.get(key)
-    if value is None:
-        errors.add(key, f"The {key} field is required.")
-        return []
-    if not isinstance(value, list) or not value:
-        errors.add(key, "Must be a non-empty list.")
-        return []
-    names: list[str] = []
-    for index, item in enumerate(value):
-        name = vocabulary.get(item.lower()) if isinstance(item, str) else None
-        if name is None:
-            errors.add(f"{key}[{index}]", f"Must be one of: {', '.join(vocabulary.values())}.")
-        elif name not in names:
-            names.append(name)
-    return names
-
-
-def _reject_constant(name: str) -> Any:
-    raise ValueError(f"{name} is not valid JSON")  # Python accepts NaN/Infinity; Spark does not
-
-
-class SparkEmulator(Emulator):
+class SparkEmulator(SparkState, SparkDeliveries, Emulator):
     """The Energy Coordination API as the portal uses it: users and children, webhooks, reports."""
 
     name = "spark"
@@ -295,33 +68,6 @@ class SparkEmulator(Emulator):
         self.clock = clock  # wall clock: token expiry instants are kept in the (persisted) state
         self._threads: list[threading.Thread] = []
         super().__init__(state_path)
-
-    # --- state ------------------------------------------------------------------------------------
-    def initial_state(self) -> dict[str, Any]:
-        return {
-            "clients": {DEFAULT_CLIENT_ID: DEFAULT_CLIENT_SECRET},
-            "tokens": {},  # access token -> {client_id, expires_at (epoch seconds)}
-            "users": {},  # userId -> {userId, createdAtUtc, vehicles, meters, resources}
-            "webhooks": {},  # webhookId -> the registration, normalised
-            "events": [],  # every event emitted (test events included)
-            "deliveries": [],  # one per (event, webhook): attempts, last status, outcome, body
-            "reports": {},  # report id -> the report as received
-        }
-
-    def load(self) -> None:
-        super().load()
-        # A state file from an older emulator lacks newer keys.
-        self.state = {**self.initial_state(), **self.state}
-
-    def add_client(self, client_id: str, client_secret: str) -> None:
-        with self.lock:
-            self.state["clients"][client_id] = client_secret
-            self.save()
-
-    def expire_tokens(self) -> None:
-        with self.lock:
-            self.state["tokens"] = {}
-            self.save()
 
     # --- routes -----------------------------------------------------------------------------------
     def setup_routes(self) -> None:
@@ -649,115 +395,6 @@ class SparkEmulator(Emulator):
             "deliveryIds": [delivery["id"] for delivery in deliveries],
         }
 
-    def wait_for_deliveries(self, timeout_s: float = 10.0) -> bool:
-        """Wait until every delivery started so far has finished; False on timeout."""
-        deadline = time.monotonic() + timeout_s
-        for thread in list(self._threads):
-            thread.join(max(0.0, deadline - time.monotonic()))
-        self._threads = [thread for thread in self._threads if thread.is_alive()]
-        return not self._threads
-
-    def _record_event(
-        self, event_type: str, operation: str, payload: dict[str, Any]
-    ) -> dict[str, Any]:
-        event = {
-            "eventId": str(uuid.uuid4()),
-            "eventCreatedAtUtc": utc_now(),
-            "eventType": event_type,
-            "operation": operation,
-            "payload": payload,
-        }
-        self.state["events"].append(event)
-        return event
-
-    def _dispatch(
-        self,
-        webhook: Mapping[str, Any],
-        event: Mapping[str, Any],
-        notification_type: str | None = None,
-    ) -> dict[str, Any]:
-        """Record one delivery of `event` to `webhook` and start it (caller holds the lock)."""
-        envelope = {
-            "notificationId": str(uuid.uuid4()),
-            "eventId": event["eventId"],
-            "eventCreatedAtUtc": event["eventCreatedAtUtc"],
-            "notificationSentUtc": utc_now(),
-            "notificationType": notification_type
-            or f"{event['eventType']}{OPERATION_PAST[event['operation']]}",
-            "operation": event["operation"],
-            "eventType": event["eventType"],
-            "payload": event["payload"],
-        }
-        # Compact JSON plus a trailing newline, as the published vector is sent: receivers must
-        # verify the raw bytes, not a re-serialisation.
-        body = (json.dumps(envelope, separators=(",", ":")) + "\n").encode("utf-8")
-        signed = signature(body, webhook["webhookSecret"])
-        headers = {
-            "Content-Type": "application/json",
-            "User-Agent": DELIVERY_USER_AGENT,
-            SIGNATURE_HEADER: signed,
-            PUBLISHED_SIGNATURE_HEADER: signed,
-        }
-        delivery = {
-            "id": str(uuid.uuid4()),
-            "webhook_id": webhook["webhookId"],
-            "url": webhook["url"],
-            "notification_id": envelope["notificationId"],
-            "event_id": event["eventId"],
-            "event_type": event["eventType"],
-            "outcome": "pending",  # pending -> delivered | failed
-            "attempts": 0,
-            "status": None,  # HTTP status of the last attempt (None: no answer)
-            "attempt_statuses": [],
-            "error": "",
-            "body": body.decode("utf-8"),
-        }
-        self.state["deliveries"].append(delivery)
-        if self.background:
-            thread = threading.Thread(
-                target=self._deliver,
-                args=(delivery["id"], webhook["url"], body, headers),
-                name=f"spark-delivery-{delivery['id'][:8]}",
-                daemon=True,
-            )
-            self._threads = [t for t in self._threads if t.is_alive()] + [thread]
-            thread.start()
-        else:
-            self._deliver(delivery["id"], webhook["url"], body, headers)
-        return delivery
-
-    def _deliver(self, delivery_id: str, url: str, body: bytes, headers: dict[str, str]) -> None:
-        """Send one delivery: the same bytes (same notificationId) on every attempt."""
-        for attempt in range(1, MAX_DELIVERY_RETRIES + 2):
-            status: int | None = None
-            error = ""
-            try:
-                status = int(self.deliver(url, body, headers))
-            except Exception as exc:  # any failure of the receiver is a failed attempt, not a crash
-                error = f"{type(exc).__name__}: {exc}"
-            succeeded = status is not None and 200 <= status < 300
-            last = attempt > MAX_DELIVERY_RETRIES
-            with self.lock:
-                record = self._delivery(delivery_id)
-                if record is None:
-                    return  # the sandbox was reset meanwhile
-                record["attempts"] = attempt
-                record["status"] = status
-                record["attempt_statuses"].append(status)
-                record["error"] = error or ("" if succeeded else f"HTTP {status}")
-                if succeeded:
-                    record["outcome"] = "delivered"
-                elif last:
-                    record["outcome"] = "failed"
-                self.save()
-            if succeeded or last:
-                return
-            if self.retry_delay_s:
-                time.sleep(self.retry_delay_s * attempt)
-
-    def _delivery(self, delivery_id: str) -> dict[str, Any] | None:
-        return next((d for d in self.state["deliveries"] if d["id"] == delivery_id), None)
-
     # --- reports (seed §7) ------------------------------------------------------------------------
     def create_report(self, request: Request) -> Response:
         data, refusal = self._body(request)
@@ -844,57 +481,6 @@ class SparkEmulator(Emulator):
             errors.add("$", "The body must be a JSON object.")
             return {}, errors.response()
         return data, None
-
-
-def _check_hot_water_tank(metadata: Mapping[str, Any], errors: FieldErrors) -> None:
-    """Seed §4: brand, model, capacity (litres) and the heating elements' power in W."""
-    prefix = "metadata"
-    _unknown(
-        metadata, ("resourceType", "brand", "model", "capacity", "heatingElements"), errors, prefix
-    )
-    _string(metadata, "brand", errors, prefix)
-    _string(metadata, "model", errors, prefix)
-    _number(metadata, "capacity", errors, prefix, above=0)
-    elements = metadata.get("heatingElements")
-    if elements is None:
-        errors.add("metadata.heatingElements", "The heatingElements field is required.")
-    elif not isinstance(elements, list) or not elements:
-        errors.add("metadata.heatingElements", "Must be a non-empty list of powers in W.")
-    else:
-        for index, watts in enumerate(elements):
-            if not _is_number(watts) or watts <= 0:
-                errors.add(f"metadata.heatingElements[{index}]", "Must be a power in W above 0.")
-
-
-def _check_charge_action(item: Any, prefix: str, vehicles: set[str], errors: FieldErrors) -> None:
-    """Seed §7: one VehicleChargeAction, for a vehicle Spark knows."""
-    if not isinstance(item, dict):
-        errors.add(prefix, "Must be an object.")
-        return
-    _unknown(
-        item,
-        (
-            "payloadType",
-            "resourceId",
-            "location",
-            "actionType",
-            "power",
-            "stateOfCharge",
-            "batteryCapacity",
-        ),
-        errors,
-        prefix,
-    )
-    _choice(item, "payloadType", REPORT_PAYLOAD_TYPES, errors, prefix)
-    resource_id = _string(item, "resourceId", errors, prefix)
-    if resource_id is not None and resource_id not in vehicles:
-        # Catches a report sent before its vehicle reached Spark.
-        errors.add(_path(prefix, "resourceId"), "No vehicle with this id is registered.")
-    _coordinates(item, "location", errors, prefix)
-    _choice(item, "actionType", ACTION_TYPES, errors, prefix)
-    _number(item, "power", errors, prefix, minimum=0)  # W
-    _number(item, "stateOfCharge", errors, prefix, minimum=0, maximum=1)
-    _number(item, "batteryCapacity", errors, prefix, above=0)  # Wh
 
 
 def _price_points(start: datetime | None, hours: int) -> list[dict[str, Any]]:

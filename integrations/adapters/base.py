@@ -15,8 +15,8 @@ from typing import Any
 
 from django.db import models
 
-from .http import UpstreamError
-from .models import Channel, UpstreamLink
+from ..http import UpstreamError
+from ..models import Channel, UpstreamLink
 
 
 @dataclass

@@ -1,34 +1,12 @@
-"""The WattShift emulator: home onboarding (`ws` API) as docs/upstreams/wattshift.md describes it.
-
-Contract: the quickstart profile of docs/upstreams/wattshift.md (seed 003, steps 1-4); the
-price-signal answer follows WattShift's public price-signal page
-(https://docs.wattshift.com/docs/optimize_shifts_calculate_impacts/price_signal), which the seed
-only links to.
-
-- Every endpoint is POST with a JSON body; any other method is 405 in the error envelope.
-- Auth: `x-ws-api-key` (sandbox key `sandbox-wattshift-key`, more through `add_api_key`) or
-  `Authorization: Bearer <sessionToken>` from `POST /v1/onboarding/session-token/generate`.
-- Every error is the envelope
-  `{request_id, error_code, message, field_errors, retry_after_seconds}`.
-- `POST /v1/utility/get`: a malformed zip is 400 VALIDATION_FAILED; a well-formed zip nobody serves
-  is `200 []`. The seed calls the answer "all utilities and rate plans for a given zip code", a
-  list, and WattShift documents a 400 for an invalid zip but no 404, so "none" is an empty list.
-- Utilities and rate plans come from `wattshift_utilities` (SANDBOX DATA, not real tariffs).
-- Price signal: one $/kWh per 15-minute interval from `startTime` (not rounded: WattShift echoes
-  the instant it was given) to `endTime`, default the next 24 h (96 values). The shape is the home's
-  rate plan in the home's local time (zip -> IANA zone): cheap nights, a midday solar dip, an
-  evening peak 16:00-21:00, plus a small hourly "wholesale" term hashed from the home id and the
-  hour, so it is deterministic per home and instant.
-"""
+"""The WattShift emulator's routes (WSGI): session token, utilities, homes, solar, prices."""
 
 from __future__ import annotations
 
-import json
 import math
 import secrets
 import uuid
 from collections.abc import Callable, Iterable
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -45,57 +23,21 @@ from integrations.sandbox.wattshift_utilities import (
     zip_info,
 )
 
-DEFAULT_API_KEY = "sandbox-wattshift-key"
-INTERVAL = timedelta(minutes=15)
-DEFAULT_WINDOW = timedelta(hours=24)
-# Not documented upstream; a bound keeps one answer small (7 days = 672 values).
-MAX_WINDOW = timedelta(days=7)
-DEFAULT_RETRY_AFTER_S = 1
-AC_TYPES = ("central", "window", "split", "other")
-HOME_FLAGS = (
-    "hasEvCharger",
-    "hasElectricHeater",
-    "hasSmartWaterHeater",
-    "hasElectricWaterHeater",
-    "hasAC",
+from .data import (
+    AC_TYPES,
+    DEFAULT_API_KEY,
+    DEFAULT_RETRY_AFTER_S,
+    DEFAULT_WINDOW,
+    HOME_FLAGS,
+    INTERVAL,
+    MAX_WINDOW,
+    WattShiftState,
+    iso_z,
 )
-
-# error_code for the statuses fault injection can produce.
-FAULT_CODES = {
-    400: "VALIDATION_FAILED",
-    401: "AUTH_INVALID_API_KEY",
-    404: "NOT_FOUND",
-    429: "RATE_LIMITED",
-}
+from .validation import FAULT_CODES, ApiError, WattShiftChecks, validation_failed
 
 
-class ApiError(Exception):
-    """An error answer, raised anywhere inside a handler and turned into the envelope."""
-
-    def __init__(
-        self,
-        status: int,
-        error_code: str,
-        message: str,
-        field_errors: list[dict[str, str]] | None = None,
-    ) -> None:
-        super().__init__(message)
-        self.status = status
-        self.error_code = error_code
-        self.message = message
-        self.field_errors = field_errors or []
-
-
-def validation_failed(field_errors: list[dict[str, str]]) -> ApiError:
-    return ApiError(400, "VALIDATION_FAILED", "Request validation failed.", field_errors)
-
-
-def iso_z(moment: datetime) -> str:
-    """UTC ISO 8601 with milliseconds and `Z`, as WattShift writes instants."""
-    return moment.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
-
-
-class WattShiftEmulator(Emulator):
+class WattShiftEmulator(WattShiftState, WattShiftChecks, Emulator):
     """WSGI emulator of WattShift's home-onboarding API."""
 
     name = "wattshift"
@@ -111,16 +53,6 @@ class WattShiftEmulator(Emulator):
         self.api_keys = set(api_keys)
         self.now = now or (lambda: datetime.now(UTC))
         super().__init__(state_path)
-
-    def add_api_key(self, key: str) -> None:
-        with self.lock:
-            self.api_keys.add(key)
-
-    def initial_state(self) -> dict[str, Any]:
-        return {"homes": {}, "solar": {}, "session_tokens": []}
-
-    def expire_tokens(self) -> None:
-        self.state["session_tokens"] = []
 
     def setup_routes(self) -> None:
         # Minting a session token is a backend call: it takes the API key, not another token.
@@ -217,31 +149,6 @@ class WattShiftEmulator(Emulator):
                 raise ApiError(401, "AUTH_INVALID_API_KEY", "Invalid or expired session token.")
             return
         raise ApiError(401, "AUTH_MISSING_API_KEY", "Missing x-ws-api-key header.")
-
-    @staticmethod
-    def json_body(request: Request) -> dict[str, Any]:
-        if not request.body.strip():
-            # The session-token call has no body in the seed; elsewhere the field checks complain.
-            return {}
-        content_type = request.content_type
-        if content_type != "application/json" and not content_type.endswith("+json"):
-            raise ApiError(400, "VALIDATION_FAILED", "Content-Type must be application/json.")
-        try:
-            data = json.loads(request.body.decode("utf-8"))
-        except (ValueError, UnicodeDecodeError) as exc:
-            raise ApiError(400, "VALIDATION_FAILED", "Request body is not valid JSON.") from exc
-        if not isinstance(data, dict):
-            raise ApiError(400, "VALIDATION_FAILED", "Request body must be a JSON object.")
-        return data
-
-    @staticmethod
-    def unknown_fields(body: dict[str, Any], allowed: Iterable[str]) -> list[dict[str, str]]:
-        allowed = set(allowed)
-        return [
-            {"field": key, "message": "is not a recognised field"}
-            for key in body
-            if key not in allowed
-        ]
 
     # --- endpoints ----------------------------------------------------------------------------
     def session_token(self, request: Request, body: dict[str, Any]) -> Response:
@@ -416,22 +323,6 @@ class WattShiftEmulator(Emulator):
         )
 
     # --- price model (sandbox, deterministic) --------------------------------------------------
-    @staticmethod
-    def _parse_instant(value: Any, field: str, errors: list[dict[str, str]]) -> datetime | None:
-        message = "must be an ISO 8601 date-time with a UTC offset"
-        if not isinstance(value, str):
-            errors.append({"field": field, "message": message})
-            return None
-        try:
-            moment = datetime.fromisoformat(value)
-        except ValueError:
-            errors.append({"field": field, "message": message})
-            return None
-        if moment.tzinfo is None:
-            errors.append({"field": field, "message": message})
-            return None
-        return moment.astimezone(UTC)
-
     @staticmethod
     def interval_price(
         home: dict[str, Any], solar: dict[str, Any] | None, start: datetime

@@ -19,9 +19,9 @@ from homes.models import Meter
 from readings.models import Reading
 
 from .. import wattics
-from ..adapters import Adapter, FailurePlan, register
 from ..http import UpstreamError
 from ..models import Channel, Platform, UpstreamLink
+from .base import Adapter, FailurePlan, register
 
 # The cursor is saved every this many packets (and at the end): after a crash the stream resumes
 # from Wattics' own last packet anyway, so saving each one would only slow the push down.
@@ -164,7 +164,7 @@ class WatticsStream(Adapter):
             acked["n"] = 0
             # A long backlog outlives one lease: each save renews it, or stops this run if the
             # lease ran out and another worker may be pushing the stream (never two at once).
-            from .. import engine  # here: the engine imports the mappings
+            from .. import engine  # here, as before the rename
 
             engine.renew_claim(link)
             UpstreamLink.objects.filter(pk=link.pk).update(
