@@ -7,7 +7,7 @@ about the device. The seed shows ONE value of each (integrations.vocabulary.watt
 every other value is OUR ASSUMPTION: WattCarbon publishes no full list. A value the platform refuses
 comes back as a 422 naming it, shown on the link in the platform's words; then change the list here,
 in docs/upstreams/wattcarbon.md, and in the emulator's own copy
-(integrations/sandbox/wattcarbon_vocabulary.py), which this module must never feed.
+(integrations/sandbox/wattcarbon/vocabulary.py), which this module must never feed.
 """
 
 from __future__ import annotations
