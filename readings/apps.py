@@ -13,6 +13,7 @@ class ReadingsConfig(AppConfig):
 
         from portal.dashboard import NavItem, Panel, register_nav, register_panel
 
+        from . import tasks  # noqa: F401 - registers the task names readings.background sends
         from .models import Series
         from .store import lock_series_before_delete
         from .views import recent_uploads

@@ -16,8 +16,14 @@ from django.db import transaction
 from django.utils import timezone
 from kombu.exceptions import OperationalError as BrokerUnavailable
 
+from portal.queue import enqueue
+
 from . import store, uploads
 from .models import Series, Upload, UploadStatus
+
+# readings/tasks.py defines these (and calls back into this module): enqueued by name.
+CHECK_UPLOAD = "readings.tasks.check_upload_task"
+CONFIRM_UPLOAD = "readings.tasks.confirm_upload_task"
 
 log = logging.getLogger(__name__)
 
@@ -105,12 +111,10 @@ def start_background_check(series: Series, fileobj: Any, *, filename: str, user:
 def _hand_over(step: str, upload_id: int) -> None:
     """Queue the step's task; with the broker down, do its work in this request instead: slower
     for the user, but the upload is not left "processing" with nobody to pick it up."""
-    from . import tasks  # the tasks call back into this module
-
-    task = tasks.check_upload_task if step == "check" else tasks.confirm_upload_task
+    task = CHECK_UPLOAD if step == "check" else CONFIRM_UPLOAD
     run = run_background_check if step == "check" else run_background_confirm
     try:
-        task.delay(upload_id)
+        enqueue(task, upload_id)
     except BrokerUnavailable:
         log.warning("Broker unavailable: upload %s is processed in this request.", upload_id)
         run(upload_id)

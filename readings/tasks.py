@@ -2,8 +2,8 @@
 later stored, by a worker while the page polls the Upload row (``readings.background``); the
 hourly beat expires uploads never confirmed (``readings.services``).
 
-The task names are the ones they had in the devices app (the beat schedule and any message still
-queued from before the move name them so).
+Callers enqueue them by name (portal/queue.py; readings/background.py names them): keep the names,
+the beat schedule in portal/settings.py uses one too.
 """
 
 from __future__ import annotations

@@ -141,6 +141,10 @@ def test_it_finds_no_cycle_through_a_module_of_integrations(graph: dict[str, set
     assert through_integrations == []
 
 
+def test_it_finds_no_cycle_between_any_first_party_modules(graph: dict[str, set[str]]) -> None:
+    assert cycles(graph) == []
+
+
 def test_it_has_the_senders_enqueue_tasks_by_name(graph: dict[str, set[str]]) -> None:
     assert "integrations.tasks" not in graph["integrations.engine"]
     assert "integrations.tasks" not in graph["integrations.webhooks"]

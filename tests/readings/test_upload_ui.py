@@ -370,8 +370,7 @@ def test_it_checks_and_stores_a_big_file_in_the_request_when_the_broker_is_down(
 
     monkeypatch.setattr(views, "BACKGROUND_BYTES", 100)
     monkeypatch.setattr(uploads, "PROCESS_IN_BACKGROUND_ROWS", 10)
-    monkeypatch.setattr(tasks.check_upload_task, "delay", broker_down)
-    monkeypatch.setattr(tasks.confirm_upload_task, "delay", broker_down)
+    monkeypatch.setattr("readings.background.enqueue", broker_down)  # both steps' hand-over
     with django_capture_on_commit_callbacks(execute=True):
         response = member_client.post(
             reverse("device_readings_check", args=[device.pk]),
