@@ -1,5 +1,8 @@
 """The sync engine: a transactional outbox of UpstreamLinks, worked off by Celery tasks.
 
+Three modules: the outbox side (`integrations.outbox`, in the writer's transaction), this worker
+side (claim, run, sweep), and how a run ends (`integrations.outcomes`).
+
 1. Writers (`homes`, `devices` services) send `record_changed` / `readings_changed` inside their
    transaction; `mark_*` here marks the affected links pending in that same transaction and
    enqueues a task after commit.
@@ -22,36 +25,67 @@
 
 from __future__ import annotations
 
-import hashlib
-import json
 import logging
-import random
 from collections.abc import Iterable
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
 from django.conf import settings
-from django.contrib.contenttypes.models import ContentType
 from django.db import models, transaction
-from django.db.models import F, Q, Value
-from django.db.models.functions import Coalesce
+from django.db.models import Q
 from django.utils import timezone
-from kombu.exceptions import OperationalError as BrokerUnavailable
 
-from . import queue
 from .adapters.base import (
-    ADAPTERS,
     Adapter,
-    FailurePlan,
     InDoubt,
     adapter_for_link,
     adapters_for,
-    payload_changes,
 )
 from .clients import CallLog, client_for
 from .http import UpstreamError
-from .models import Channel, Connection, LinkState, Unsent, UpstreamLink
+from .models import Connection, LinkState, UpstreamLink
+from .outbox import (
+    enqueue,
+    ensure_links,
+    link_for,
+    mark_pending,
+    mark_readings_changed,
+    mark_record_changed,
+)
+from .outcomes import (
+    ClaimLost,
+    Outcome,
+    answer_lost,
+    as_json,
+    backoff_s,
+    failed,
+    finish,
+    in_doubt,
+    max_attempts,
+    not_accepted,
+    note_create,
+    out_of_date,
+    payload_hash,
+)
+
+# The outbox side and the outcomes live beside this module; these names are the engine's API.
+__all__ = [
+    "ClaimLost",
+    "Outcome",
+    "backoff_s",
+    "claim",
+    "due_link_ids",
+    "enqueue",
+    "ensure_links",
+    "mark_readings_changed",
+    "mark_record_changed",
+    "max_attempts",
+    "payload_hash",
+    "renew_claim",
+    "retry_links",
+    "run_link",
+    "sync_now",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -59,81 +93,16 @@ WAIT_FOR_PARENT_S = 30
 NO_CONNECTION_RETRY_S = 3600
 
 
-def max_attempts() -> int:
-    return getattr(settings, "SYNC_MAX_ATTEMPTS", 8)
-
-
 def claim_lease() -> timedelta:
     return timedelta(seconds=getattr(settings, "SYNC_CLAIM_LEASE_S", 600))
 
 
-def backoff_s(attempts: int, retry_after_s: float | None = None) -> float:
-    """Exponential backoff with jitter (5 s, 10 s, 20 s ... capped at an hour); Retry-After wins."""
-    base = getattr(settings, "SYNC_BACKOFF_BASE_S", 5.0)
-    delay = min(3600.0, base * (2 ** max(0, attempts - 1))) * random.uniform(0.75, 1.25)
-    if retry_after_s is not None:
-        delay = max(float(retry_after_s), 0.0)
-    return delay
-
-
-def payload_hash(payload: Any) -> str:
-    return hashlib.sha256(json.dumps(payload, sort_keys=True, default=str).encode()).hexdigest()
-
-
-def _as_json(payload: Any) -> Any:
-    """The payload as stored in a JSONField (decimals and dates as the text they hash as)."""
-    return json.loads(json.dumps(payload, default=str))
-
-
-@dataclass
-class Outcome:
-    """What one run of a link came to."""
-
-    state: str
-    retry_in_s: float | None = None
-    sent: bool = False
-    note: str = ""
-
-
 # --- the outbox side: runs inside the writer's transaction ---------------------------------------
-def enabled_platforms(organization_id: int) -> set[str]:
-    return set(
-        Connection.objects.filter(organization_id=organization_id, enabled=True).values_list(
-            "platform", flat=True
-        )
-    )
-
-
-def _link_for(record: models.Model, adapter: Adapter) -> UpstreamLink:
-    link, _ = UpstreamLink.objects.get_or_create(
-        platform=adapter.platform,
-        channel=adapter.channel,
-        content_type=ContentType.objects.get_for_model(record),
-        object_id=record.pk,
-        defaults={"organization_id": record.organization_id},
-    )
-    return link
-
-
-def _mark_pending(link: UpstreamLink) -> None:
-    # A worker sending the old version keeps its claim, so nobody sends the record beside it; its
-    # outcome can't overwrite "pending" (_finish), and the link runs again once it lets go.
-    # A link in doubt stays so: only a person's answer moves it (the change goes with it then).
-    if (
-        UpstreamLink.objects.filter(pk=link.pk)
-        .exclude(state=LinkState.IN_DOUBT)
-        .update(state=LinkState.PENDING, next_attempt_at=None, attempts=0, waiting_for="")
-    ):
-        enqueue(link.pk)
 
 
 def _unclaimed(now: datetime) -> Q:
     """No worker holds the link (never claimed, let go, or its lease ran out)."""
     return Q(claimed_until__isnull=True) | Q(claimed_until__lt=now)
-
-
-class ClaimLost(Exception):
-    """A long run found its lease taken over (it ran out): it stops sending at once."""
 
 
 def renew_claim(link: UpstreamLink) -> None:
@@ -146,92 +115,6 @@ def renew_claim(link: UpstreamLink) -> None:
     if not UpstreamLink.objects.filter(pk=link.pk, claimed_until=held).update(claimed_until=lease):
         raise ClaimLost(f"link {link.pk}: the lease ran out and another worker may hold it")
     link.lease = lease
-
-
-def mark_record_changed(record: models.Model, *, deleted: bool = False) -> list[int]:
-    """Mark the links of `record` (and of records whose payload embeds it) pending."""
-    if deleted:
-        UpstreamLink.objects.filter(
-            content_type=ContentType.objects.get_for_model(record), object_id=record.pk
-        ).delete()
-        return []
-    platforms = enabled_platforms(record.organization_id)
-    marked = []
-    for adapter in adapters_for(record, channel=Channel.RECORD):
-        if adapter.platform in platforms:
-            link = _link_for(record, adapter)
-            _mark_pending(link)
-            marked.append(link.pk)
-    for adapter in ADAPTERS:
-        if (
-            adapter.streams
-            and adapter.follows_record
-            and adapter.platform in platforms
-            and isinstance(record, adapter.model)
-            and adapter.applies(record)
-        ):
-            # A stream (e.g. a meter given a Wattics stream id) catches up with what is stored.
-            link = _link_for(record, adapter)
-            adapter.record_changed(link, record)
-            _mark_pending(link)
-            marked.append(link.pk)
-    for adapter in ADAPTERS:
-        if adapter.platform not in platforms or adapter.streams:
-            continue
-        for dependent in adapter.dependents(record):
-            if adapter.applies(dependent):
-                link = _link_for(dependent, adapter)
-                if link.state != LinkState.PENDING:
-                    _mark_pending(link)
-                    marked.append(link.pk)
-    return marked
-
-
-def mark_readings_changed(owner: models.Model, start: datetime, end: datetime) -> list[int]:
-    """Interval data of `owner` (a device or meter) changed between start and end (UTC)."""
-    platforms = enabled_platforms(owner.organization_id)
-    marked = []
-    for adapter in ADAPTERS:
-        if not adapter.streams or adapter.platform not in platforms:
-            continue
-        if not isinstance(owner, adapter.model) or not adapter.applies(owner):
-            continue
-        link = _link_for(owner, adapter)
-        adapter.mark_range(link, start, end)
-        _mark_pending(link)
-        marked.append(link.pk)
-    return marked
-
-
-def ensure_links(organization_id: int, platform: str) -> int:
-    """Create (pending) links for every existing record that belongs on `platform` (new connection)."""
-    created = 0
-    for adapter in ADAPTERS:
-        if adapter.platform != platform or adapter.streams:
-            continue
-        for record in adapter.model.objects.filter(organization_id=organization_id).iterator():
-            if adapter.applies(record):
-                link = _link_for(record, adapter)
-                if link.state == LinkState.PENDING:
-                    enqueue(link.pk)
-                    created += 1
-    return created
-
-
-def enqueue(link_id: int) -> None:
-    """Run the link's task once the current transaction commits.
-
-    The link is pending in the database already (the outbox): a broker that can't take the task
-    must not turn the caller's committed write into an error. The sweep queues it once it is back.
-    """
-    transaction.on_commit(lambda: _send(link_id))
-
-
-def _send(link_id: int) -> None:
-    try:
-        queue.enqueue(queue.SYNC_LINK, link_id)
-    except BrokerUnavailable:
-        logger.warning("Broker unavailable: link %s waits for the sweep.", link_id, exc_info=True)
 
 
 # --- the worker side ------------------------------------------------------------------------------
@@ -254,28 +137,6 @@ def claim(link_id: int, *, ignore_schedule: bool = False) -> datetime | None:
     return lease if claimed else None
 
 
-def _finish(link: UpstreamLink, lease: datetime, **values: Any) -> bool:
-    """Write the outcome if this worker still holds the claim and nothing changed meanwhile.
-
-    A record marked pending while it was being sent keeps "pending": this worker only lets go,
-    keeping what the platform now knows (a remote id it just created, so the next run updates
-    rather than creates), and the link runs again with the change.
-    """
-    values.setdefault("claimed_until", None)
-    held = UpstreamLink.objects.filter(pk=link.pk, claimed_until=lease)
-    if held.filter(state=LinkState.SYNCING).update(**values):
-        return True
-    facts: dict[str, Any] = {"claimed_until": None}
-    if values.get("remote_id"):
-        facts["remote_id"] = values["remote_id"]
-    if "create_sent_at" in values and values["create_sent_at"] is None:
-        # What the platform said about a create (made it, or surely never got it) holds too.
-        facts.update(create_sent_at=None, create_payload={})
-    if held.update(**facts):
-        enqueue(link.pk)
-    return False
-
-
 def _record_calls(link: UpstreamLink, connection: Connection, log: CallLog) -> None:
     log.save(connection, link)
 
@@ -290,7 +151,7 @@ def _parent_link(record: models.Model, adapter: Adapter) -> tuple[UpstreamLink |
     )
     if parent_adapter is None:
         return None, ""
-    link = _link_for(parent.record, parent_adapter)
+    link = link_for(parent.record, parent_adapter)
     return link, parent.label or str(parent.record)
 
 
@@ -307,13 +168,13 @@ def run_link(link_id: int, *, ignore_schedule: bool = False) -> Outcome:
         return Outcome("gone")
     refusal = adapter.not_accepted(record)
     if refusal:
-        return _not_accepted(link, lease, refusal)
+        return not_accepted(link, lease, refusal)
 
     connection = Connection.objects.filter(
         organization_id=link.organization_id, platform=link.platform, enabled=True
     ).first()
     if connection is None or not connection.has_credentials:
-        _finish(
+        finish(
             link,
             lease,
             state=LinkState.PENDING,
@@ -328,7 +189,7 @@ def run_link(link_id: int, *, ignore_schedule: bool = False) -> Outcome:
         if parent_link.state != LinkState.SYNCED or not parent_link.remote_id:
             if parent_link.state == LinkState.PENDING:
                 enqueue(parent_link.pk)
-            _finish(
+            finish(
                 link,
                 lease,
                 state=LinkState.PENDING,
@@ -364,7 +225,7 @@ def run_link(link_id: int, *, ignore_schedule: bool = False) -> Outcome:
                 # Once the record is there, a platform with no update call cannot take a change.
                 sent = not link.remote_id or (changed and adapter.updates)
                 if sent and not link.remote_id:
-                    creating = _note_create(link, lease, payload)
+                    creating = note_create(link, lease, payload)
                 remote_id = (
                     adapter.push(client, link, payload, parent_remote_id)
                     if sent
@@ -372,22 +233,22 @@ def run_link(link_id: int, *, ignore_schedule: bool = False) -> Outcome:
                 )
     except InDoubt as exc:
         _record_calls(link, connection, log)
-        return _in_doubt(link, lease, str(exc))
+        return in_doubt(link, lease, str(exc))
     except UpstreamError as exc:
         _record_calls(link, connection, log)
         if creating and exc.answer_lost:
-            return _answer_lost(link, lease, adapter, exc)
+            return answer_lost(link, lease, adapter, exc)
         if creating:
             # The platform answered (or never got the call): the create is settled either way.
-            return _failed(link, lease, exc, adapter, create_sent_at=None, create_payload={})
-        return _failed(link, lease, exc, adapter)
+            return failed(link, lease, exc, adapter, create_sent_at=None, create_payload={})
+        return failed(link, lease, exc, adapter)
     except ClaimLost as exc:
         _record_calls(link, connection, log)
         return Outcome("skipped", note=str(exc))
     except ValueError as exc:
         # A payload the builders refuse (e.g. a field the platform does not take): nothing to retry.
         _record_calls(link, connection, log)
-        _finish(
+        finish(
             link,
             lease,
             state=LinkState.REJECTED,
@@ -403,14 +264,14 @@ def run_link(link_id: int, *, ignore_schedule: bool = False) -> Outcome:
         and changed
         and not recovering
     ):
-        return _out_of_date(link, lease, adapter, payload)
+        return out_of_date(link, lease, adapter, payload)
     now = timezone.now()
     Connection.objects.filter(pk=connection.pk).update(last_auth_at=now, last_auth_error="")
     kept: dict[str, Any] = {}
     if not adapter.streams and not adapter.updates:
         # Sent now (or found, as the lost create sent it), or equal to what was (same hash).
-        kept["sent_payload"] = _as_json(link.create_payload if recovering else payload)
-    written = _finish(
+        kept["sent_payload"] = as_json(link.create_payload if recovering else payload)
+    written = finish(
         link,
         lease,
         state=LinkState.SYNCED,
@@ -432,7 +293,7 @@ def run_link(link_id: int, *, ignore_schedule: bool = False) -> Outcome:
         **kept,
     )
     if written and recovering and recovered_hash != new_hash:
-        _mark_pending(link)
+        mark_pending(link)
     if written:
         for child_id in UpstreamLink.objects.filter(
             parent_link=link, state=LinkState.PENDING
@@ -440,187 +301,6 @@ def run_link(link_id: int, *, ignore_schedule: bool = False) -> Outcome:
             UpstreamLink.objects.filter(pk=child_id).update(next_attempt_at=None)
             enqueue(child_id)
     return Outcome(LinkState.SYNCED, sent=sent)
-
-
-def _not_accepted(link: UpstreamLink, lease: datetime, reason: str) -> Outcome:
-    """The platform's contract has no place for the record: no call, nothing to retry."""
-    _finish(
-        link,
-        lease,
-        state=LinkState.SYNCED,
-        unsent=Unsent.NOT_ACCEPTED,
-        unsent_note=reason[:300],
-        unsent_changes=[],
-        attempts=0,
-        next_attempt_at=None,
-        last_error="",
-        last_status_code=None,
-        waiting_for="",
-    )
-    return Outcome(LinkState.SYNCED, note=reason)
-
-
-def _out_of_date(
-    link: UpstreamLink, lease: datetime, adapter: Adapter, payload: dict[str, Any]
-) -> Outcome:
-    """The record changed since the platform took it, and the platform has no call to change it:
-    the link stays synced (nothing to retry) and says what it cannot send. Its hash stays the one
-    the platform accepted, so the note goes once the record is back to what was sent."""
-    changes = (
-        payload_changes(link.sent_payload, _as_json(payload))
-        if link.sent_payload is not None
-        else []  # sent before the portal kept a copy: what differs is not known
-    )
-    _finish(
-        link,
-        lease,
-        state=LinkState.SYNCED,
-        unsent=Unsent.OUT_OF_DATE,
-        unsent_note=adapter.no_update_note[:300],
-        unsent_changes=changes,
-        attempts=0,
-        next_attempt_at=None,
-        last_error="",
-        last_status_code=None,
-        waiting_for="",
-    )
-    return Outcome(LinkState.SYNCED, note=adapter.no_update_note)
-
-
-def _note_create(link: UpstreamLink, lease: datetime, payload: dict[str, Any]) -> bool:
-    """Write down, before it goes out, that a create is being sent and what it sends (so a lost
-    answer is known as one, even if this worker dies mid-call). ClaimLost if the lease is gone."""
-    sent = json.loads(json.dumps(payload, default=str))  # what the JSON body carries
-    noted = UpstreamLink.objects.filter(pk=link.pk, claimed_until=lease).update(
-        create_sent_at=timezone.now(), create_payload=sent
-    )
-    if not noted:
-        raise ClaimLost(f"link {link.pk}: the lease ran out before its create was sent")
-    link.create_payload = sent
-    return True
-
-
-def _answer_lost(
-    link: UpstreamLink, lease: datetime, adapter: Adapter, exc: UpstreamError
-) -> Outcome:
-    """A create went out and its answer did not come back: the platform may hold the record."""
-    if adapter.can_recover(link.create_payload):
-        # The next run finds it (Adapter.recover): an ordinary retry, with the create noted.
-        return _failed(link, lease, exc, permanent=False)
-    return _in_doubt(
-        link,
-        lease,
-        f"The answer to the create was lost ({exc}): {link.get_platform_display()} may hold "
-        "the record, and it chose the record's id itself. Check there, then use its id here or "
-        "create it again.",
-        status_code=exc.status_code,
-    )
-
-
-def _in_doubt(
-    link: UpstreamLink, lease: datetime, note: str, status_code: int | None = None
-) -> Outcome:
-    _finish(
-        link,
-        lease,
-        state=LinkState.IN_DOUBT,
-        attempts=0,
-        next_attempt_at=None,
-        last_error=note[:2000],
-        last_status_code=status_code,
-    )
-    return Outcome(LinkState.IN_DOUBT, note=note)
-
-
-def _failed(
-    link: UpstreamLink,
-    lease: datetime,
-    exc: UpstreamError,
-    adapter: Adapter | None = None,
-    *,
-    permanent: bool | None = None,
-    **settled: Any,
-) -> Outcome:
-    """Write a failed call's outcome (`settled`: what else the call told us, written with it);
-    an adapter may have its own plan for the failure (Adapter.on_failure)."""
-    attempts = link.attempts + 1
-    plan = adapter.on_failure(link, exc, attempts) if adapter is not None else None
-    if plan is not None:
-        return _follow_plan(link, lease, exc, attempts, plan, **settled)
-    if exc.permanent if permanent is None else permanent:
-        _finish(
-            link,
-            lease,
-            state=LinkState.REJECTED,
-            attempts=attempts,
-            last_error=exc.message[:2000],
-            last_status_code=exc.status_code,
-            **settled,
-        )
-        return Outcome(LinkState.REJECTED, note=exc.message)
-    if attempts >= max_attempts():
-        _finish(
-            link,
-            lease,
-            state=LinkState.FAILED,
-            attempts=attempts,
-            last_error=f"Gave up after {attempts} attempts: {exc.message}"[:2000],
-            last_status_code=exc.status_code,
-            **settled,
-        )
-        return Outcome(LinkState.FAILED, note=exc.message)
-    delay = backoff_s(attempts, exc.retry_after_s)
-    _finish(
-        link,
-        lease,
-        state=LinkState.PENDING,
-        attempts=attempts,
-        next_attempt_at=timezone.now() + timedelta(seconds=delay),
-        last_error=exc.message[:2000],
-        last_status_code=exc.status_code,
-        **settled,
-    )
-    return Outcome(LinkState.PENDING, retry_in_s=delay, note=exc.message)
-
-
-def _follow_plan(
-    link: UpstreamLink,
-    lease: datetime,
-    exc: UpstreamError,
-    attempts: int,
-    plan: FailurePlan,
-    **settled: Any,
-) -> Outcome:
-    """An adapter's own plan for a failure: pending, behind since its first failed run."""
-    now = timezone.now()
-    values: dict[str, Any] = {
-        **settled,
-        "state": LinkState.PENDING,
-        "attempts": attempts,
-        "last_status_code": exc.status_code,
-        "behind_since": Coalesce(F("behind_since"), Value(now)),
-        "updated_at": now,
-    }
-    if plan.pause_reason:
-        _finish(
-            link,
-            lease,
-            **values,
-            paused=True,
-            paused_for_credentials=True,
-            next_attempt_at=None,
-            last_error=plan.pause_reason[:2000],
-        )
-        return Outcome(LinkState.PENDING, note=plan.pause_reason)
-    delay = max(plan.retry_in_s or 0.0, 0.0)
-    _finish(
-        link,
-        lease,
-        **values,
-        next_attempt_at=now + timedelta(seconds=delay),
-        last_error=exc.message[:2000],
-    )
-    return Outcome(LinkState.PENDING, retry_in_s=delay, note=exc.message)
 
 
 def due_link_ids(organization_id: int | None = None, limit: int = 5000) -> list[int]:

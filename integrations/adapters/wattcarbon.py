@@ -20,9 +20,9 @@ from homes.models import Customer, Home, Meter
 from readings.models import Reading, Series
 
 from .. import wattcarbon
-from ..engine import payload_hash
 from ..http import UpstreamError
 from ..models import Channel, Platform, SyncChunk, UpstreamLink
+from ..outcomes import payload_hash
 from ..vocabulary import wattcarbon as vocabulary
 from .base import Adapter, InDoubt, Parent, register
 

@@ -12,7 +12,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from devices import services as device_services
-from integrations import engine
+from integrations import engine, outcomes
 from integrations.models import Channel, Connection, LinkState, SyncAttempt, UpstreamLink
 from tests.factories import DeviceFactory, HomeFactory
 
@@ -197,7 +197,7 @@ def test_it_does_not_let_a_slow_worker_overwrite_a_newer_change(
     lease = engine.claim(link.pk)
     device.name = "Changed while syncing"
     device_services.save_device(device)  # marks pending again; the claim stays the worker's
-    assert not engine._finish(link, lease, state=LinkState.SYNCED)
+    assert not outcomes.finish(link, lease, state=LinkState.SYNCED)
     link.refresh_from_db()
     assert link.state == LinkState.PENDING and link.claimed_until is None
 
