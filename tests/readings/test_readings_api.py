@@ -1,4 +1,4 @@
-"""The JSON readings upload endpoints (devices/views_api.py)."""
+"""The JSON readings upload endpoints (readings/views_api.py)."""
 
 from __future__ import annotations
 
@@ -6,14 +6,10 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
-from django.urls import include, path, reverse
+from django.urls import reverse
 
 from readings.models import Reading, Upload, UploadStatus
 from tests.factories import DeviceFactory, MeterFactory
-
-# The project's URLs (portal.urls includes readings.urls).
-urlpatterns = [path("", include("portal.urls"))]
-pytestmark = pytest.mark.urls(__name__)
 
 JSON = {"accept": "application/json"}
 START = datetime(2024, 6, 1, tzinfo=UTC)

@@ -9,36 +9,17 @@ from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
-from django.urls import NoReverseMatch, include, path, reverse
+from django.urls import reverse
 
 from readings import charts, store, uploads
 from readings.models import Reading
 from readings.parser import parse_readings
 from tests.factories import DeviceFactory, HomeFactory, MeterFactory
 
-
-def _test_urls() -> list:
-    # Until portal/urls.py includes readings.urls, this urlconf adds it; afterwards
-    # portal.urls alone serves the pages and the extra include is skipped.
-    patterns = [path("", include("portal.urls"))]
-    try:
-        reverse("upload_list", urlconf="portal.urls")
-    except NoReverseMatch:
-        patterns.insert(0, path("", include("readings.urls")))
-    return patterns
-
-
-urlpatterns = _test_urls()
-
-pytestmark = [pytest.mark.django_db, pytest.mark.urls(__name__)]
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("data_dir")]
 
 TZ = "America/New_York"
 ZONE = ZoneInfo(TZ)
-
-
-@pytest.fixture(autouse=True)
-def _data_dir(settings, tmp_path):
-    settings.DATA_DIR = tmp_path
 
 
 @pytest.fixture

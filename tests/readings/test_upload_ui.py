@@ -13,52 +13,16 @@ from zoneinfo import ZoneInfo
 
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
-from django.urls import NoReverseMatch, include, path, reverse
+from django.urls import reverse
 
 from readings import store, tasks, uploads, views
 from readings.models import Reading, Upload, UploadStatus
-from tests.factories import DeviceFactory, HomeFactory, MeterFactory
+from tests.factories import DeviceFactory
 
-
-def _test_urls() -> list:
-    # Until portal/urls.py includes readings.urls, this urlconf adds it; afterwards
-    # portal.urls alone serves the pages and the extra include is skipped.
-    patterns = [path("", include("portal.urls"))]
-    try:
-        reverse("upload_list", urlconf="portal.urls")
-    except NoReverseMatch:
-        patterns.insert(0, path("", include("readings.urls")))
-    return patterns
-
-
-urlpatterns = _test_urls()
-
-pytestmark = [pytest.mark.django_db, pytest.mark.urls(__name__)]
+# The site (home, device, meter) and DATA_DIR are tests/conftest.py's.
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("data_dir")]
 
 TZ = "America/New_York"
-
-
-@pytest.fixture(autouse=True)
-def _data_dir(settings, tmp_path):
-    settings.DATA_DIR = tmp_path
-
-
-@pytest.fixture
-def home(org):
-    return HomeFactory(organization=org, timezone=TZ)
-
-
-@pytest.fixture
-def device(org, home):
-    # A heat pump: no solar night-time warnings in the way of what the tests look at.
-    return DeviceFactory(
-        organization=org,
-        home=home,
-        custom_id="SP-00012",
-        name="Roof array",
-        kind="electrification",
-        details={},
-    )
 
 
 @pytest.fixture
@@ -71,11 +35,6 @@ def other_device(org, home):
         kind="electrification",
         details={},
     )
-
-
-@pytest.fixture
-def meter(org, home):
-    return MeterFactory(organization=org, home=home, meter_number="M-77")
 
 
 def _csv(rows: list[tuple[str, str]], header: str = "datetime,value_kwh") -> bytes:
