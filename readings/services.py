@@ -1,5 +1,10 @@
-"""Write operations on uploads waiting for confirmation: discarding one, expiring those never
-confirmed. (Checking, confirming and importing a file are ``readings.uploads``.)
+"""The write surface of readings: views, commands and tasks write through these.
+
+Checking a file (here, or in a Celery task when it is big), confirming a checked upload (likewise),
+importing a file in one step (the JSON API, `manage.py import_readings`), the series a device's or
+meter's readings go to, discarding an upload waiting for confirmation, expiring those never
+confirmed. The pipeline itself is ``readings.uploads`` (check, confirm, import), ``readings.store``
+and ``readings.background`` (the hand-over to a worker).
 """
 
 from __future__ import annotations
@@ -8,14 +13,46 @@ import logging
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 from django.db import transaction
 from django.utils import timezone
 
-from . import uploads
-from .models import PENDING_STATUSES, Upload, UploadStatus
+from . import background, uploads
+from .models import PENDING_STATUSES, Series, Upload, UploadStatus
+from .store import series_for
+from .uploads import PendingUploadsFull, import_readings
+
+__all__ = [
+    "PendingUploadsFull",
+    "check_file",
+    "confirm_upload",
+    "discard_upload",
+    "expire_pending_uploads",
+    "import_readings",
+    "series_for",
+]
 
 log = logging.getLogger(__name__)
+
+
+def check_file(
+    series: Series, fileobj: Any, *, filename: str, user: Any, in_background: bool
+) -> Upload:
+    """Check one file for `series`: here and now, or (a big file) in a Celery task while the page
+    polls the upload. Raises PendingUploadsFull when the organization's waiting files are at
+    their cap; nothing is kept then."""
+    if in_background:
+        return background.start_background_check(series, fileobj, filename=filename, user=user)
+    return uploads.check_upload(series, fileobj, filename=filename, user=user)
+
+
+def confirm_upload(upload: Upload) -> Upload:
+    """Store a checked upload: here and now, or (many rows) in a Celery task."""
+    if upload.rows > uploads.PROCESS_IN_BACKGROUND_ROWS:
+        return background.start_background_confirm(upload)
+    return uploads.confirm_upload(upload)
+
 
 # What a member may throw away: a checked upload waiting for confirmation, or one whose storing
 # failed (its file is kept for a retry). One being processed is a worker's until it is done.

@@ -36,7 +36,7 @@ from portal.crud import ListFilter, OrgListView, query_ids
 from portal.models import Membership, Role
 from portal.tenancy import can, get_for_org_or_404, org_required
 
-from . import background, charts, services, store, uploads
+from . import charts, services
 from .models import PENDING_STATUSES, Series, Upload, UploadStatus
 from .parser import (
     DEFAULT_LIMITS,
@@ -124,16 +124,18 @@ def check_file(
             f"It is larger than {DEFAULT_LIMITS.max_bytes // (1 << 20)} MB, the limit for one "
             "upload; split it into several files (one per year, say).",
         )
-    series = store.series_for(owner)
+    series = services.series_for(owner)
     filename = (upload.name or "upload.csv")[:255]
     upload.seek(0)
     try:
-        if _needs_background(upload):
-            return background.start_background_check(
-                series, upload, filename=filename, user=request.user
-            )
-        return uploads.check_upload(series, upload, filename=filename, user=request.user)
-    except uploads.PendingUploadsFull as exc:
+        return services.check_file(
+            series,
+            upload,
+            filename=filename,
+            user=request.user,
+            in_background=_needs_background(upload),
+        )
+    except services.PendingUploadsFull as exc:
         return Refusal(upload.name or "file", str(exc))
 
 
@@ -407,10 +409,7 @@ def upload_confirm(request: HttpRequest, pk: int) -> HttpResponse:
             )
         messages.error(request, message)
         return redirect("upload_detail", upload.pk)
-    if upload.rows > uploads.PROCESS_IN_BACKGROUND_ROWS:
-        upload = background.start_background_confirm(upload)
-    else:
-        upload = uploads.confirm_upload(upload)
+    upload = services.confirm_upload(upload)
     if _is_htmx(request):
         return render(request, "readings/_upload_preview.html", {"card": _card(request, upload)})
     if upload.status == UploadStatus.STORED:

@@ -21,8 +21,8 @@ from portal.models import Role
 from portal.tenancy import get_for_org_or_404, org_required
 
 from .models import Device, Upload, UploadStatus
+from .services import import_readings
 from .store import series_for
-from .uploads import import_readings
 
 FILE_FIELD = "file"
 _TRUE = {"1", "true", "yes", "on"}

@@ -16,8 +16,8 @@ from devices.models import Device
 from homes.models import Meter
 from portal.models import Organization
 from readings.models import UploadStatus
+from readings.services import import_readings
 from readings.store import series_for
-from readings.uploads import import_readings
 
 
 class Command(BaseCommand):
