@@ -87,7 +87,12 @@ class Device(OrgOwned):
             messages = [f"{labels.get(name, name)}: {msg}" for name, msg in detail_errors.items()]
             if messages:
                 errors["details"] = messages
-        if self.meter_id and self.home_id and self.meter.home_id != self.home_id:
+        if (
+            self.meter_id
+            and self.home_id
+            and self.meter is not None
+            and self.meter.home_id != self.home_id
+        ):
             errors["meter"] = ["This meter belongs to another home."]
         if errors:
             raise ValidationError(errors)
@@ -146,7 +151,9 @@ class Series(OrgOwned):
 
     @property
     def owner(self) -> Device | Meter:
-        return self.device if self.device_id else self.meter
+        owner = self.device if self.device_id else self.meter
+        assert owner is not None, "a series has a device or a meter (series_has_one_owner)"
+        return owner
 
     @property
     def timezone(self) -> str:
