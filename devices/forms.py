@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
 from django import forms
 
@@ -38,8 +38,13 @@ class DeviceForm(OrgModelForm):
             self.fields[spec.name] = form_field(spec)
             self.fields[spec.name].initial = initial.get(spec.name)
             self.kind_field_names.append(spec.name)
-        self.fields["meter"].queryset = self.fields["meter"].queryset.select_related("home")
-        self.fields["home"].queryset = self.fields["home"].queryset.only("pk", "name")
+        meter = cast(forms.ModelChoiceField, self.fields["meter"])
+        home = cast(forms.ModelChoiceField, self.fields["home"])
+        # A ModelForm's model choice fields always have a queryset (the stubs allow None).
+        if meter.queryset is not None:
+            meter.queryset = meter.queryset.select_related("home")
+        if home.queryset is not None:
+            home.queryset = home.queryset.only("pk", "name")
 
     def clean_custom_id(self) -> str:
         value = self.cleaned_data["custom_id"].strip()
@@ -48,7 +53,8 @@ class DeviceForm(OrgModelForm):
         )
 
     def clean(self) -> dict[str, Any]:
-        data = super().clean()
+        super().clean()
+        data = self.cleaned_data
         raw = {name: data.get(name) for name in self.kind_field_names}
         details, errors = validate_details(self.kind, raw)
         for name, message in errors.items():
@@ -65,10 +71,10 @@ class DeviceForm(OrgModelForm):
         # under `details`, a name this form does not have.
         if any(name in self.errors for name in self.kind_field_names):
             return
-        super()._post_clean()
+        super()._post_clean()  # type: ignore[misc]  # django-stubs: BaseModelForm._post_clean is missing
 
     def common_fields(self) -> list[forms.BoundField]:
-        return [self[name] for name in self._meta.fields]
+        return [self[name] for name in self._meta.fields or ()]
 
     def kind_fields(self) -> list[forms.BoundField]:
         return [self[name] for name in self.kind_field_names]

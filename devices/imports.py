@@ -44,7 +44,7 @@ from homes.imports import (
 )
 from homes.models import Customer, Home, Meter, Utility
 from homes.services import save_customer, save_home, save_meter
-from portal.csv_import import Column, Importer, Plan, Row, RowIssues, in_chunks
+from portal.csv_import import Action, Column, Importer, Plan, Row, RowIssues, in_chunks
 
 from .kinds import KINDS, KindField, validate_details
 from .models import Device, DeviceStatus
@@ -256,7 +256,7 @@ class DeviceImporter(Importer):
         issues.check_fields(device, DEVICE_FIELD_COLUMNS, exclude=exclude)
         if issues.any or home is None or kind is None:
             return None
-        action = "create"
+        action: Action = "create"
         if existing is not None:
             same_meter = (meter is None and existing.meter_id is None) or (
                 meter is not None and meter.pk is not None and meter.pk == existing.meter_id

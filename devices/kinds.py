@@ -16,7 +16,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal, InvalidOperation
-from typing import Any
+from typing import Any, TypedDict
 
 from django import forms
 from django.db import models
@@ -445,11 +445,23 @@ def validate_details(kind: str, raw: dict[str, Any]) -> tuple[dict[str, Any], di
 
 
 # --- forms ----------------------------------------------------------------------------------------------
+class _FieldOptions(TypedDict):
+    """The options every kind field's form field takes."""
+
+    label: str
+    required: bool
+    help_text: str
+
+
 def form_field(spec: KindField) -> forms.Field:
     """The Django form field for one kind field (validation proper happens in validate_details)."""
-    common = {"label": spec.label, "required": spec.required, "help_text": spec.help_text}
+    common: _FieldOptions = {
+        "label": spec.label,
+        "required": spec.required,
+        "help_text": spec.help_text,
+    }
     if spec.type == "boolean":
-        return forms.BooleanField(**{**common, "required": False})
+        return forms.BooleanField(label=spec.label, required=False, help_text=spec.help_text)
     if spec.type == "choice":
         return forms.ChoiceField(choices=[("", "—"), *(spec.choices or [])], **common)
     if spec.type in {"decimal", "integer", "year"}:

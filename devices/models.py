@@ -86,7 +86,12 @@ class Device(OrgOwned):
             messages = [f"{labels.get(name, name)}: {msg}" for name, msg in detail_errors.items()]
             if messages:
                 errors["details"] = messages
-        if self.meter_id and self.home_id and self.meter.home_id != self.home_id:
+        if (
+            self.meter_id
+            and self.home_id
+            and self.meter is not None
+            and self.meter.home_id != self.home_id
+        ):
             errors["meter"] = ["This meter belongs to another home."]
         if errors:
             raise ValidationError(errors)

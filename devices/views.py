@@ -58,6 +58,7 @@ class DeviceFormView(OrgFormView):
     form_class = DeviceForm
     save = services.save_device
     related = ("home",)
+    object: Device | None
 
     def kind(self) -> str:
         if self.object is not None:

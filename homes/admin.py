@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
 from django import forms
 from django.contrib import admin
@@ -73,9 +73,11 @@ class HomeAdmin(ServiceAdmin):
             # the others on a new home, whose organization is chosen in the same form).
             fields = form.base_fields
             if "utility" in fields:
-                fields["utility"].queryset = Utility.objects.for_org(obj.organization)
+                utility = cast(forms.ModelChoiceField, fields["utility"])
+                utility.queryset = Utility.objects.for_org(obj.organization)
             if "rate_plan" in fields:
-                fields["rate_plan"].queryset = RatePlan.objects.for_org(obj.organization)
+                rate_plan = cast(forms.ModelChoiceField, fields["rate_plan"])
+                rate_plan.queryset = RatePlan.objects.for_org(obj.organization)
         return form
 
 

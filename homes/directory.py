@@ -60,7 +60,12 @@ def lookup_utilities(
     zip5 = zip_code.strip()[:5]
     cached = cached_lookup(organization, zip5)
     max_age = timedelta(seconds=settings.UTILITY_CACHE_MAX_AGE_S)
-    if cached and not refresh and timezone.now() - cached.fetched_at < max_age:
+    if (
+        cached
+        and not refresh
+        and cached.fetched_at is not None  # always set on a cached answer
+        and timezone.now() - cached.fetched_at < max_age
+    ):
         return cached
     try:
         answer = directory().utilities_for_zip(organization, zip5)

@@ -46,7 +46,8 @@ class HomeForm(OrgModelForm):
         return self.cleaned_data["state"].strip().upper()
 
     def clean(self) -> dict[str, Any]:
-        data = super().clean()
+        super().clean()
+        data = self.cleaned_data
         utility, plan = data.get("utility"), data.get("rate_plan")
         if plan and plan.utility_id != getattr(utility, "pk", None):
             self.add_error("rate_plan", "This rate plan belongs to another utility.")

@@ -18,6 +18,7 @@ from django.core.exceptions import ValidationError
 from django.db.models import TextChoices
 
 from portal.csv_import import (
+    Action,
     Column,
     Importer,
     Plan,
@@ -98,16 +99,16 @@ def parse_location(text: str) -> dict[str, Any] | None:
             return None
         if not isinstance(data, dict):
             return None
-        fields = {
+        address = {
             "street": str(data.get("street") or "").strip(),
             "city": str(data.get("city") or "").strip(),
             "state": str(data.get("state") or "").strip().upper(),
             "zip_code": str(data.get("postalCode") or data.get("postal_code") or "").strip(),
             "country": str(data.get("country") or "").strip().upper(),
         }
-        fields = {name: value for name, value in fields.items() if value}
+        given = {name: value for name, value in address.items() if value}
         coordinates = _coordinates(data.get("latitude"), data.get("longitude"))
-        return {**fields, **coordinates} if coordinates is not None else None
+        return {**given, **coordinates} if coordinates is not None else None
     match = _COORDINATES.match(text)
     if match:
         return _coordinates(match.group(1), match.group(2))
@@ -301,7 +302,7 @@ class MeterImporter(Importer):
         self.seen[key(number)] = row.number
         existing = self.meters.get(key(number))
         home = self._home(row, issues, existing)
-        location_type = existing.location_type if existing else LocationType.RESIDENTIAL
+        location_type: str | None = existing.location_type if existing else LocationType.RESIDENTIAL
         if row.get("locationType"):
             location_type = choice_value(row.get("locationType"), LocationType)
             if location_type is None:
@@ -320,7 +321,7 @@ class MeterImporter(Importer):
         }
         if existing is None:
             meter = Meter(organization=self.organization, home=home, **values)
-            action = "create"
+            action: Action = "create"
         else:
             changed = existing.home_id != home.pk or any(
                 getattr(existing, name) != value for name, value in values.items()

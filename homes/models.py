@@ -183,9 +183,13 @@ class Home(OrgOwned):
         """Refuse another organization's utility or rate plan (every write path saves through
         full_clean: forms, the wizard, imports, the admin)."""
         errors: dict[str, str] = {}
-        if self.utility_id and self.utility.organization_id != self.organization_id:
+        if (
+            self.utility_id
+            and self.utility is not None
+            and self.utility.organization_id != self.organization_id
+        ):
             errors["utility"] = "This utility belongs to another organization."
-        if self.rate_plan_id:
+        if self.rate_plan_id and self.rate_plan is not None:
             # A plan of the utility just checked needs no second look (nor another query).
             checked = self.rate_plan.utility_id == self.utility_id and "utility" not in errors
             if not checked and self.rate_plan.utility.organization_id != self.organization_id:

@@ -77,7 +77,8 @@ class DeviceStepForm(forms.Form):
         return bool(self.cleaned_data.get(self.toggle_name))
 
     def clean(self) -> dict[str, Any]:
-        data = super().clean()
+        super().clean()
+        data = self.cleaned_data
         if not data.get(self.toggle_name):
             for name in [n for n in self.errors if n != self.toggle_name]:
                 del self.errors[name]

@@ -130,7 +130,7 @@ class HomeWizard(OrgRequiredMixin, SessionWizardView):
             return HttpResponseRedirect(self._step_url(self.steps.first))
         posted = self._posted_step()
         goto = post.get("wizard_goto_step")
-        if goto in self.get_form_list():
+        if goto is not None and goto in self.get_form_list():
             if posted:
                 self._keep_typed_input(posted)
             return self.render_goto_step(goto)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
+from typing import Any, ClassVar
 
 from django.contrib import admin, messages
 from django.core.exceptions import ValidationError
@@ -15,8 +15,8 @@ class ServiceAdmin(admin.ModelAdmin):
     """Saves and deletes through the app's services, so the back office announces its changes
     (and upstream links go pending) like every other write path."""
 
-    save_service: Callable[[Any], Any]
-    delete_service: Callable[[Any], None]
+    save_service: ClassVar[Callable[[Any], Any]]  # e.g. homes.services.save_home
+    delete_service: ClassVar[Callable[[Any], None]]
 
     def save_model(self, request: HttpRequest, obj: models.Model, form: Any, change: bool) -> None:
         type(self).save_service(obj)

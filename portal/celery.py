@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 
-from celery import Celery
+from celery import Celery, Task
 from celery.signals import beat_init, task_postrun, task_prerun, worker_init
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "portal.settings")
@@ -39,7 +39,7 @@ def _require_secrets(**kwargs: object) -> None:
 
 @task_prerun.connect
 @task_postrun.connect
-def reuse_database_connections(task: object = None, **kwargs: object) -> None:
+def reuse_database_connections(task: Task | None = None, **kwargs: object) -> None:
     """A task is like a request: keep the connection up to CONN_MAX_AGE, drop a broken one.
 
     (Celery's Django fix-up would close it around every task; CELERY_DB_REUSE_MAX turns that off.)

@@ -8,12 +8,13 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any, ClassVar, Protocol, cast
 from urllib.parse import urlencode
 
 from django import forms
 from django.contrib import messages
 from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
+from django.core.paginator import Page, Paginator
 from django.db import models
 from django.db.models import Q
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
@@ -23,7 +24,10 @@ from django.views.generic import DetailView, FormView, ListView, TemplateView
 
 from .models import Organization, Role
 from .signals import delete_blockers
-from .tenancy import OrgRequiredMixin, get_for_org_or_404
+from .tenancy import OrgHttpRequest, OrgOwned, OrgRequiredMixin, get_for_org_or_404
+
+if TYPE_CHECKING:
+    from django.core.paginator import _SupportsPagination
 
 # The largest primary key (a bigint): a longer number in a query string is no record's id.
 MAX_ID = 2**63 - 1
@@ -82,6 +86,20 @@ def _with_related(queryset: models.QuerySet, related: tuple[str, ...]) -> models
     return queryset.select_related(*related) if related else queryset
 
 
+class _Linked(Protocol):
+    def get_absolute_url(self) -> str: ...
+
+
+def _url_of(record: models.Model) -> str:
+    """`record.get_absolute_url()`: every model these views serve defines one (Model doesn't)."""
+    return cast(_Linked, record).get_absolute_url()
+
+
+def _verbose_name(model: type[models.Model]) -> str:
+    """The model's verbose name, capitalized (Django always sets one; the stubs allow None)."""
+    return str(model._meta.verbose_name).capitalize()
+
+
 class OrgModelForm(forms.ModelForm):
     """A ModelForm whose related-record choices are limited to the current organization (records
     owned through a parent, like a utility's rate plans, by their queryset's `for_org`)."""
@@ -91,12 +109,12 @@ class OrgModelForm(forms.ModelForm):
         self.organization = organization
         self.instance.organization = organization
         for field in self.fields.values():
-            if isinstance(field, forms.ModelChoiceField):
-                model = field.queryset.model
-                if any(f.name == "organization" for f in model._meta.fields):
-                    field.queryset = field.queryset.filter(organization=organization)
-                elif hasattr(field.queryset, "for_org"):
-                    field.queryset = field.queryset.for_org(organization)
+            if isinstance(field, forms.ModelChoiceField) and field.queryset is not None:
+                queryset = field.queryset
+                if any(f.name == "organization" for f in queryset.model._meta.fields):
+                    field.queryset = queryset.filter(organization=organization)
+                elif hasattr(queryset, "for_org"):
+                    field.queryset = queryset.for_org(organization)
 
     def add_service_errors(self, exc: ValidationError) -> None:
         """Place a service's ValidationError on the matching fields (the rest above the form)."""
@@ -127,6 +145,8 @@ class OrgModelForm(forms.ModelForm):
 class OrgListView(OrgRequiredMixin, ListView):
     """A searchable, filterable, sortable, paginated list of the organization's records."""
 
+    request: OrgHttpRequest
+    model: type[OrgOwned]
     paginate_by = 50
     search_fields: tuple[str, ...] = ()
     filters: tuple[ListFilter, ...] = ()
@@ -171,8 +191,8 @@ class OrgListView(OrgRequiredMixin, ListView):
         return queryset.order_by(*ordering, "pk")
 
     def paginate_queryset(
-        self, queryset: models.QuerySet, page_size: int
-    ) -> tuple[Any, Any, list[models.Model], bool]:
+        self, queryset: _SupportsPagination[Any], page_size: int
+    ) -> tuple[Paginator[Any], Page[Any], list[Any], bool]:
         """The page's ids first, then its rows by primary key (a "deferred join").
 
         OFFSET reads and discards every row before the page, joins included: page 1,997 of an
@@ -181,6 +201,8 @@ class OrgListView(OrgRequiredMixin, ListView):
         and the 50 rows are then fetched by primary key.
         """
         paginator, page, object_list, is_paginated = super().paginate_queryset(queryset, page_size)
+        # get_queryset() gives a QuerySet, and the page's slice of a QuerySet is one too.
+        assert isinstance(queryset, models.QuerySet) and isinstance(object_list, models.QuerySet)
         ids = list(object_list.values_list("pk", flat=True))
         rows = {row.pk: row for row in queryset.order_by().filter(pk__in=ids)}
         page.object_list = [rows[pk] for pk in ids if pk in rows]
@@ -212,10 +234,12 @@ class OrgListView(OrgRequiredMixin, ListView):
 class OrgObjectMixin:
     """Fetches the record through the organization (another organization's record is a 404)."""
 
-    model: type[models.Model]
+    request: OrgHttpRequest
+    kwargs: dict[str, Any]
+    model: type[OrgOwned]
     related: tuple[str, ...] = ()
 
-    def get_object(self, queryset: models.QuerySet | None = None) -> models.Model:
+    def get_object(self, queryset: models.QuerySet | None = None) -> OrgOwned:
         source = _with_related(self.model.objects.all(), self.related)
         return get_for_org_or_404(source, self.request.organization, pk=self.kwargs["pk"])
 
@@ -223,21 +247,25 @@ class OrgObjectMixin:
 class OrgDetailView(OrgRequiredMixin, OrgObjectMixin, DetailView):
     """A record's page."""
 
+    request: OrgHttpRequest
+
 
 class OrgFormView(OrgRequiredMixin, FormView):
     """Create (no pk) or edit (pk) a record through its service."""
 
     required_role = Role.MEMBER
-    model: type[models.Model]
+    request: OrgHttpRequest
+    model: type[OrgOwned]
     form_class: type[OrgModelForm]
-    save: Callable[[Any], Any]  # the service, e.g. homes.services.save_home
+    save: ClassVar[Callable[[Any], Any]]  # the service, e.g. homes.services.save_home
     related: tuple[str, ...] = ()
+    object: OrgOwned | None
 
     def setup(self, request: HttpRequest, *args: Any, **kwargs: Any) -> None:
         super().setup(request, *args, **kwargs)
         self.object = None
 
-    def get_object(self) -> models.Model | None:
+    def get_object(self) -> OrgOwned | None:
         if "pk" not in self.kwargs:
             return None
         source = _with_related(self.model.objects.all(), self.related)
@@ -265,16 +293,14 @@ class OrgFormView(OrgRequiredMixin, FormView):
         if hasattr(form, "save_m2m"):
             form.save_m2m()
         verb = "saved" if self.object else "created"
-        messages.success(
-            self.request, f"{self.model._meta.verbose_name.capitalize()} “{record}” {verb}."
-        )
+        messages.success(self.request, f"{_verbose_name(self.model)} “{record}” {verb}.")
         return HttpResponseRedirect(record.get_absolute_url())
 
     def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
         context = super().get_context_data(**kwargs)
         context["object"] = self.object
         context["verbose_name"] = self.model._meta.verbose_name
-        context["cancel_url"] = self.object.get_absolute_url() if self.object else self.list_url()
+        context["cancel_url"] = _url_of(self.object) if self.object else self.list_url()
         return context
 
     def list_url(self) -> str:
@@ -285,8 +311,9 @@ class OrgDeleteView(OrgRequiredMixin, OrgObjectMixin, TemplateView):
     """Confirm, then delete through the service; refused (with the reasons) while something depends on it."""
 
     required_role = Role.MEMBER
+    request: OrgHttpRequest
     template_name = "portal/record_confirm_delete.html"
-    delete: Callable[[Any], None]
+    delete: ClassVar[Callable[[Any], None]]  # the service, e.g. homes.services.delete_home
 
     def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
         context = super().get_context_data(**kwargs)
@@ -300,8 +327,9 @@ class OrgDeleteView(OrgRequiredMixin, OrgObjectMixin, TemplateView):
         """Local records that would block the delete (PROTECT), named for the confirmation page."""
         reasons = []
         for relation in record._meta.related_objects:
-            if relation.on_delete is models.PROTECT:
-                count = getattr(record, relation.get_accessor_name()).count()
+            accessor = relation.get_accessor_name()
+            if relation.on_delete is models.PROTECT and accessor is not None:
+                count = getattr(record, accessor).count()
                 if count:
                     name = relation.related_model._meta.verbose_name
                     reasons.append(
@@ -315,8 +343,6 @@ class OrgDeleteView(OrgRequiredMixin, OrgObjectMixin, TemplateView):
             type(self).delete(record)
         except ValidationError as exc:
             messages.error(request, " ".join(exc.messages))
-            return redirect(record.get_absolute_url())
-        messages.success(
-            request, f"{self.model._meta.verbose_name.capitalize()} “{record}” deleted."
-        )
+            return redirect(_url_of(record))
+        messages.success(request, f"{_verbose_name(self.model)} “{record}” deleted.")
         return redirect(reverse(f"{self.model._meta.model_name}_list"))

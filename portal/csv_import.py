@@ -37,7 +37,7 @@ from django.urls import reverse
 from django.views.generic import FormView
 
 from .models import Organization, Role
-from .tenancy import OrgRequiredMixin
+from .tenancy import OrgHttpRequest, OrgRequiredMixin
 
 logger = logging.getLogger(__name__)
 
@@ -301,8 +301,8 @@ def _match_header(header: list[str], columns: Sequence[Column]) -> list[str | No
     """Canonical column name per header position (None for an unnamed, ignored column)."""
     known: dict[str, str] = {}
     for column in columns:
-        for name in (column.name, *column.aliases):
-            known[header_key(name)] = column.name
+        for alias in (column.name, *column.aliases):
+            known[header_key(alias)] = column.name
     names: list[str | None] = []
     unknown: list[str] = []
     seen: dict[str, int] = {}
@@ -626,6 +626,7 @@ class CsvImportView(OrgRequiredMixin, FormView):
     """The upload page of one importer: form, expected columns, then the summary or the errors."""
 
     required_role = Role.MEMBER
+    request: OrgHttpRequest
     template_name = "portal/import.html"
     form_class = ImportForm
     importer_class: type[Importer]

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from django import forms
 from django.contrib.auth import password_validation
 from django.contrib.auth.forms import AuthenticationForm
@@ -37,12 +39,13 @@ class AcceptInvitationForm(forms.Form):
         label="Password again", widget=forms.PasswordInput(attrs={"autocomplete": "new-password"})
     )
 
-    def __init__(self, *args: object, email: str, **kwargs: object) -> None:
+    def __init__(self, *args: Any, email: str, **kwargs: Any) -> None:
         self.email = email
         super().__init__(*args, **kwargs)
 
-    def clean(self) -> dict:
-        data = super().clean()
+    def clean(self) -> dict[str, Any]:
+        super().clean()
+        data = self.cleaned_data
         if data.get("password1") and data.get("password1") != data.get("password2"):
             self.add_error("password2", "The two passwords differ.")
         elif data.get("password1"):

@@ -10,6 +10,7 @@ from __future__ import annotations
 from django.core.exceptions import ValidationError
 from django.db import models, transaction
 from django.db.models import ProtectedError
+from django.db.models.fields.mixins import FieldCacheMixin
 
 from .signals import delete_blockers, record_changed
 
@@ -19,7 +20,7 @@ def _attached_relations(instance: models.Model) -> set[str]:
     caller just read or wrote (one query per key per record, which adds up in an import)."""
     names = set()
     for field in instance._meta.concrete_fields:
-        if field.many_to_one and field.is_cached(instance):
+        if field.many_to_one and isinstance(field, FieldCacheMixin) and field.is_cached(instance):
             related = field.get_cached_value(instance)
             if related is not None and related.pk is not None and not related._state.adding:
                 names.add(field.name)

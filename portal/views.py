@@ -20,11 +20,17 @@ from .auth import password_reset_allowed
 from .dashboard import cards_for, panels_for
 from .forms import AcceptInvitationForm, InvitationForm, RoleForm
 from .models import ROLE_HELP, Invitation, Membership, Role
-from .tenancy import SESSION_KEY, get_for_org_or_404, memberships_of, org_required
+from .tenancy import (
+    SESSION_KEY,
+    OrgHttpRequest,
+    get_for_org_or_404,
+    memberships_of,
+    org_required,
+)
 
 
 @org_required()
-def dashboard(request: HttpRequest) -> HttpResponse:
+def dashboard(request: OrgHttpRequest) -> HttpResponse:
     return render(
         request,
         "portal/dashboard.html",
@@ -34,7 +40,7 @@ def dashboard(request: HttpRequest) -> HttpResponse:
 
 @require_POST
 @org_required()
-def switch_organization(request: HttpRequest) -> HttpResponse:
+def switch_organization(request: OrgHttpRequest) -> HttpResponse:
     membership = get_object_or_404(
         memberships_of(request.user), organization_id=request.POST.get("organization")
     )
@@ -44,7 +50,7 @@ def switch_organization(request: HttpRequest) -> HttpResponse:
 
 
 @org_required()
-def members(request: HttpRequest) -> HttpResponse:
+def members(request: OrgHttpRequest) -> HttpResponse:
     organization = request.organization
     actor = request.membership
     memberships = Membership.objects.filter(organization=organization).select_related("user")
@@ -67,7 +73,7 @@ def members(request: HttpRequest) -> HttpResponse:
 
 @require_POST
 @org_required(Role.ADMIN)
-def invite(request: HttpRequest) -> HttpResponse:
+def invite(request: OrgHttpRequest) -> HttpResponse:
     form = InvitationForm(request.POST)
     if form.is_valid():
         try:
@@ -83,7 +89,7 @@ def invite(request: HttpRequest) -> HttpResponse:
 
 @require_POST
 @org_required(Role.ADMIN)
-def revoke_invitation(request: HttpRequest, pk: int) -> HttpResponse:
+def revoke_invitation(request: OrgHttpRequest, pk: int) -> HttpResponse:
     invitation = get_for_org_or_404(
         Invitation, request.organization, pk=pk, accepted_at__isnull=True
     )
@@ -98,7 +104,7 @@ def revoke_invitation(request: HttpRequest, pk: int) -> HttpResponse:
 
 @require_POST
 @org_required(Role.ADMIN)
-def change_role(request: HttpRequest, pk: int) -> HttpResponse:
+def change_role(request: OrgHttpRequest, pk: int) -> HttpResponse:
     membership = get_for_org_or_404(Membership, request.organization, pk=pk)
     form = RoleForm(request.POST)
     if form.is_valid():
@@ -117,7 +123,7 @@ def change_role(request: HttpRequest, pk: int) -> HttpResponse:
 
 @require_POST
 @org_required(Role.ADMIN)
-def remove_member(request: HttpRequest, pk: int) -> HttpResponse:
+def remove_member(request: OrgHttpRequest, pk: int) -> HttpResponse:
     membership = get_for_org_or_404(Membership, request.organization, pk=pk)
     try:
         services.remove_member(actor=request.membership, membership=membership)
@@ -141,7 +147,7 @@ def accept_invitation(request: HttpRequest, token: str) -> HttpResponse:
         if existing_user
         else AcceptInvitationForm(request.POST or None, email=invitation.email)
     )
-    if request.method == "POST" and (existing_user or form.is_valid()):
+    if request.method == "POST" and (existing_user or (form is not None and form.is_valid())):
         try:
             membership = services.accept_invitation(
                 invitation=invitation,

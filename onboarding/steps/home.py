@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from typing import Any
+from typing import Any, cast
 
 from django import forms
 from django.core.exceptions import ValidationError
@@ -57,11 +57,13 @@ class HomeStepForm(forms.Form):
     def __init__(self, *args: Any, organization: Organization, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         customers = Customer.objects.for_org(organization).only("pk", "name", "email")
-        self.fields["customer"].queryset = customers
+        cast(forms.ModelChoiceField, self.fields["customer"]).queryset = customers
         self.has_customers = customers.exists()
         self.fields["customer_mode"].initial = "existing" if self.has_customers else "new"
         if not self.has_customers:
-            self.fields["customer_mode"].choices = [("new", "A new customer")]
+            cast(forms.ChoiceField, self.fields["customer_mode"]).choices = [
+                ("new", "A new customer")
+            ]
 
     def clean_state(self) -> str:
         state = self.cleaned_data["state"].strip().upper()
@@ -70,7 +72,8 @@ class HomeStepForm(forms.Form):
         return state
 
     def clean(self) -> dict[str, Any]:
-        data = super().clean()
+        super().clean()
+        data = self.cleaned_data
         if data.get("customer_mode") == "existing":
             if not data.get("customer") and "customer" not in self.errors:
                 self.add_error("customer", "Choose the customer, or pick “A new customer”.")

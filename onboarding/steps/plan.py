@@ -4,7 +4,7 @@ utility serving the zip."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
 
 from django import forms
 
@@ -68,8 +68,10 @@ class PlanForm(forms.Form):
             if utility.organization_id == organization.pk
         ]
         ids = [utility.pk for utility in self.utilities]
-        self.fields["utility"].queryset = Utility.objects.for_org(organization).filter(pk__in=ids)
-        self.fields["rate_plan"].queryset = (
+        utility = cast(forms.ModelChoiceField, self.fields["utility"])
+        rate_plan = cast(forms.ModelChoiceField, self.fields["rate_plan"])
+        utility.queryset = Utility.objects.for_org(organization).filter(pk__in=ids)
+        rate_plan.queryset = (
             RatePlan.objects.for_org(organization)
             .filter(utility_id__in=ids)
             .select_related("utility")
@@ -78,7 +80,8 @@ class PlanForm(forms.Form):
             self.fields["utility"].initial = self.utilities[0].pk
 
     def clean(self) -> dict[str, Any]:
-        data = super().clean()
+        super().clean()
+        data = self.cleaned_data
         utility, plan = data.get("utility"), data.get("rate_plan")
         if utility and plan and plan.utility_id != utility.pk:
             self.add_error(

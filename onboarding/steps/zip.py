@@ -23,7 +23,7 @@ class ZipCodeField(forms.CharField):
     """A US zip code; `953131234` and `95313 1234` are accepted as `95313-1234`."""
 
     def to_python(self, value: Any) -> str:
-        text = super().to_python(value)
+        text = super().to_python(value) or ""  # the empty value is "" (the stubs allow None)
         digits = re.sub(r"[\s-]", "", text)
         if len(digits) == 9 and digits.isdigit():
             return f"{digits[:5]}-{digits[5:]}"
