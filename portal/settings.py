@@ -8,6 +8,7 @@ variable.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import environ
 from django.utils.csp import CSP
@@ -307,7 +308,7 @@ DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="Gridfolio <noreply@g
 
 # === Logging: one line per event on stdout, with the request id where there is one ===============
 LOG_LEVEL = env.str("LOG_LEVEL", default="INFO")
-LOGGING = {
+LOGGING: dict[str, Any] = {
     "version": 1,
     "disable_existing_loggers": False,
     "filters": {"request_id": {"()": "portal.logging.RequestIdFilter"}},
