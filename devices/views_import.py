@@ -5,7 +5,7 @@ from __future__ import annotations
 from django.http import Http404, HttpRequest, HttpResponse
 from django.urls import reverse
 
-from portal.csv_import import CsvImportView
+from portal.csv_import_views import CsvImportView
 from portal.models import Role
 from portal.tenancy import org_required
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from portal.csv_import import CsvImportView
+from portal.csv_import_views import CsvImportView
 
 from .imports import MeterImporter
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from homes.imports import MeterImporter
-from portal.csv_import import ImportCommand
+from portal.csv_import_views import ImportCommand
 
 
 class Command(ImportCommand):
