@@ -25,6 +25,14 @@ from .models import Membership, Organization, Role
 SESSION_KEY = "organization_id"
 
 
+class OrgHttpRequest(HttpRequest):
+    """The type of a request that passed `org_required` or `OrgRequiredMixin`: those set
+    `organization` and `membership` (for typing only; the request object stays Django's own)."""
+
+    organization: Organization
+    membership: Membership
+
+
 class OrgQuerySet(models.QuerySet):
     """A queryset that can be narrowed to one organization."""
 
@@ -55,7 +63,8 @@ class OrgOwned(models.Model):
         for field in self._meta.concrete_fields:
             if field.name in errors or (exclude and field.name in exclude):
                 continue
-            if not field.is_relation or not issubclass(field.related_model, OrgOwned):
+            related = field.related_model
+            if not field.is_relation or related is None or not issubclass(related, OrgOwned):
                 continue
             if getattr(self, field.attname) is None or self.organization_id is None:
                 continue
@@ -120,6 +129,7 @@ class OrgRequiredMixin:
     """Class-based view mixin: like `org_required`, with `required_role` on the class."""
 
     required_role: Role = Role.VIEWER
+    request: OrgHttpRequest
 
     def dispatch(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
         denied = _check(request, self.required_role)
