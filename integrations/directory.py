@@ -10,6 +10,7 @@ from portal.models import Organization
 from .clients import CallLog, client_for
 from .http import UpstreamError
 from .models import Connection, Platform
+from .wattshift import WattShiftClient
 
 
 class WattShiftDirectory:
@@ -24,6 +25,8 @@ class WattShiftDirectory:
                 "WattShift is not connected, so utilities can't be looked up."
             )
         try:
-            return client_for(connection, CallLog()).get_utilities(zip_code)
+            client = client_for(connection, CallLog())
+            assert isinstance(client, WattShiftClient)  # a WattShift connection's client
+            return client.get_utilities(zip_code)
         except UpstreamError as exc:
             raise DirectoryUnavailable(f"WattShift did not answer ({exc}).") from exc

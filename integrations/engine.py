@@ -161,7 +161,9 @@ def run_link(link_id: int, *, ignore_schedule: bool = False) -> Outcome:
     if lease is None:
         return Outcome("skipped")
     link = UpstreamLink.objects.select_related("content_type").get(pk=link_id)
-    record = link.content_type.model_class()._default_manager.filter(pk=link.object_id).first()
+    model = link.content_type.model_class()
+    assert model is not None  # links are made for installed models only
+    record = model._default_manager.filter(pk=link.object_id).first()
     adapter = adapter_for_link(link, record) if record is not None else None
     if record is None or adapter is None:
         link.delete()

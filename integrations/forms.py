@@ -58,6 +58,7 @@ class ConnectionForm(OrgModelForm):
 
     def clean(self) -> dict[str, Any]:
         data = super().clean()
+        assert data is not None  # a ModelForm's clean() returns its cleaned_data
         moved = self.stored_hosts is not None and self.stored_hosts != self._hosts(data)
         if not self.instance.has_credentials or moved:
             why = CREDENTIALS_FOLLOW_HOST if moved else "Required for a new connection."
@@ -133,7 +134,9 @@ class SandboxOutageForm(forms.Form):
 
     def __init__(self, *args: Any, platforms: list[tuple[str, str]], **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.fields["platform"].choices = platforms
+        field = self.fields["platform"]
+        assert isinstance(field, forms.ChoiceField)
+        field.choices = platforms
 
 
 class RemoteIdForm(forms.Form):

@@ -27,7 +27,7 @@ class Platform(models.TextChoices):
 
 
 # What each platform calls its credential pair (the `connect` command and the form use these).
-CREDENTIAL_LABELS = {
+CREDENTIAL_LABELS: dict[str, tuple[str | None, str]] = {
     Platform.WATTCARBON: ("Account email", "API key"),
     Platform.SPARK: ("Client id", "Client secret"),
     Platform.WATTSHIFT: (None, "API key"),
@@ -36,12 +36,13 @@ CREDENTIAL_LABELS = {
 
 
 def default_base_url(platform: str) -> str:
-    return {
+    urls: dict[str, str] = {
         Platform.WATTCARBON: settings.WATTCARBON_BASE_URL,
         Platform.SPARK: settings.SPARK_BASE_URL,
         Platform.WATTSHIFT: settings.WATTSHIFT_BASE_URL,
         Platform.WATTICS: settings.WATTICS_BASE_URL,
-    }[platform]
+    }
+    return urls[platform]
 
 
 class Connection(OrgOwned):
@@ -161,6 +162,10 @@ class Channel(models.TextChoices):
 
 class UpstreamLink(OrgOwned):
     """One local record on one platform: its remote id and sync state (the outbox row)."""
+
+    # Not columns: set on an instance by whoever uses them, absent otherwise.
+    lease: datetime  # the claim a worker holds while it runs the link (engine.run_link)
+    backlog: int  # a stream's readings Wattics has not acknowledged (the upstream_links tag)
 
     platform = models.CharField(max_length=20, choices=Platform.choices)
     channel = models.CharField(max_length=20, choices=Channel.choices, default=Channel.RECORD)
@@ -459,6 +464,8 @@ class ChargeAction(models.TextChoices):
 
 class ChargeReport(OrgOwned):
     """A VehicleChargeAction report to Spark about one vehicle, synced through the engine."""
+
+    links: list[UpstreamLink]  # not a column: set for the page by the charge_reports tag
 
     vehicle = models.ForeignKey(
         "devices.Device", on_delete=models.CASCADE, related_name="charge_reports"

@@ -9,10 +9,13 @@ from __future__ import annotations
 
 import logging
 from datetime import datetime
+from typing import Any
 
 from django.contrib.contenttypes.models import ContentType
 from django.db import models, transaction
 from kombu.exceptions import OperationalError as BrokerUnavailable
+
+from portal.tenancy import OrgOwned
 
 from . import queue
 from .adapters.base import ADAPTERS, Adapter, adapters_for
@@ -29,7 +32,7 @@ def enabled_platforms(organization_id: int) -> set[str]:
     )
 
 
-def link_for(record: models.Model, adapter: Adapter) -> UpstreamLink:
+def link_for(record: OrgOwned, adapter: Adapter[Any]) -> UpstreamLink:
     link, _ = UpstreamLink.objects.get_or_create(
         platform=adapter.platform,
         channel=adapter.channel,
@@ -59,6 +62,8 @@ def mark_record_changed(record: models.Model, *, deleted: bool = False) -> list[
             content_type=ContentType.objects.get_for_model(record), object_id=record.pk
         ).delete()
         return []
+    if not isinstance(record, OrgOwned):
+        return []  # no organization's record: no adapter takes it, nothing embeds it
     platforms = enabled_platforms(record.organization_id)
     marked = []
     for adapter in adapters_for(record, channel=Channel.RECORD):
@@ -91,7 +96,7 @@ def mark_record_changed(record: models.Model, *, deleted: bool = False) -> list[
     return marked
 
 
-def mark_readings_changed(owner: models.Model, start: datetime, end: datetime) -> list[int]:
+def mark_readings_changed(owner: OrgOwned, start: datetime, end: datetime) -> list[int]:
     """Interval data of `owner` (a device or meter) changed between start and end (UTC)."""
     platforms = enabled_platforms(owner.organization_id)
     marked = []

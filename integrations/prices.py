@@ -62,9 +62,9 @@ def price_curve(home: Home) -> PriceCurve:
             # The next 24 hours from the current 15-minute boundary, so windows read 13:30-15:30.
             now = timezone.now()
             start = now.replace(minute=now.minute - now.minute % 15, second=0, microsecond=0)
-            data = client_for(connection, CallLog()).get_price_signal(
-                link.remote_id, start, start + timedelta(hours=24)
-            )
+            client = client_for(connection, CallLog())
+            assert isinstance(client, wattshift.WattShiftClient)  # a WattShift connection's
+            data = client.get_price_signal(link.remote_id, start, start + timedelta(hours=24))
         except UpstreamError as exc:
             raise PricesUnavailable(
                 f"WattShift is unavailable right now ({exc}). Try again in a minute."

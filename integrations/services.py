@@ -16,7 +16,7 @@ from portal.records import save_record
 
 from . import crypto, engine, webhooks
 from .clients import CallLog, build_client, forget_clients
-from .http import UpstreamError
+from .http import UpstreamClient, UpstreamError
 from .models import (
     CREDENTIAL_LABELS,
     ChargeReport,
@@ -127,17 +127,26 @@ def test_connection(connection: Connection) -> ConnectionCheck:
     return ConnectionCheck(ok, message)
 
 
-def _authenticate(client: object, platform: str) -> str:
+def _authenticate(client: UpstreamClient, platform: str) -> str:
+    from .spark import SparkClient
+    from .wattcarbon import WattCarbonClient
+    from .wattics import WatticsClient
+    from .wattshift import WattShiftClient
+
     if platform == Platform.WATTCARBON:
+        assert isinstance(client, WattCarbonClient)
         token = client.create_token()
         return f"Signed in: a {token.get('token_type', 'bearer')} token was issued."
     if platform == Platform.SPARK:
+        assert isinstance(client, SparkClient)
         client.access_token()
         return "Signed in: the token endpoint issued a client-credentials token."
     if platform == Platform.WATTSHIFT:
+        assert isinstance(client, WattShiftClient)
         utilities = client.get_utilities("95313")
         return f"The API key works: {len(utilities)} utilit{'y' if len(utilities) == 1 else 'ies'} listed for 95313."
     if platform == Platform.WATTICS:
+        assert isinstance(client, WatticsClient)
         client.last_packet("gridfolio-connection-test")
         return "The credentials work: the measurements endpoint answered."
     raise ValueError(platform)

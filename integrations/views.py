@@ -6,7 +6,7 @@ import json
 
 from django.contrib import messages
 from django.contrib.contenttypes.models import ContentType
-from django.db.models import Count, Q
+from django.db.models import Count, Model, Q
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
@@ -17,8 +17,8 @@ from django.views.decorators.http import require_POST
 from devices.models import Device
 from homes.models import Customer, Home
 from portal.crud import query_id
-from portal.models import Role
-from portal.tenancy import get_for_org_or_404, org_required
+from portal.models import Membership, Role
+from portal.tenancy import OrgHttpRequest, get_for_org_or_404, org_required
 
 from . import prices, services, webhooks
 from .adapters.wattics import streams_behind
@@ -36,7 +36,7 @@ from .models import (
 
 
 @org_required(Role.ADMIN)
-def integrations(request: HttpRequest) -> HttpResponse:
+def integrations(request: OrgHttpRequest) -> HttpResponse:
     organization = request.organization
     connections = {c.platform: c for c in Connection.objects.filter(organization=organization)}
     # Synced links missing something upstream (Unsent) have columns of their own.
@@ -69,6 +69,11 @@ def integrations(request: HttpRequest) -> HttpResponse:
             organization=organization, platform=Platform.WATTICS, channel="packets"
         ).values_list("progress", flat=True)
     )
+    sandboxed = [
+        (value, label)
+        for value, label in Platform.choices
+        if value in connections and connections[value].uses_sandbox
+    ]
     rows = [
         {
             "platform": value,
@@ -94,21 +99,13 @@ def integrations(request: HttpRequest) -> HttpResponse:
                 organization=organization, platform=Platform.SPARK
             ).first(),
             "webhook_form": WebhookForm(),
-            "outage_form": SandboxOutageForm(
-                platforms=[
-                    (r["platform"], r["label"])
-                    for r in rows
-                    if r["connection"] and r["connection"].uses_sandbox
-                ]
-            )
-            if any(r["connection"] and r["connection"].uses_sandbox for r in rows)
-            else None,
+            "outage_form": SandboxOutageForm(platforms=sandboxed) if sandboxed else None,
         },
     )
 
 
 @org_required(Role.ADMIN)
-def edit_connection(request: HttpRequest, platform: str) -> HttpResponse:
+def edit_connection(request: OrgHttpRequest, platform: str) -> HttpResponse:
     if platform not in Platform.values:
         raise Http404("Unknown platform")
     organization = request.organization
@@ -130,7 +127,7 @@ def edit_connection(request: HttpRequest, platform: str) -> HttpResponse:
 
 @require_POST
 @org_required(Role.ADMIN)
-def test_connection(request: HttpRequest, platform: str) -> HttpResponse:
+def test_connection(request: OrgHttpRequest, platform: str) -> HttpResponse:
     connection = get_for_org_or_404(Connection, request.organization, platform=platform)
     check = services.test_connection(connection)
     level = messages.SUCCESS if check.ok else messages.ERROR
@@ -140,7 +137,7 @@ def test_connection(request: HttpRequest, platform: str) -> HttpResponse:
 
 @require_POST
 @org_required(Role.ADMIN)
-def retry_failed(request: HttpRequest) -> HttpResponse:
+def retry_failed(request: OrgHttpRequest) -> HttpResponse:
     ids = UpstreamLink.objects.filter(
         organization=request.organization, state__in=[LinkState.FAILED, LinkState.REJECTED]
     ).values_list("pk", flat=True)
@@ -151,7 +148,7 @@ def retry_failed(request: HttpRequest) -> HttpResponse:
 
 @require_POST
 @org_required(Role.MEMBER)
-def sync_link_now(request: HttpRequest, pk: int) -> HttpResponse:
+def sync_link_now(request: OrgHttpRequest, pk: int) -> HttpResponse:
     link = get_for_org_or_404(UpstreamLink, request.organization, pk=pk)
     services.retry_links([link.pk])
     messages.info(request, f"{link.get_platform_display()}: sync queued.")
@@ -160,7 +157,7 @@ def sync_link_now(request: HttpRequest, pk: int) -> HttpResponse:
 
 @require_POST
 @org_required(Role.MEMBER)
-def pause_link(request: HttpRequest, pk: int) -> HttpResponse:
+def pause_link(request: OrgHttpRequest, pk: int) -> HttpResponse:
     link = get_for_org_or_404(UpstreamLink, request.organization, pk=pk)
     services.pause_link(link)
     messages.info(
@@ -171,7 +168,7 @@ def pause_link(request: HttpRequest, pk: int) -> HttpResponse:
 
 @require_POST
 @org_required(Role.MEMBER)
-def resume_link(request: HttpRequest, pk: int) -> HttpResponse:
+def resume_link(request: OrgHttpRequest, pk: int) -> HttpResponse:
     link = get_for_org_or_404(UpstreamLink, request.organization, pk=pk)
     services.resume_link(link)
     messages.info(request, f"{link.get_platform_display()} resumed.")
@@ -186,12 +183,14 @@ def _back(request: HttpRequest) -> HttpResponse:
 
 
 @org_required()
-def link_history(request: HttpRequest, pk: int) -> HttpResponse:
+def link_history(request: OrgHttpRequest, pk: int) -> HttpResponse:
     link = get_for_org_or_404(
         UpstreamLink.objects.select_related("content_type"), request.organization, pk=pk
     )
     attempts = SyncAttempt.objects.filter(link=link)[:200]
-    record = link.content_type.model_class()._default_manager.filter(pk=link.object_id).first()
+    model = link.content_type.model_class()
+    assert model is not None  # links are made for installed models only
+    record = model._default_manager.filter(pk=link.object_id).first()
     in_doubt = link.state == LinkState.IN_DOUBT
     return render(
         request,
@@ -210,12 +209,15 @@ def link_history(request: HttpRequest, pk: int) -> HttpResponse:
 
 @require_POST
 @org_required(Role.MEMBER)
-def link_use_remote_id(request: HttpRequest, pk: int) -> HttpResponse:
+def link_use_remote_id(request: OrgHttpRequest, pk: int) -> HttpResponse:
     """An in-doubt link: "It exists upstream, use this id"."""
     link = get_for_org_or_404(UpstreamLink, request.organization, pk=pk)
     form = RemoteIdForm(request.POST)
     if not form.is_valid():
-        messages.error(request, " ".join(form.errors.get("remote_id", ["Enter an id."])))
+        messages.error(
+            request,
+            " ".join(str(error) for error in form.errors.get("remote_id", ["Enter an id."])),
+        )
     elif services.adopt_remote_id(link, form.cleaned_data["remote_id"]):
         messages.success(
             request,
@@ -228,7 +230,7 @@ def link_use_remote_id(request: HttpRequest, pk: int) -> HttpResponse:
 
 @require_POST
 @org_required(Role.MEMBER)
-def link_create_again(request: HttpRequest, pk: int) -> HttpResponse:
+def link_create_again(request: OrgHttpRequest, pk: int) -> HttpResponse:
     """An in-doubt link: "It is not there, create it again"."""
     link = get_for_org_or_404(UpstreamLink, request.organization, pk=pk)
     if services.create_again(link):
@@ -239,7 +241,7 @@ def link_create_again(request: HttpRequest, pk: int) -> HttpResponse:
 
 
 @org_required()
-def home_prices(request: HttpRequest, pk: int) -> HttpResponse:
+def home_prices(request: OrgHttpRequest, pk: int) -> HttpResponse:
     """The price-curve card of a home page (loaded by htmx, so the page never waits on WattShift)."""
     home = get_for_org_or_404(Home, request.organization, pk=pk)
     try:
@@ -290,7 +292,7 @@ def spark_webhook(request: HttpRequest, token: str) -> HttpResponse:
 
 @require_POST
 @org_required(Role.ADMIN)
-def register_spark_webhook(request: HttpRequest) -> HttpResponse:
+def register_spark_webhook(request: OrgHttpRequest) -> HttpResponse:
     form = WebhookForm(request.POST)
     if not form.is_valid():
         messages.error(request, "Choose at least one operation and one event type.")
@@ -312,7 +314,7 @@ def register_spark_webhook(request: HttpRequest) -> HttpResponse:
 
 @require_POST
 @org_required(Role.ADMIN)
-def test_spark_webhook(request: HttpRequest) -> HttpResponse:
+def test_spark_webhook(request: OrgHttpRequest) -> HttpResponse:
     try:
         services.send_spark_test_event(request.organization)
     except webhooks.WebhookSetupError as exc:
@@ -326,7 +328,7 @@ def test_spark_webhook(request: HttpRequest) -> HttpResponse:
 
 @require_POST
 @org_required(Role.ADMIN)
-def sandbox_emit_price_event(request: HttpRequest) -> HttpResponse:
+def sandbox_emit_price_event(request: OrgHttpRequest) -> HttpResponse:
     """Sandbox only: have the Spark emulator emit a PriceDelta for this organization's customers."""
     connection = Connection.objects.filter(
         organization=request.organization, platform=Platform.SPARK
@@ -360,7 +362,7 @@ def sandbox_emit_price_event(request: HttpRequest) -> HttpResponse:
 
 @require_POST
 @org_required(Role.ADMIN)
-def sandbox_outage(request: HttpRequest) -> HttpResponse:
+def sandbox_outage(request: OrgHttpRequest) -> HttpResponse:
     """Sandbox only: an emulator fails every call of this organization for some seconds (retries
     then recovery are visible); other organizations' calls go on as usual."""
     sandboxed = [
@@ -391,7 +393,7 @@ def sandbox_outage(request: HttpRequest) -> HttpResponse:
 
 
 @org_required()
-def webhook_events(request: HttpRequest) -> HttpResponse:
+def webhook_events(request: OrgHttpRequest) -> HttpResponse:
     events = (
         WebhookEvent.objects.filter(organization=request.organization)
         .prefetch_related("customers", "meters")
@@ -413,7 +415,7 @@ def webhook_events(request: HttpRequest) -> HttpResponse:
 
 
 @org_required()
-def webhook_event(request: HttpRequest, pk: int) -> HttpResponse:
+def webhook_event(request: OrgHttpRequest, pk: int) -> HttpResponse:
     event = get_for_org_or_404(
         WebhookEvent.objects.prefetch_related("customers", "meters", "reports"),
         request.organization,
@@ -430,7 +432,7 @@ def webhook_event(request: HttpRequest, pk: int) -> HttpResponse:
 
 
 @org_required(Role.MEMBER)
-def charge_report(request: HttpRequest, pk: int) -> HttpResponse:
+def charge_report(request: OrgHttpRequest, pk: int) -> HttpResponse:
     """Send a VehicleChargeAction report for a vehicle (optionally answering an event)."""
     vehicle = get_for_org_or_404(
         Device.objects.select_related("home"), request.organization, pk=pk, kind="vehicle"
@@ -465,7 +467,7 @@ def charge_report(request: HttpRequest, pk: int) -> HttpResponse:
     )
 
 
-def links_for(record: object) -> list[UpstreamLink]:
+def links_for(record: Model) -> list[UpstreamLink]:
     return list(
         UpstreamLink.objects.filter(
             content_type=ContentType.objects.get_for_model(record), object_id=record.pk
@@ -473,7 +475,7 @@ def links_for(record: object) -> list[UpstreamLink]:
     )
 
 
-def sync_summary(membership: object) -> dict[str, object]:
+def sync_summary(membership: Membership) -> dict[str, object]:
     """The dashboard's "Upstream platforms" panel: per platform, synced, on the way, failing."""
     counts = (
         UpstreamLink.objects.filter(organization=membership.organization)

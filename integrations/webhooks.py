@@ -43,7 +43,9 @@ def _spark_client(organization: Organization) -> tuple[spark.SparkClient, Connec
     if connection is None or not connection.has_credentials:
         raise WebhookSetupError("Connect Volue Spark first (client id and secret).")
     log = CallLog()
-    return client_for(connection, log), connection, log
+    client = client_for(connection, log)
+    assert isinstance(client, spark.SparkClient)  # a Spark connection's client
+    return client, connection, log
 
 
 def register_webhook(
@@ -210,7 +212,8 @@ def receive(endpoint: WebhookEndpoint, body: bytes, headers: Mapping[str, str]) 
     notification_id = data.get("notificationId") or data.get("eventId")
     if not isinstance(notification_id, str) or not notification_id:
         return Receipt(400, "the body has no notificationId or eventId")
-    payload = data.get("payload") if isinstance(data.get("payload"), dict) else {}
+    sent_payload = data.get("payload")
+    payload: dict[str, Any] = sent_payload if isinstance(sent_payload, dict) else {}
     try:
         with transaction.atomic():
             event = WebhookEvent.objects.create(

@@ -15,6 +15,8 @@ from typing import Any
 
 from django.db import models
 
+from portal.tenancy import OrgOwned
+
 from ..http import UpstreamError
 from ..models import Channel, UpstreamLink
 
@@ -23,7 +25,7 @@ from ..models import Channel, UpstreamLink
 class Parent:
     """The record (and its platform and channel) that must be upstream before this one."""
 
-    record: models.Model
+    record: OrgOwned
     platform: str
     channel: str = Channel.RECORD
     label: str = ""
@@ -47,11 +49,12 @@ class InDoubt(Exception):
     decides whether it is there (and under which id) or must be created again."""
 
 
-class Adapter:
-    """Base of every adapter. Record adapters implement `payload` and `push`."""
+class Adapter[M: OrgOwned]:
+    """Base of every adapter (of records of model M). Record adapters implement `payload` and
+    `push`."""
 
     platform: str
-    model: type[models.Model]
+    model: type[M]
     channel: str = Channel.RECORD
     label: str = ""  # what the link is called on pages, e.g. "device", "timeseries"
 
@@ -60,17 +63,17 @@ class Adapter:
     updates = True
     no_update_note = ""  # e.g. "changes not sent: WattShift has no update call for homes"
 
-    def applies(self, record: models.Model) -> bool:
+    def applies(self, record: M) -> bool:
         return True
 
-    def not_accepted(self, record: models.Model) -> str:
+    def not_accepted(self, record: M) -> str:
         """Why the platform's contract has no place for `record` (then nothing is sent), or ""."""
         return ""
 
-    def parent(self, record: models.Model) -> Parent | None:
+    def parent(self, record: M) -> Parent | None:
         return None
 
-    def payload(self, record: models.Model, parent_remote_id: str) -> dict[str, Any]:
+    def payload(self, record: M, parent_remote_id: str) -> dict[str, Any]:
         raise NotImplementedError
 
     def push(
@@ -103,7 +106,7 @@ class Adapter:
             "the record, then use its id here or create it again."
         )
 
-    def dependents(self, changed: models.Model) -> Iterable[models.Model]:
+    def dependents(self, changed: models.Model) -> Iterable[M]:
         """Records of this adapter whose payload embeds `changed` (a home's address in a device)."""
         return ()
 
@@ -112,27 +115,26 @@ class Adapter:
     # Streams that start (or restart) when their record changes, not only when readings do.
     follows_record = False
 
-    def run(
-        self, client: Any, link: UpstreamLink, record: models.Model, parent_remote_id: str
-    ) -> None:
+    def run(self, client: Any, link: UpstreamLink, record: M, parent_remote_id: str) -> None:
         raise NotImplementedError
 
-    def record_changed(self, link: UpstreamLink, record: models.Model) -> None:
+    def record_changed(self, link: UpstreamLink, record: M) -> None:
         """Streams: the record that owns the stream changed (e.g. its stream id)."""
 
     def mark_range(self, link: UpstreamLink, start: datetime, end: datetime) -> None:
         """Streams: remember that the data between start and end (UTC) changed."""
 
 
-ADAPTERS: list[Adapter] = []
+# Any: each adapter takes the records of its own model (checked with isinstance before a call).
+ADAPTERS: list[Adapter[Any]] = []
 
 
-def register(adapter: Adapter) -> Adapter:
+def register[M: OrgOwned](adapter: Adapter[M]) -> Adapter[M]:
     ADAPTERS.append(adapter)
     return adapter
 
 
-def adapters_for(record: models.Model, channel: str | None = None) -> list[Adapter]:
+def adapters_for(record: models.Model, channel: str | None = None) -> list[Adapter[Any]]:
     return [
         adapter
         for adapter in ADAPTERS
@@ -142,7 +144,7 @@ def adapters_for(record: models.Model, channel: str | None = None) -> list[Adapt
     ]
 
 
-def adapter_for_link(link: UpstreamLink, record: models.Model) -> Adapter | None:
+def adapter_for_link(link: UpstreamLink, record: models.Model) -> Adapter[Any] | None:
     """The adapter that handles `record` on the link's platform and channel (several adapters may
     share a model: Spark vehicles and resources are both devices)."""
     for adapter in ADAPTERS:

@@ -16,6 +16,7 @@ from django.db import models
 from devices.models import Device
 from homes.models import Customer, Home, Meter
 from homes.services import zip_facts
+from portal.tenancy import OrgOwned
 
 from .. import spark
 from ..http import UpstreamError
@@ -27,15 +28,16 @@ SPARK_LOCATION_TYPES = {"residential": "Residential", "commercial": "Commercial"
 
 def coordinates(home: Home) -> tuple[Decimal | float, Decimal | float]:
     """The home's coordinates, or its zip code's centre (Spark requires a location)."""
-    if home.has_coordinates:
-        return home.latitude, home.longitude
+    latitude, longitude = home.latitude, home.longitude
+    if latitude is not None and longitude is not None:  # home.has_coordinates
+        return latitude, longitude
     facts = zip_facts(home.zip_code)
     if facts.get("lat") and facts.get("long"):
         return float(facts["lat"]), float(facts["long"])
     raise ValueError(f"Home {home.name} has no coordinates and its zip code has no known centre.")
 
 
-class _CreateOnce(Adapter):
+class _CreateOnce[M: OrgOwned](Adapter[M]):
     """Spark resources are created once; later changes have no endpoint to go to."""
 
     platform = Platform.SPARK
@@ -60,7 +62,7 @@ class _CreateOnce(Adapter):
         return link.remote_id or self.create(client, payload, parent_remote_id)
 
 
-class SparkUser(_CreateOnce):
+class SparkUser(_CreateOnce[Customer]):
     model = Customer
     label = "user"
 
@@ -73,15 +75,15 @@ class SparkUser(_CreateOnce):
         return client.create_user(payload)
 
 
-class _UnderUser(_CreateOnce):
+class _UnderUser[M: OrgOwned](_CreateOnce[M]):
     # The field of the payload Spark keeps unique under one user (a 409 on a second one, see
     # docs/upstreams/spark.md): a lost create is sent again and "already there" means it is ours.
     unique_key = ""
 
-    def customer_of(self, record: models.Model) -> Customer:
+    def customer_of(self, record: M) -> Customer:
         raise NotImplementedError
 
-    def parent(self, record: models.Model) -> Parent:
+    def parent(self, record: M) -> Parent:
         customer = self.customer_of(record)
         return Parent(customer, Platform.SPARK, label=f"user {customer.name}")
 
@@ -109,7 +111,7 @@ class _UnderUser(_CreateOnce):
         return str(sent[self.unique_key])
 
 
-class SparkVehicle(_UnderUser):
+class SparkVehicle(_UnderUser[Device]):
     model = Device
     label = "vehicle"
     unique_key = "vehicleId"
@@ -136,7 +138,7 @@ class SparkVehicle(_UnderUser):
         return client.create_vehicle(parent_remote_id, payload) or payload["vehicleId"]
 
 
-class SparkResource(_UnderUser):
+class SparkResource(_UnderUser[Device]):
     """Hot water tanks (and EV chargers, as Spark "Charger" resources)."""
 
     model = Device
@@ -170,7 +172,7 @@ class SparkResource(_UnderUser):
         return client.create_resource(parent_remote_id, payload) or payload["resourceId"]
 
 
-class SparkMeter(_UnderUser):
+class SparkMeter(_UnderUser[Meter]):
     model = Meter
     label = "meter"
     unique_key = "meterPointId"
@@ -209,7 +211,7 @@ class SparkMeter(_UnderUser):
         return client.create_meter(parent_remote_id, payload)
 
 
-class SparkChargeReport(_CreateOnce):
+class SparkChargeReport(_CreateOnce[ChargeReport]):
     """A VehicleChargeAction report, sent once its vehicle is on Spark."""
 
     model = ChargeReport
@@ -221,7 +223,11 @@ class SparkChargeReport(_CreateOnce):
     def payload(self, record: ChargeReport, parent_remote_id: str) -> dict[str, Any]:
         latitude, longitude = coordinates(record.vehicle.home)
         return spark.charge_report_payload(
-            event_id=record.event.event_id if record.event_id else f"gridfolio-report-{record.pk}",
+            event_id=(
+                record.event.event_id
+                if record.event is not None
+                else f"gridfolio-report-{record.pk}"
+            ),
             name=record.name,
             resource_id=parent_remote_id,
             latitude=latitude,

@@ -45,7 +45,7 @@ def month_keys(start: datetime, end: datetime) -> list[str]:
     return keys
 
 
-class WattCarbonDevice(Adapter):
+class WattCarbonDevice(Adapter[Device]):
     """A solar or electrification device as a WattCarbon device; a battery, demand-response or
     EV-charger device has a link too, which says WattCarbon does not take it in this profile."""
 
@@ -87,9 +87,9 @@ class WattCarbonDevice(Adapter):
                 latitude=home.latitude,
                 longitude=home.longitude,
             ),
-            utility=home.utility.name if home.utility_id else None,
+            utility=home.utility.name if home.utility is not None else None,
             owner_name=record.effective_owner_name,
-            meter_id=record.meter.meter_number if record.meter_id else None,
+            meter_id=record.meter.meter_number if record.meter is not None else None,
             commenced_operation_date=record.commenced_operation_date,
             details={key: value for key, value in record.details.items() if key in fields},
         )
@@ -136,7 +136,7 @@ class WattCarbonDevice(Adapter):
             ) from exc
 
 
-class WattCarbonTimeseries(Adapter):
+class WattCarbonTimeseries(Adapter[Device]):
     """A device's hourly kWh as monthly CSV uploads: a year is twelve calls, a retry re-sends one month."""
 
     platform = Platform.WATTCARBON

@@ -6,8 +6,10 @@ or paused until a person saves the connection when Wattics refuses the credentia
 from __future__ import annotations
 
 import time
+from collections.abc import Generator
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import cast
 from zoneinfo import ZoneInfo
 
 from django.conf import settings
@@ -81,14 +83,14 @@ def streams_behind(organization_id: int) -> StreamsBehind:
     status = f"{latest['last_status_code']}: " if latest["last_status_code"] else ""
     return StreamsBehind(
         streams=len(links),
-        since=min(link["behind_since"] for link in links),
+        since=min(link["behind_since"] for link in links if link["behind_since"] is not None),
         waiting=sum(link["waiting"] for link in links),
         last_error=f"{status}{latest['last_error']}" if latest["last_error"] else "",
         paused=sum(1 for link in links if link["paused"]),
     )
 
 
-class WatticsStream(Adapter):
+class WatticsStream(Adapter[Meter]):
     """A meter with a Wattics data-stream id: its hourly readings as packets."""
 
     platform = Platform.WATTICS
@@ -180,7 +182,7 @@ class WatticsStream(Adapter):
             client,
             record.wattics_stream_id,
             ZoneInfo(record.home.timezone or record.organization.timezone),
-            record.wattics_format,
+            cast(wattics.PacketFormat, record.wattics_format),  # the field's choices
             cursor=link.cursor,
             total_wh=float(progress.get("total_wh") or 0.0),
             on_ack=on_ack,
@@ -191,8 +193,10 @@ class WatticsStream(Adapter):
         rows = Reading.objects.filter(series__meter=record)
         if pusher.cursor is not None:
             rows = rows.filter(instant__gt=pusher.cursor)
-        readings = (
-            rows.order_by("instant").values_list("instant", "value_kwh").iterator(chunk_size=2000)
+        # A generator (QuerySet.iterator's), which the stubs call an Iterator: it can be closed.
+        readings = cast(
+            Generator[tuple[datetime, float]],
+            rows.order_by("instant").values_list("instant", "value_kwh").iterator(chunk_size=2000),
         )
         try:
             result = pusher.push(readings)

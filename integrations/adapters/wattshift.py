@@ -20,7 +20,7 @@ from ..models import Platform, UpstreamLink
 from .base import Adapter, Parent, register
 
 
-class WattShiftHome(Adapter):
+class WattShiftHome(Adapter[Home]):
     """A home with a utility and rate plan, as a WattShift home."""
 
     platform = Platform.WATTSHIFT
@@ -34,6 +34,7 @@ class WattShiftHome(Adapter):
 
     def payload(self, record: Home, parent_remote_id: str) -> dict[str, Any]:
         utility, rate_plan = record.utility, record.rate_plan
+        assert utility is not None and rate_plan is not None  # applies(): the home has both
         # Only the home's own organization's reference data goes out on its connection
         # (Home.clean refuses the rest; this holds for rows written around it too).
         if utility.organization_id != record.organization_id:
@@ -65,7 +66,7 @@ class WattShiftHome(Adapter):
         return client.create_home(payload)
 
 
-class WattShiftSolar(Adapter):
+class WattShiftSolar(Adapter[Device]):
     """A solar device of a WattShift home, as the home's solar system (after the home)."""
 
     platform = Platform.WATTSHIFT

@@ -363,8 +363,10 @@ class Emulator:
                 )
             if drop_answer:
                 return self._dropped(start_response)  # done and saved: only the answer is lost
-        headers = [*response.headers, ("Content-Length", str(len(response.body)))]
-        start_response(f"{response.status} {REASONS.get(response.status, 'Status')}", headers)
+        response_headers = [*response.headers, ("Content-Length", str(len(response.body)))]
+        start_response(
+            f"{response.status} {REASONS.get(response.status, 'Status')}", response_headers
+        )
         return [response.body]
 
     def malformed(self, request: Request) -> Response:

@@ -13,11 +13,18 @@ from __future__ import annotations
 
 import threading
 from pathlib import Path
+from typing import TYPE_CHECKING, Literal, overload
 
 import httpx
 from django.conf import settings
 
 from .base import Emulator, SandboxTransport
+
+if TYPE_CHECKING:
+    from .spark import SparkEmulator
+    from .wattcarbon import WattCarbonEmulator
+    from .wattics import WatticsEmulator
+    from .wattshift import WattShiftEmulator
 
 SANDBOX_HOSTS = {
     "wattcarbon": "http://wattcarbon.sandbox",
@@ -56,6 +63,16 @@ def build(platform: str, state_path: Path | None) -> Emulator:
     raise ValueError(f"unknown platform {platform!r}")
 
 
+@overload
+def emulator(platform: Literal["spark"]) -> SparkEmulator: ...
+@overload
+def emulator(platform: Literal["wattcarbon"]) -> WattCarbonEmulator: ...
+@overload
+def emulator(platform: Literal["wattics"]) -> WatticsEmulator: ...
+@overload
+def emulator(platform: Literal["wattshift"]) -> WattShiftEmulator: ...
+@overload
+def emulator(platform: str) -> Emulator: ...
 def emulator(platform: str) -> Emulator:
     """The process's emulator of `platform`, created on first use."""
     with _lock:

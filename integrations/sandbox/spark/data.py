@@ -5,6 +5,8 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
+from integrations.sandbox.base import Emulator
+
 DEFAULT_CLIENT_ID = "sandbox-spark-client"
 DEFAULT_CLIENT_SECRET = "sandbox-spark-secret"
 DEFAULT_TOKEN_LIFETIME_S = 1800  # seed: "The token is valid for 30 minutes"
@@ -29,7 +31,7 @@ def utc_now() -> str:
     return datetime.now(UTC).isoformat()
 
 
-class SparkState:
+class SparkState(Emulator):
     """The emulator's state and clients (mixed into SparkEmulator)."""
 
     # --- state ------------------------------------------------------------------------------------

@@ -14,6 +14,8 @@ from typing import Any
 
 import httpx
 
+from integrations.sandbox.base import Emulator
+
 from .data import OPERATION_PAST, utc_now
 
 # Delivers one webhook attempt: (url, body, headers) -> HTTP status; raises when it cannot connect.
@@ -42,8 +44,14 @@ def http_deliver(url: str, body: bytes, headers: dict[str, str]) -> int:
     return httpx.post(url, content=body, headers=headers, timeout=DELIVERY_TIMEOUT).status_code
 
 
-class SparkDeliveries:
+class SparkDeliveries(Emulator):
     """Webhook events and their deliveries (mixed into SparkEmulator)."""
+
+    # Set by SparkEmulator.__init__.
+    deliver: Deliver
+    background: bool
+    retry_delay_s: float
+    _threads: list[threading.Thread]
 
     def wait_for_deliveries(self, timeout_s: float = 10.0) -> bool:
         """Wait until every delivery started so far has finished; False on timeout."""

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from integrations.sandbox.base import Emulator
+
 from .vocabulary import (
     BUILDING_TYPES,
     EXTERNAL_REGISTRIES,
@@ -71,8 +73,10 @@ ADDRESS_FIELDS = ("street", "city", "state", "country", "postalCode")
 DEFAULT_EFFECTIVE_USEFUL_LIFE_YEARS = 15  # docs/upstreams/wattcarbon.md
 
 
-class WattCarbonState:
+class WattCarbonState(Emulator):
     """The emulator's state and accounts (mixed into WattCarbonEmulator)."""
+
+    accounts: dict[str, str]  # set by WattCarbonEmulator.__init__
 
     # --- Emulator hooks ---------------------------------------------------------------------
     def initial_state(self) -> dict[str, Any]:

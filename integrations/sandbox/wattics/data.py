@@ -7,6 +7,8 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
+from integrations.sandbox.base import Emulator
+
 MEASUREMENTS_PATH = "/measurements/v2/unifiedjson/"
 
 SANDBOX_USERNAME = "sandbox-wattics"
@@ -33,8 +35,18 @@ LAST_PACKET_ANSWERS = (
 DROP_MARKER = "X-Sandbox-Drop-After-Processing"
 
 
-class WatticsState:
+class WatticsState(Emulator):
     """The emulator's state, credentials and journal (mixed into WatticsEmulator)."""
+
+    # Set by WatticsEmulator.__init__ (before the base constructor loads the state).
+    snapshot_every: int
+    drop_after_next: int
+    last_packet_answer: str
+    _pending: list[list[Any]]
+    _journal_lines: int
+    _snapshot_due: bool
+    _journal_stamp: tuple[int, int] | None
+    peers: set[tuple[str, str]]
 
     # --- state ----------------------------------------------------------------------------------
     def initial_state(self) -> dict[str, Any]:

@@ -167,6 +167,7 @@ class WattShiftEmulator(WattShiftState, WattShiftChecks, Emulator):
             errors.append({"field": "zipcode", "message": "must be 5 digits, optionally -NNNN"})
         if errors:
             raise validation_failed(errors)
+        assert isinstance(zipcode, str)  # no errors: a valid zip code
         return Response.json(200, [utility.as_api() for utility in utilities_for_zip(zipcode)])
 
     def create_home(self, request: Request, body: dict[str, Any]) -> Response:

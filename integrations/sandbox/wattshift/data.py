@@ -5,6 +5,8 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from integrations.sandbox.base import Emulator
+
 DEFAULT_API_KEY = "sandbox-wattshift-key"
 INTERVAL = timedelta(minutes=15)
 DEFAULT_WINDOW = timedelta(hours=24)
@@ -26,8 +28,10 @@ def iso_z(moment: datetime) -> str:
     return moment.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
-class WattShiftState:
+class WattShiftState(Emulator):
     """The emulator's state and API keys (mixed into WattShiftEmulator)."""
+
+    api_keys: set[str]  # set by WattShiftEmulator.__init__
 
     def add_api_key(self, key: str) -> None:
         with self.lock:
