@@ -22,7 +22,7 @@ one write is `onboarding.services.onboard_home()`.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
 from django import forms
 from django.contrib import messages
@@ -350,9 +350,9 @@ class HomeWizard(OrgRequiredMixin, SessionWizardView):
     ) -> HttpResponse:
         organization = self.request.organization
         plan = form_dict["plan"].cleaned_data
-        home_form: HomeStepForm = form_dict["home"]  # type: ignore[assignment]
-        solar_form: SolarForm = form_dict["solar"]  # type: ignore[assignment]
-        heat_pump_form: HeatPumpForm = form_dict["heat_pump"]  # type: ignore[assignment]
+        home_form = cast(HomeStepForm, form_dict["home"])
+        solar_form = cast(SolarForm, form_dict["solar"])
+        heat_pump_form = cast(HeatPumpForm, form_dict["heat_pump"])
         zip_code = form_dict["zip"].cleaned_data["zip_code"]
         home_fields = {
             **home_form.home_fields(),

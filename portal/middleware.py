@@ -26,7 +26,7 @@ class RequestIdMiddleware:
     def __call__(self, request: HttpRequest) -> HttpResponse:
         incoming = request.headers.get("X-Request-ID", "")
         request_id = incoming if _SAFE_ID.match(incoming) else uuid.uuid4().hex
-        request.request_id = request_id  # type: ignore[attr-defined]
+        request.request_id = request_id  # type: ignore[attr-defined]  # our attribute on Django's request
         token = request_id_var.set(request_id)
         try:
             response = self.get_response(request)
@@ -44,8 +44,8 @@ class OrganizationMiddleware:
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
         membership = resolve_membership(request)
-        request.membership = membership  # type: ignore[attr-defined]
-        request.organization = membership.organization if membership else None  # type: ignore[attr-defined]
+        request.membership = membership  # type: ignore[attr-defined]  # OrgHttpRequest declares it
+        request.organization = membership.organization if membership else None  # type: ignore[attr-defined]  # OrgHttpRequest
         # Times on every page are shown in the organization's timezone (the footer says which).
         if membership is not None:
             timezone.activate(ZoneInfo(membership.organization.timezone))

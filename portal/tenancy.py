@@ -119,7 +119,6 @@ def org_required(
                 return denied
             return view(request, *args, **kwargs)
 
-        wrapped.required_role = Role(role)  # type: ignore[attr-defined]
         return wrapped
 
     return decorator
@@ -135,7 +134,7 @@ class OrgRequiredMixin:
         denied = _check(request, self.required_role)
         if denied is not None:
             return denied
-        return super().dispatch(request, *args, **kwargs)  # type: ignore[misc]
+        return super().dispatch(request, *args, **kwargs)  # type: ignore[misc]  # a mixin: View is later
 
 
 def _check(request: HttpRequest, role: Role | str) -> HttpResponse | None:
@@ -144,8 +143,8 @@ def _check(request: HttpRequest, role: Role | str) -> HttpResponse | None:
     membership = getattr(request, "membership", None) or resolve_membership(request)
     if membership is None:
         return render(request, "portal/no_organization.html", status=403)
-    request.membership = membership  # type: ignore[attr-defined]
-    request.organization = membership.organization  # type: ignore[attr-defined]
+    request.membership = membership  # type: ignore[attr-defined]  # OrgHttpRequest declares it
+    request.organization = membership.organization  # type: ignore[attr-defined]  # OrgHttpRequest
     if not membership.allows(role):
         raise PermissionDenied(f"This needs the {Role(role).label.lower()} role.")
     return None

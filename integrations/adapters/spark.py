@@ -44,7 +44,7 @@ class _CreateOnce[M: OrgOwned](Adapter[M]):
     updates = False
 
     @property
-    def no_update_note(self) -> str:  # type: ignore[override]
+    def no_update_note(self) -> str:  # type: ignore[override]  # a property over a class attribute
         return f"changes not sent: Spark has no update call for {self.label}s"
 
     def create(
