@@ -36,9 +36,11 @@ browser:  ## Debian's Chromium for the browser tests (Playwright drives it; no b
 		else echo "note: /usr/bin/chromium is missing: browser tests will be skipped (apt-get install chromium)"; fi; \
 	fi
 
-lint: install
+lint: install  ## ruff, the layer contract (import-linter) and the type checker (mypy with django-stubs)
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/lint-imports
+	$(PY) -m mypy portal homes devices readings onboarding integrations
 
 format: install
 	$(VENV)/bin/ruff check --fix .
