@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import overload
 
 
 @dataclass(frozen=True, slots=True)
@@ -32,6 +33,10 @@ class Outcome:
     changed_to: int | None
 
 
+@overload
+def utc(epoch: int) -> datetime: ...
+@overload
+def utc(epoch: None) -> None: ...
 def utc(epoch: int | None) -> datetime | None:
     return None if epoch is None else datetime.fromtimestamp(epoch, UTC)
 

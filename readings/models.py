@@ -6,6 +6,8 @@ The tables keep the names they had in the devices app (``devices_series``, ``dev
 
 from __future__ import annotations
 
+from typing import cast
+
 from django.conf import settings
 from django.db import models
 
@@ -51,7 +53,8 @@ class Series(OrgOwned):
 
     @property
     def owner(self) -> Device | Meter:
-        return self.device if self.device_id else self.meter
+        # series_has_one_owner: exactly one of device and meter is set.
+        return cast("Device | Meter", self.device if self.device_id else self.meter)
 
     @property
     def timezone(self) -> str:

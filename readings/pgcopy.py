@@ -107,7 +107,9 @@ def store_copy(
                     utc(chunk_epochs[-1]),
                 ),
             )
-            existing, same = cursor.fetchone()
+            row = cursor.fetchone()
+            assert row is not None  # an aggregate without GROUP BY returns one row
+            existing, same = row
             if same:
                 unchanged += size
                 continue
@@ -142,7 +144,7 @@ def store_copy(
                 inserted += new_rows
                 updated += changed_rows
                 unchanged += size - new_rows - changed_rows
-                if first_changed is None:
+                if first_changed is None or last_changed is None:  # both or neither: min, max
                     continue
                 new_from, new_to = epoch(first_changed), epoch(last_changed)
             changed_from = new_from if changed_from is None else min(changed_from, new_from)
@@ -230,6 +232,7 @@ class StreamingCopy:
         except psycopg.Error:
             self._roll_back()
             return False
+        assert self.savepoint is not None  # created when the COPY started
         transaction.savepoint_commit(self.savepoint, using=self.using)
         self.state = "done"
         return True
@@ -244,6 +247,8 @@ class StreamingCopy:
         with contextlib.suppress(psycopg.Error, Abandoned):
             self.stack.__exit__(Abandoned, Abandoned("the file is stored another way"), None)
         self.stack = contextlib.ExitStack()
+        # Only a started COPY is rolled back, and starting it created the savepoint.
+        assert self.savepoint is not None
         transaction.savepoint_rollback(self.savepoint, using=self.using)
         self.state = "off"
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 from array import array
 from itertools import islice
 from operator import lt
-from typing import Any
+from typing import Any, cast
 
 from django.db import connections, router, transaction
 from django.db.backends.base.base import BaseDatabaseWrapper
@@ -51,7 +51,7 @@ def series_for(owner: Device | Meter) -> Series:
     related = type(owner).series.related
     if related.is_cached(owner) and related.get_cached_value(owner) is not None:
         # Loaded with select_related("series") by the caller: no query.
-        series = related.get_cached_value(owner)
+        series = cast(Series, related.get_cached_value(owner))  # the reverse one-to-one: a Series
     else:
         series, _ = Series.objects.get_or_create(
             **lookup, defaults={"organization_id": owner.organization_id, "quantity": quantity}
@@ -67,7 +67,9 @@ def context_for(series: Series) -> SeriesContext:
     device = series.device if series.device_id else None
     if device is None:
         # A meter's consumption has no nameplate or night rule; its number is its file's id.
-        return SeriesContext(custom_id=series.meter.meter_number)
+        meter = series.meter
+        assert meter is not None  # series_has_one_owner: without a device the meter is set
+        return SeriesContext(custom_id=meter.meter_number)
     try:
         nameplate_kw = device.nameplate_kw
     except (TypeError, ValueError):
@@ -246,7 +248,6 @@ def _store_generic(using: str, series_id: int, epochs: array[int], values: array
     inserted = updated = unchanged = 0
     changed_from: int | None = None
     changed_to: int | None = None
-    missing = object()
     for start in range(0, len(epochs), _GENERIC_CHUNK_ROWS):
         chunk_epochs = epochs[start : start + _GENERIC_CHUNK_ROWS]
         chunk_values = values[start : start + _GENERIC_CHUNK_ROWS]
@@ -263,8 +264,8 @@ def _store_generic(using: str, series_id: int, epochs: array[int], values: array
         new_rows: list[Reading] = []
         changed_rows: list[tuple[Any, ...]] = []
         for at, value in zip(chunk_epochs, chunk_values, strict=True):
-            old = stored.get(at, missing)
-            if old is missing:
+            old = stored.get(at)  # value_kwh is NOT NULL: None means no stored row
+            if old is None:
                 new_rows.append(Reading(series_id=series_id, instant=utc(at), value_kwh=value))
             elif _same_value(old, value):
                 unchanged += 1

@@ -26,7 +26,7 @@ import hashlib
 import tempfile
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import Any, Protocol
 
 from django.conf import settings
 from django.db import DatabaseError, router, transaction
@@ -72,10 +72,21 @@ _CONFIRMABLE = {UploadStatus.PREVIEW, UploadStatus.PROCESSING, UploadStatus.FAIL
 _GONE = {UploadStatus.STORED, UploadStatus.EXPIRED, UploadStatus.DISCARDED}
 
 
+class Readable(Protocol):
+    """What a file is read through here: a file opened "rb", an ``UploadedFile``, a
+    ``background.ProgressReader``."""
+
+    def read(self, size: int = -1, /) -> bytes: ...
+
+
+class _Writable(Protocol):
+    def write(self, data: bytes, /) -> object: ...
+
+
 class _Tee:
     """A binary stream read once: for the parser, the sha256, the size and (optionally) a kept copy."""
 
-    def __init__(self, source: BinaryIO, sink: BinaryIO | None = None) -> None:
+    def __init__(self, source: Readable, sink: _Writable | None = None) -> None:
         self.source = source
         self.sink = sink
         self.sha256 = hashlib.sha256()
@@ -196,7 +207,7 @@ def _size_text(n: int) -> str:
 
 
 def check_upload(
-    series: Series, fileobj: BinaryIO, *, filename: str, user: Any, counted: bool = False
+    series: Series, fileobj: Readable, *, filename: str, user: Any, counted: bool = False
 ) -> Upload:
     """Parse and validate a file; record it as PREVIEW (kept for confirmation) or REJECTED.
 
@@ -347,7 +358,7 @@ def _refresh(upload: Upload, source: Upload) -> Upload:
 
 def import_readings(
     series: Series,
-    fileobj: BinaryIO,
+    fileobj: Readable,
     *,
     filename: str,
     user: Any = None,

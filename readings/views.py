@@ -34,7 +34,7 @@ from devices.models import Device
 from homes.models import Meter
 from portal.crud import ListFilter, OrgListView, query_ids
 from portal.models import Membership, Role
-from portal.tenancy import can, get_for_org_or_404, org_required
+from portal.tenancy import OrgHttpRequest, can, get_for_org_or_404, org_required
 
 from . import charts, services
 from .models import PENDING_STATUSES, Series, Upload, UploadStatus
@@ -66,17 +66,20 @@ GZIP_RATIO = 8
 _OWNER_KINDS = ("device", "meter")
 
 
-def get_owner_for(request: HttpRequest, kind: str, pk: int) -> Device | Meter:
+def get_owner_for(request: OrgHttpRequest, kind: str, pk: int) -> Device | Meter:
     """The organization's device or meter `pk` (another organization's is a 404)."""
     if kind not in _OWNER_KINDS:
         raise Http404("Unknown kind")
-    model = Device if kind == "device" else Meter
+    if kind == "device":
+        return get_for_org_or_404(
+            Device.objects.select_related("home", "organization"), request.organization, pk=pk
+        )
     return get_for_org_or_404(
-        model.objects.select_related("home", "organization"), request.organization, pk=pk
+        Meter.objects.select_related("home", "organization"), request.organization, pk=pk
     )
 
 
-def get_upload_for(request: HttpRequest, pk: int) -> Upload:
+def get_upload_for(request: OrgHttpRequest, pk: int) -> Upload:
     return get_for_org_or_404(
         Upload.objects.select_related(
             "series__device__home", "series__meter__home", "uploaded_by", "organization"
@@ -168,7 +171,7 @@ def _results_response(
 
 @require_POST
 @org_required(Role.MEMBER)
-def uploads_check(request: HttpRequest) -> HttpResponse:
+def uploads_check(request: OrgHttpRequest) -> HttpResponse:
     """The Uploads page's drop zone: each file goes to the device or meter it names."""
     files = _files_of(request)
     if not files:
@@ -182,7 +185,7 @@ def uploads_check(request: HttpRequest) -> HttpResponse:
 
 @require_POST
 @org_required(Role.MEMBER)
-def readings_check(request: HttpRequest, pk: int, kind: str) -> HttpResponse:
+def readings_check(request: OrgHttpRequest, pk: int, kind: str) -> HttpResponse:
     """A device's or meter's drop zone: every file is for this record (a customId column naming
     another record refuses the file)."""
     owner = get_owner_for(request, kind, pk)
@@ -195,7 +198,7 @@ def readings_check(request: HttpRequest, pk: int, kind: str) -> HttpResponse:
         if in_column is not None and in_column[0].lower() != owner_id(owner).lower():
             results.append(
                 Refusal(
-                    upload.name,
+                    upload.name or "file",
                     f"Its customId column names '{in_column[0]}' (row {in_column[1]}), not "
                     f"{owner_label(owner)}; upload it on the Uploads page or on that record's "
                     "page.",
@@ -368,7 +371,7 @@ class UploadList(OrgListView):
 
 @require_GET
 @org_required(Role.VIEWER)
-def upload_detail(request: HttpRequest, pk: int) -> HttpResponse:
+def upload_detail(request: OrgHttpRequest, pk: int) -> HttpResponse:
     """An upload's card; an expired or discarded one offers its record's drop zone to upload the
     file again."""
     upload = get_upload_for(request, pk)
@@ -385,7 +388,7 @@ def upload_detail(request: HttpRequest, pk: int) -> HttpResponse:
 
 @require_GET
 @org_required(Role.VIEWER)
-def upload_progress(request: HttpRequest, pk: int) -> HttpResponse:
+def upload_progress(request: OrgHttpRequest, pk: int) -> HttpResponse:
     """htmx polls this while a big file is processed: the card again, which stops polling once
     the upload is no longer processing."""
     upload = get_upload_for(request, pk)
@@ -394,7 +397,7 @@ def upload_progress(request: HttpRequest, pk: int) -> HttpResponse:
 
 @require_POST
 @org_required(Role.MEMBER)
-def upload_confirm(request: HttpRequest, pk: int) -> HttpResponse:
+def upload_confirm(request: OrgHttpRequest, pk: int) -> HttpResponse:
     """Store a checked upload's readings (all or nothing); a big one in a Celery task."""
     upload = get_upload_for(request, pk)
     report = upload.report or {}
@@ -423,7 +426,7 @@ def upload_confirm(request: HttpRequest, pk: int) -> HttpResponse:
 
 @require_POST
 @org_required(Role.MEMBER)
-def upload_discard(request: HttpRequest, pk: int) -> HttpResponse:
+def upload_discard(request: OrgHttpRequest, pk: int) -> HttpResponse:
     """Throw away an upload waiting for confirmation (its file deleted, nothing stored)."""
     upload = services.discard_upload(get_upload_for(request, pk))
     discarded = upload.status == UploadStatus.DISCARDED
@@ -448,7 +451,7 @@ def upload_discard(request: HttpRequest, pk: int) -> HttpResponse:
 
 @require_GET
 @org_required(Role.VIEWER)
-def upload_chart(request: HttpRequest, pk: int) -> JsonResponse:
+def upload_chart(request: OrgHttpRequest, pk: int) -> JsonResponse:
     """The chart of an upload's readings: parsed from the kept file while it waits for
     confirmation, read from the database once stored (cached per file)."""
     upload = get_upload_for(request, pk)
@@ -473,7 +476,7 @@ def upload_chart(request: HttpRequest, pk: int) -> JsonResponse:
 
 @require_GET
 @org_required(Role.VIEWER)
-def upload_report_csv(request: HttpRequest, pk: int) -> HttpResponse:
+def upload_report_csv(request: OrgHttpRequest, pk: int) -> HttpResponse:
     """Every stored error and warning as CSV (formulas neutralised by report_to_csv)."""
     upload = get_upload_for(request, pk)
     response = HttpResponse(

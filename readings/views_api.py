@@ -18,7 +18,7 @@ from django.views.decorators.http import require_POST
 
 from homes.models import Meter
 from portal.models import Role
-from portal.tenancy import get_for_org_or_404, org_required
+from portal.tenancy import OrgHttpRequest, get_for_org_or_404, org_required
 
 from .models import Device, Upload, UploadStatus
 from .services import import_readings
@@ -30,14 +30,14 @@ _TRUE = {"1", "true", "yes", "on"}
 
 @org_required(Role.MEMBER)
 @require_POST
-def device_readings_upload(request: HttpRequest, pk: int) -> HttpResponse:
+def device_readings_upload(request: OrgHttpRequest, pk: int) -> HttpResponse:
     device = get_for_org_or_404(Device.objects.select_related("home"), request.organization, pk=pk)
     return _upload(request, device)
 
 
 @org_required(Role.MEMBER)
 @require_POST
-def meter_readings_upload(request: HttpRequest, pk: int) -> HttpResponse:
+def meter_readings_upload(request: OrgHttpRequest, pk: int) -> HttpResponse:
     meter = get_for_org_or_404(Meter.objects.select_related("home"), request.organization, pk=pk)
     return _upload(request, meter)
 

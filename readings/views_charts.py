@@ -9,18 +9,18 @@ from urllib.parse import quote
 
 from django.db.models import QuerySet
 from django.http import (
-    HttpRequest,
     HttpResponse,
     HttpResponseBadRequest,
     JsonResponse,
     StreamingHttpResponse,
 )
+from django.http.response import HttpResponseBase
 from django.shortcuts import render
 from django.urls import reverse
 from django.views.decorators.http import require_GET
 
 from portal.models import Role
-from portal.tenancy import org_required
+from portal.tenancy import OrgHttpRequest, org_required
 
 from . import charts
 from .models import Series, Upload
@@ -64,7 +64,7 @@ def heatmap_layout(days: list[charts.HeatDay], tz: str) -> dict[str, Any]:
     cell_w = max(3, min(14, 900 // max(len(days), 1)))
     cell_h = 9
     columns = []
-    day_labels = []
+    day_labels: list[tuple[int, str]] = []
     every = max(1, 40 // cell_w)
     for index, day in enumerate(days):
         x = label_w + index * cell_w
@@ -129,7 +129,7 @@ def _recent_uploads(series: Series | None) -> QuerySet[Upload] | list[Upload]:
 
 @require_GET
 @org_required(Role.VIEWER)
-def readings_panel(request: HttpRequest, pk: int, kind: str) -> HttpResponse:
+def readings_panel(request: OrgHttpRequest, pk: int, kind: str) -> HttpResponse:
     """The readings panel of a device or meter page (loaded by htmx): range, charts, heat map."""
     owner = get_owner_for(request, kind, pk)
     series = series_of(owner)
@@ -163,7 +163,7 @@ def readings_panel(request: HttpRequest, pk: int, kind: str) -> HttpResponse:
 
 @require_GET
 @org_required(Role.VIEWER)
-def readings_chart(request: HttpRequest, pk: int, kind: str) -> JsonResponse:
+def readings_chart(request: OrgHttpRequest, pk: int, kind: str) -> JsonResponse:
     """``chart.json?start=&end=&bucket=hour|day|month|coverage`` for uPlot."""
     owner = get_owner_for(request, kind, pk)
     series = series_of(owner)
@@ -183,8 +183,8 @@ def readings_chart(request: HttpRequest, pk: int, kind: str) -> JsonResponse:
 
 
 @require_GET
-@org_required(Role.VIEWER)
-def readings_csv(request: HttpRequest, pk: int, kind: str) -> HttpResponse:
+@org_required(Role.VIEWER)  # type: ignore[arg-type]  # streams (StreamingHttpResponse); org_required is typed for HttpResponse only
+def readings_csv(request: OrgHttpRequest, pk: int, kind: str) -> HttpResponseBase:
     """``readings.csv?start=&end=`` (local dates, both included; all readings without them):
     ``datetime,value_kwh`` with the site's UTC offsets, streamed; it uploads back unchanged."""
     owner = get_owner_for(request, kind, pk)

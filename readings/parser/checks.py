@@ -10,7 +10,7 @@ from collections import Counter
 import numpy as np
 
 from .timeline import _Timeline
-from .types import _DAY, _HOUR, _floats, _ints, _plural
+from .types import _DAY, _HOUR, _floats, _ints, _ParserState, _plural
 
 _NIGHT_HOURS = frozenset((21, 22, 23, 0, 1, 2, 3, 4))
 
@@ -25,7 +25,7 @@ _NIGHT_SPAN_S = 8 * 3600
 _SOLAR_NIGHT_KWH = 0.1
 
 
-class _FileChecks:
+class _FileChecks(_ParserState):
     """The parser's plausibility checks over the whole series. A mixin of ``core._Parser``: it works on the parser's state."""
 
     def _check_daily(self, steps: Counter[int], n: int) -> None:

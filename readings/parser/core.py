@@ -297,6 +297,8 @@ class _Parser(_FastPath, _RowLoop, _TimelineRules, _Hourly, _FileChecks, _Summar
                     self._feed_sink()
 
     def _feed_sink(self) -> None:
+        sink = self.sink
+        assert sink is not None  # _read_rows calls this only with a sink
         if self.issues.error_count or self.sunk == len(self.epochs):
             return
         start = self.sunk
@@ -305,7 +307,7 @@ class _Parser(_FastPath, _RowLoop, _TimelineRules, _Hourly, _FileChecks, _Summar
         if self.unit == "Wh":  # as _finish converts
             values = array("d", map(truediv, values, repeat(1000.0)))
         self.sunk = len(self.epochs)
-        self.sink(epochs, values)
+        sink(epochs, values)
 
     def _finish(self) -> ParseResult:
         epochs, values, rows = self.epochs, self.values, self.rows

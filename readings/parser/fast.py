@@ -6,7 +6,16 @@ from __future__ import annotations
 
 import numpy as np
 
-from .types import _DAY, _EPOCH_ORDINAL, _EPOCH_SHIFT, _HOUR, _MAX_KWH, _MAX_ORDINAL, _MIN_ORDINAL
+from .types import (
+    _DAY,
+    _EPOCH_ORDINAL,
+    _EPOCH_SHIFT,
+    _HOUR,
+    _MAX_KWH,
+    _MAX_ORDINAL,
+    _MIN_ORDINAL,
+    _ParserState,
+)
 
 # By the width of the time (where the first delimiter is): the layout of its suffix.
 _FAST_SUFFIXES = {19: "", 20: "Z", 25: "offset"}
@@ -107,7 +116,7 @@ def _fast_numbers(chars: np.ndarray, decimal_comma: bool) -> np.ndarray | None:
     return np.where(negative, -values, values)
 
 
-class _FastPath:
+class _FastPath(_ParserState):
     """The parser's vectorized batch path. A mixin of ``core._Parser``: it works on the parser's state."""
 
     def _fast_batch(self, first_line: int, lines: list[str]) -> bool:
@@ -147,11 +156,13 @@ class _FastPath:
         times, offsets = epochs
         # Nothing is refused from here on: append.
         index = len(self.epochs)
+        runs: list[tuple[int, int | None]]
         if offsets is None:
             runs = [(0, None)]
         else:
             cuts = np.flatnonzero(offsets[1:] != offsets[:-1]) + 1
-            runs = [(0, int(offsets[0]))] + [(int(cut), int(offsets[cut])) for cut in cuts]
+            runs = [(0, int(offsets[0]))]
+            runs += [(int(cut), int(offsets[cut])) for cut in cuts]
         for at, offset in runs:
             if offset != self.run_off:
                 self.offset_runs.append((index + at, offset))

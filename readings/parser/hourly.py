@@ -12,7 +12,7 @@ from operator import eq, mod, sub
 import numpy as np
 
 from .timeline import _offset_text, _Timeline
-from .types import _HOUR, _SUBHOURLY_S, _ints
+from .types import _HOUR, _SUBHOURLY_S, _ints, _ParserState
 
 
 def _steps(epochs: array[int]) -> Counter[int]:
@@ -46,7 +46,7 @@ def _sorted_columns(
     )
 
 
-class _Hourly:
+class _Hourly(_ParserState):
     """The parser's resampling into hours and its duplicate rules. A mixin of ``core._Parser``: it works on the parser's state."""
 
     def _drop_duplicates(

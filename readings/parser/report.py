@@ -18,7 +18,17 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from .timeline import _Timeline
-from .types import _FORMULA_PREFIXES, _HOUR, _MAX_GAPS, DstDay, Gap, Issue, Report, Summary
+from .types import (
+    _FORMULA_PREFIXES,
+    _HOUR,
+    _MAX_GAPS,
+    DstDay,
+    Gap,
+    Issue,
+    Report,
+    Summary,
+    _ParserState,
+)
 
 
 def report_to_csv(report: Report) -> str:
@@ -71,7 +81,7 @@ def _issue_order(issue: Issue) -> int:
     return issue.row or 0
 
 
-class _Summarizing:
+class _Summarizing(_ParserState):
     """The parser's summary of the file (the report's second half). A mixin of ``core._Parser``: it works on the parser's state."""
 
     def _summary(

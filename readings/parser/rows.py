@@ -15,6 +15,7 @@ from .types import (
     _MAX_KWH,
     _MAX_ORDINAL,
     _MIN_ORDINAL,
+    _ParserState,
     _show,
 )
 
@@ -27,7 +28,7 @@ def _looks_like_time(text: str) -> bool:
     return True
 
 
-class _RowLoop:
+class _RowLoop(_ParserState):
     """The parser's row-by-row path and its row-level checks. A mixin of ``core._Parser``: it works on the parser's state."""
 
     def _row_loop(self, first_line: int, lines: list[str], quoted: bool, ncols: int) -> None:
@@ -116,6 +117,7 @@ class _RowLoop:
         """Parse a time with ``fromisoformat``: (epoch, the file's UTC offset or None when naive,
         the suffix the fast path may now use or None), or None after reporting an error.
         ``keep`` is False when the row is already rejected: the time is only checked."""
+        moment: datetime | None
         try:
             moment = datetime.fromisoformat(stamp)
             if len(stamp) <= 10:  # a date alone parses as midnight

@@ -15,7 +15,17 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import numpy as np
 
-from .types import _DAY, _EPOCH_ORDINAL, _EPOCH_SHIFT, _HOUR, _MAX_DST_DAYS, DstDay, _ints, _plural
+from .types import (
+    _DAY,
+    _EPOCH_ORDINAL,
+    _EPOCH_SHIFT,
+    _HOUR,
+    _MAX_DST_DAYS,
+    DstDay,
+    _ints,
+    _ParserState,
+    _plural,
+)
 
 
 def _zone(name: str) -> ZoneInfo:
@@ -93,7 +103,7 @@ class _Timeline:
             yield self.starts[index], self.offsets[index - 1], self.offsets[index]
 
 
-class _TimelineRules:
+class _TimelineRules(_ParserState):
     """The parser's daylight-saving rules. A mixin of ``core._Parser``: it works on the parser's state."""
 
     def _naive_day_offset(self, ordinal: int) -> int | None:

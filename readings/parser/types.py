@@ -4,13 +4,19 @@ units and layouts it reads, and small helpers every step uses."""
 from __future__ import annotations
 
 from array import array
-from collections.abc import Callable, Iterator
+from collections import Counter
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from operator import itemgetter
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
+from zoneinfo import ZoneInfo
 
 import numpy as np
+
+if TYPE_CHECKING:
+    from .report import _Issues
+    from .timeline import _Timeline
 
 Severity = Literal["error", "warning"]
 
@@ -270,3 +276,70 @@ def _ints(epochs: array[int]) -> np.ndarray:
 
 def _floats(values: array[float]) -> np.ndarray:
     return np.frombuffer(values, dtype=np.float64) if len(values) else np.zeros(0, np.float64)
+
+
+class _ParserState:
+    """The state of one parse (``core._Parser``), declared once for the type checker: every step
+    mixin inherits it, so each sees the attributes ``_Parser.__init__`` (and ``_header``) set and
+    the methods another mixin supplies. Declarations only: nothing here exists at run time beyond
+    the annotations."""
+
+    tz_name: str
+    zone: ZoneInfo
+    filename: str
+    name: str
+    context: SeriesContext
+    limits: Limits
+    issues: _Issues
+    epochs: array[int]
+    values: array[float]
+    rows: array[int]
+    rows_read: int
+    compressed: bool
+    delimiter: str
+    unit: str
+    time_column: str
+    value_column: str
+    id_column: str
+    # Set by _header: the columns' indexes (id_index -1 without a customId column).
+    time_index: int
+    value_index: int
+    id_index: int
+    custom_ids: dict[str, None]
+    first_custom_id: tuple[str, int] | None
+    day_offsets: dict[int, int]
+    change_days: set[int]
+    aware_days: dict[str, int]
+    naive_days: dict[str, int]
+    ambiguous: list[tuple[int, int, int, int, int]]
+    offset_runs: list[tuple[int, int | None]]
+    duplicates_dropped: int
+    interval_s: int | None
+    run_off: object  # an offset in seconds, None (naive) or _NO_RUN
+    sink: Sink | None
+    sunk: int
+
+    if TYPE_CHECKING:
+        # Methods one mixin calls and another defines (the signatures are the definitions').
+
+        def _records(
+            self, batches: Iterable[tuple[int, list[str], bool]]
+        ) -> Iterator[Iterable[tuple[int, list[str]]]]: ...  # core._Parser
+
+        def _time_error(self, line: int, code: str, message: str) -> None: ...  # rows
+
+        def _check_daily(self, steps: Counter[int], n: int) -> None: ...  # checks
+
+        def _naive_day_offset(self, ordinal: int) -> int | None: ...  # timeline
+
+        def _naive_on_change_day(
+            self, moment: datetime, ordinal: int, line: int
+        ) -> int | None: ...  # timeline
+
+        def _dst_days(
+            self, epochs: array[int], timeline: _Timeline, out: list[DstDay]
+        ) -> int: ...  # timeline
+
+        def _local_midnight(self, ordinal: int) -> int: ...  # timeline
+
+        def _when(self, epoch: int) -> str: ...  # timeline
