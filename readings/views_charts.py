@@ -183,7 +183,7 @@ def readings_chart(request: OrgHttpRequest, pk: int, kind: str) -> JsonResponse:
 
 
 @require_GET
-@org_required(Role.VIEWER)  # type: ignore[arg-type]  # streams (StreamingHttpResponse); org_required is typed for HttpResponse only
+@org_required(Role.VIEWER)
 def readings_csv(request: OrgHttpRequest, pk: int, kind: str) -> HttpResponseBase:
     """``readings.csv?start=&end=`` (local dates, both included; all readings without them):
     ``datetime,value_kwh`` with the site's UTC offsets, streamed; it uploads back unchanged."""

@@ -26,6 +26,7 @@ from .types import (
     Gap,
     Issue,
     Report,
+    Severity,
     Summary,
     _ParserState,
 )
@@ -191,10 +192,10 @@ def _jsonable(value: Any) -> Any:
 def report_from_dict(data: dict[str, Any], filename: str = "") -> Report:
     """The stored report JSON back as the parser's Report, for report_to_csv."""
 
-    def issues(items: list[dict[str, Any]] | None, severity: str) -> tuple[Issue, ...]:
+    def issues(items: list[dict[str, Any]] | None, severity: Severity) -> tuple[Issue, ...]:
         return tuple(
             Issue(
-                severity,  # type: ignore[arg-type]
+                severity,
                 item.get("row"),
                 item.get("column"),
                 str(item.get("message", "")),
