@@ -1,16 +1,21 @@
-"""Emulators over real HTTP on 127.0.0.1 and organization connections pointing at them."""
+"""Emulators over real HTTP on 127.0.0.1 and organization connections pointing at them, and the
+in-process sandbox of `make run`."""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
+from types import ModuleType
 
 import pytest
+from django.core.cache import cache
 
 from integrations import services
 from integrations.clients import forget_clients
 from integrations.models import Connection
-from integrations.sandbox.base import RunningEmulator
+from integrations.sandbox import registry
+from integrations.sandbox.base import Emulator, RunningEmulator
 from integrations.sandbox.wattcarbon import SANDBOX_API_KEY, SANDBOX_EMAIL, WattCarbonEmulator
+from integrations.sandbox.wattics import WatticsEmulator
 
 
 @pytest.fixture(scope="session")
@@ -34,3 +39,40 @@ def wattcarbon_connection(org, wattcarbon) -> Connection:
         username=SANDBOX_EMAIL,
         password=SANDBOX_API_KEY,
     )
+
+
+# --- the in-process sandbox (what `make run` uses), one fresh set of emulators a test -----------
+@pytest.fixture
+def sandbox(settings, tmp_path) -> Iterator[ModuleType]:
+    settings.DATA_DIR = tmp_path
+    registry.reset_all()
+    forget_clients()
+    cache.clear()
+    yield registry
+    registry.reset_all()
+    forget_clients()
+
+
+@pytest.fixture
+def wattshift(org, sandbox) -> Emulator:
+    """The organization connected to the sandbox's WattShift, which is returned."""
+    services.save_connection(
+        Connection(organization=org, platform="wattshift"), api_key="sandbox-wattshift-key"
+    )
+    return sandbox.emulator("wattshift")
+
+
+# --- Wattics over real HTTP ---------------------------------------------------------------------
+@pytest.fixture(scope="module")
+def wattics_server() -> Iterator[RunningEmulator]:
+    with RunningEmulator(WatticsEmulator()) as running:
+        yield running
+
+
+@pytest.fixture
+def wattics(wattics_server, settings) -> Iterator[RunningEmulator]:
+    settings.WATTICS_RETRY_BASE_S = 0.01
+    wattics_server.app.reset()
+    forget_clients()
+    yield wattics_server
+    forget_clients()

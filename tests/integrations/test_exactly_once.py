@@ -17,7 +17,6 @@ from typing import Any
 import httpx
 import pytest
 from django.contrib.contenttypes.models import ContentType
-from django.core.cache import cache
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.html import escape
@@ -28,7 +27,7 @@ from homes import services as home_services
 from homes.directory import lookup_utilities
 from homes.models import Customer, Home, Meter
 from integrations import engine, receivers, services
-from integrations.clients import CallLog, client_for, forget_clients
+from integrations.clients import CallLog, client_for
 from integrations.egress import EgressBlocked
 from integrations.http import UpstreamClient, UpstreamError
 from integrations.models import Connection, LinkState, UpstreamLink
@@ -44,17 +43,6 @@ pytestmark = pytest.mark.django_db
 
 VEHICLE = {"brand": "Tesla", "model": "Model 3", "year": 2019, "vin": "5YJ3E1EA2KF317000"}
 TANK = {"brand": "OSO", "model": "Saga", "capacity_l": 200, "heating_elements_w": "2000, 1000"}
-
-
-@pytest.fixture
-def sandbox(settings, tmp_path):
-    settings.DATA_DIR = tmp_path
-    registry.reset_all()
-    forget_clients()
-    cache.clear()
-    yield registry
-    registry.reset_all()
-    forget_clients()
 
 
 def connect(org, platform: str) -> None:

@@ -5,40 +5,18 @@ from __future__ import annotations
 
 import pytest
 from django.contrib.contenttypes.models import ContentType
-from django.core.cache import cache
 from django.urls import reverse
 
 from homes import services as home_services
 from homes.directory import lookup_utilities
 from homes.models import Home, Meter
 from integrations import engine, services
-from integrations.clients import forget_clients
 from integrations.models import Connection, LinkState, Unsent, UpstreamLink
-from integrations.sandbox import registry
 from tests.factories import CustomerFactory, HomeFactory
 
 pytestmark = pytest.mark.django_db
 
 NOTE = "changes not sent: WattShift has no update call for homes"
-
-
-@pytest.fixture
-def sandbox(settings, tmp_path):
-    settings.DATA_DIR = tmp_path
-    registry.reset_all()
-    forget_clients()
-    cache.clear()
-    yield registry
-    registry.reset_all()
-    forget_clients()
-
-
-@pytest.fixture
-def wattshift(org, sandbox):
-    services.save_connection(
-        Connection(organization=org, platform="wattshift"), api_key="sandbox-wattshift-key"
-    )
-    return sandbox.emulator("wattshift")
 
 
 @pytest.fixture

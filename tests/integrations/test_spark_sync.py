@@ -16,21 +16,9 @@ from devices.models import Device
 from homes import services as home_services
 from homes.models import Meter
 from integrations import engine, services, spark, webhooks
-from integrations.clients import forget_clients
 from integrations.models import Connection, LinkState, UpstreamLink, WebhookEndpoint, WebhookEvent
-from integrations.sandbox import registry
 from tests.factories import CustomerFactory, HomeFactory, MeterFactory
 from tests.integrations.vectors import vector_bytes
-
-
-@pytest.fixture
-def sandbox(settings, tmp_path):
-    settings.DATA_DIR = tmp_path
-    registry.reset_all()
-    forget_clients()
-    yield registry
-    registry.reset_all()
-    forget_clients()
 
 
 @pytest.fixture

@@ -16,14 +16,11 @@ from django.utils import timezone
 from homes import services as home_services
 from homes.models import Meter
 from integrations import engine, services
-from integrations.clients import forget_clients
 from integrations.models import Connection, LinkState, SyncAttempt, UpstreamLink
-from integrations.sandbox.base import RunningEmulator
 from integrations.sandbox.wattics import (
     LAST_PACKET_ANSWERS,
     SANDBOX_PASSWORD,
     SANDBOX_USERNAME,
-    WatticsEmulator,
 )
 from integrations.wattics import retry_delay_s
 from portal.signals import readings_changed
@@ -35,21 +32,6 @@ pytestmark = pytest.mark.django_db
 START = datetime(2024, 1, 1, 6, tzinfo=UTC)  # 2024-01-01 00:00 in America/Chicago
 # Answers that mean "nothing processed yet"; the other odd answers cannot be read.
 NOTHING_ANSWERS = {"empty", "null", "empty_object", "empty_array", "not_found"}
-
-
-@pytest.fixture(scope="module")
-def wattics_server():
-    with RunningEmulator(WatticsEmulator()) as running:
-        yield running
-
-
-@pytest.fixture
-def wattics(wattics_server, settings):
-    settings.WATTICS_RETRY_BASE_S = 0.01
-    wattics_server.app.reset()
-    forget_clients()
-    yield wattics_server
-    forget_clients()
 
 
 def connect(org, wattics, password: str = SANDBOX_PASSWORD) -> Connection:

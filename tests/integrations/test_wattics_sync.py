@@ -13,10 +13,7 @@ from django.utils import timezone
 from homes import services as home_services
 from integrations import engine, services
 from integrations.adapters import wattics as mapping
-from integrations.clients import forget_clients
 from integrations.models import Connection, LinkState, UpstreamLink
-from integrations.sandbox.base import RunningEmulator
-from integrations.sandbox.wattics import WatticsEmulator
 from portal.signals import readings_changed
 from readings.models import Reading, Series
 from tests.factories import HomeFactory, MeterFactory
@@ -24,21 +21,6 @@ from tests.factories import HomeFactory, MeterFactory
 pytestmark = pytest.mark.django_db
 
 START = datetime(2024, 1, 1, 6, tzinfo=UTC)  # 2024-01-01 00:00 in America/Chicago
-
-
-@pytest.fixture(scope="module")
-def wattics_server():
-    with RunningEmulator(WatticsEmulator()) as running:
-        yield running
-
-
-@pytest.fixture
-def wattics(wattics_server, settings):
-    settings.WATTICS_RETRY_BASE_S = 0.01
-    wattics_server.app.reset()
-    forget_clients()
-    yield wattics_server
-    forget_clients()
 
 
 @pytest.fixture

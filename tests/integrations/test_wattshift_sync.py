@@ -12,32 +12,11 @@ from devices.models import Device
 from homes import services as home_services
 from homes.directory import DirectoryUnavailable, lookup_utilities
 from homes.models import Home, ZipUtilities
-from integrations import engine, services
-from integrations.clients import forget_clients
-from integrations.models import Connection, LinkState, UpstreamLink
-from integrations.sandbox import registry
+from integrations import engine
+from integrations.models import LinkState, UpstreamLink
 from tests.factories import CustomerFactory
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture
-def sandbox(settings, tmp_path):
-    settings.DATA_DIR = tmp_path
-    registry.reset_all()
-    forget_clients()
-    cache.clear()
-    yield registry
-    registry.reset_all()
-    forget_clients()
-
-
-@pytest.fixture
-def wattshift(org, sandbox):
-    services.save_connection(
-        Connection(organization=org, platform="wattshift"), api_key="sandbox-wattshift-key"
-    )
-    return sandbox.emulator("wattshift")
 
 
 def new_home(org, zip_code="95313") -> Home:
