@@ -171,8 +171,9 @@ class WattShiftClient(UpstreamClient):
         return self._required(self._post(path, {}, dict), "sessionToken", path)
 
     def get_utilities(self, zipcode: str) -> list[dict[str, Any]]:
-        # Seed, step 1 "Fetch Utilities and Rate Plans": [{utilityId, utilityName, wsRatePlans}].
-        return self._post("/v1/utility/get", {"zipcode": zipcode}, list)
+        # Seed, step 1 "Fetch Utilities and Rate Plans": [{utilityId, utilityName, wsRatePlans}];
+        # today's API names the plans `ratePlans` (docs/upstreams/wattshift.md): read either.
+        return utilities_answer(self._post("/v1/utility/get", {"zipcode": zipcode}, list))
 
     def create_home(self, payload: dict[str, Any]) -> str:
         # Seed, step 2 "Create a Home": payload from `home_payload`; answers {id}.
@@ -199,6 +200,29 @@ class WattShiftClient(UpstreamClient):
 
 
 # --- pure payload builders ------------------------------------------------------------------------
+def utilities_answer(answer: list[Any]) -> list[dict[str, Any]]:
+    """WattShift's utilities in the seed's shape, whichever shape it answered: the quickstart's
+    `wsRatePlans [{id, ratePlanName}]` or today's `ratePlans [{id, rateID, ratePlanName,
+    supportedType}]` (`id` is what a home sends as `ratePlanId`; the other fields are kept). An
+    older cache or server never silently stores a utility without its plans."""
+    utilities = []
+    for item in answer:
+        if not isinstance(item, dict):
+            continue
+        plans = item.get("wsRatePlans")
+        if not plans:
+            plans = item.get("ratePlans") or []
+        utilities.append(
+            {
+                **{k: v for k, v in item.items() if k != "ratePlans"},
+                "wsRatePlans": [
+                    plan for plan in plans if isinstance(plan, dict) and plan.get("id")
+                ],
+            }
+        )
+    return utilities
+
+
 def home_payload(
     *,
     name: str,

@@ -420,3 +420,47 @@ def test_it_refuses_an_answer_of_the_wrong_shape(
         call(client)
 
     assert exc.value.permanent
+
+
+# --- today's answer shape (docs/upstreams/wattshift.md, "current") -------------------------------
+CURRENT_UTILITIES = [
+    {
+        "utilityId": "ws_utl_pge",
+        "utilityName": "Pacific Gas & Electric",
+        "ratePlans": [
+            {"id": "ws_rp_e1", "rateID": "E-1", "ratePlanName": "E-1", "supportedType": "full"},
+            {"id": "ws_rp_tou", "rateID": "E-TOU-C", "ratePlanName": "Time of use C"},
+        ],
+    }
+]
+
+
+def _answering(body: object) -> WattShiftClient:
+    def answer(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(200, json=body)
+
+    return WattShiftClient(
+        "https://api.wattshift.com", api_key="k", transport=httpx.MockTransport(answer)
+    )
+
+
+def test_it_reads_the_rate_plans_of_todays_answer() -> None:
+    with _answering(CURRENT_UTILITIES) as client:
+        (utility,) = client.get_utilities("95313")
+    assert [plan["id"] for plan in utility["wsRatePlans"]] == ["ws_rp_e1", "ws_rp_tou"]
+    assert utility["wsRatePlans"][0]["rateID"] == "E-1"  # kept beside the id a home sends
+
+
+@pytest.mark.django_db
+def test_it_stores_the_plans_of_todays_answer(org) -> None:
+    from django.utils import timezone
+
+    from homes.services import store_zip_utilities
+
+    with _answering(CURRENT_UTILITIES) as client:
+        answer = client.get_utilities("95313")
+    (utility,) = store_zip_utilities(org, "95313", answer, timezone.now())
+    assert sorted(utility.rate_plans.values_list("ws_rate_plan_id", flat=True)) == [
+        "ws_rp_e1",
+        "ws_rp_tou",
+    ]
