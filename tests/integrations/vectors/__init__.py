@@ -1,4 +1,4 @@
-"""Example bodies the platforms publish (their docs, the seeds in ../shared/seeds/), one file each
+"""Example bodies the platforms publish (their docs and quickstarts: docs/upstreams/), one file each
 under tests/integrations/vectors/<platform>/, read by the client and the emulator tests alike."""
 
 from __future__ import annotations
