@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from typing import Any
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
@@ -177,6 +178,18 @@ def create_charge_report(
 
 
 # --- links in doubt (engine.py, "Creates happen once") -------------------------------------------
+# A person's answer settles the lost create: the link is queued again, its create note cleared.
+_OUT_OF_DOUBT: dict[str, Any] = {
+    "state": LinkState.PENDING,
+    "create_sent_at": None,
+    "create_payload": {},
+    "attempts": 0,
+    "next_attempt_at": None,
+    "last_error": "",
+    "last_status_code": None,
+}
+
+
 def adopt_remote_id(link: UpstreamLink, remote_id: str) -> bool:
     """A person found the record of an in-doubt link on its platform: the link takes its id.
 
@@ -193,15 +206,9 @@ def adopt_remote_id(link: UpstreamLink, remote_id: str) -> bool:
         if current is None:
             return False
         held.update(
-            state=LinkState.PENDING,
             remote_id=remote_id,
             payload_hash=engine.payload_hash(current.create_payload),
-            create_sent_at=None,
-            create_payload={},
-            attempts=0,
-            next_attempt_at=None,
-            last_error="",
-            last_status_code=None,
+            **_OUT_OF_DOUBT,
         )
         engine.enqueue(link.pk)
     return True
@@ -212,15 +219,7 @@ def create_again(link: UpstreamLink) -> bool:
     False when the link is no longer in doubt: nothing changes."""
     with transaction.atomic():
         changed = UpstreamLink.objects.filter(pk=link.pk, state=LinkState.IN_DOUBT).update(
-            state=LinkState.PENDING,
-            remote_id="",
-            payload_hash="",
-            create_sent_at=None,
-            create_payload={},
-            attempts=0,
-            next_attempt_at=None,
-            last_error="",
-            last_status_code=None,
+            remote_id="", payload_hash="", **_OUT_OF_DOUBT
         )
         if changed:
             engine.enqueue(link.pk)
