@@ -144,18 +144,7 @@ class WattCarbonEmulator(WattCarbonState, Emulator):
         account = self.account_for(request)
         if isinstance(account, Response):
             return account
-        body = self.json_body(request)
-        if isinstance(body, Response):
-            return body
-        device, errors = validate_device(body)
-        if errors:
-            return validation_error(errors)
-        clash = self.custom_id_clash(account, device.get("customId"), exclude=None)
-        if clash:
-            return Response.json(409, {"detail": clash})
-        device_id = self.new_id("dev_")
-        self.state["devices"][device_id] = {"account": account, "device": device}
-        return Response.json(201, {"id": device_id, **device})
+        return self._store_device(request, account, self.new_id("dev_"), created=True)
 
     def update_device(self, request: Request) -> Response:
         account = self.account_for(request)
@@ -164,17 +153,25 @@ class WattCarbonEmulator(WattCarbonState, Emulator):
         device_id = request.params["device_id"]
         if self.owned_device(account, device_id) is None:
             return Response.json(404, {"detail": "Device not found"})
+        return self._store_device(request, account, device_id, created=False)
+
+    def _store_device(
+        self, request: Request, account: str, device_id: str, *, created: bool
+    ) -> Response:
+        """The body of a create or an update, checked as the platform checks it (422, 409 on a
+        customId the account holds on another device), then kept under `device_id`."""
         body = self.json_body(request)
         if isinstance(body, Response):
             return body
         device, errors = validate_device(body)
         if errors:
             return validation_error(errors)
-        clash = self.custom_id_clash(account, device.get("customId"), exclude=device_id)
+        exclude = None if created else device_id
+        clash = self.custom_id_clash(account, device.get("customId"), exclude=exclude)
         if clash:
             return Response.json(409, {"detail": clash})
         self.state["devices"][device_id] = {"account": account, "device": device}
-        return Response.json(200, {"id": device_id, **device})
+        return Response.json(201 if created else 200, {"id": device_id, **device})
 
     def get_device(self, request: Request) -> Response:
         account = self.account_for(request)
