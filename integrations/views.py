@@ -61,6 +61,7 @@ def integrations(request: OrgHttpRequest) -> HttpResponse:
             | Q(state=LinkState.SYNCED, unsent=Unsent.OUT_OF_DATE)
         )
         .select_related("content_type")
+        .prefetch_related("record")  # named on the page ("Second charger (EVC-OKA-02)")
         .order_by("state", "-updated_at")[:50]
     )
     packets = sum(

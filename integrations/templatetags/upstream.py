@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from http import HTTPStatus
 from typing import Any
 
 from django import template
+from django.utils import timezone
+from django.utils.timesince import timeuntil
 
 from ..views import links_for
 
@@ -37,6 +40,51 @@ def upstream_links(context: template.Context, record: Any) -> dict[str, Any]:
         "can_edit": context.get("can_edit", False),
         "csrf_token": context.get("csrf_token"),
     }
+
+
+# What a status means, said of the platform ("WattCarbon is unavailable (503)").
+STATUS_WORDS = {
+    401: "refused the credentials",
+    403: "refused the credentials",
+    404: "does not know this record",
+    409: "already holds such a record",
+    429: "asked us to slow down",
+    500: "had an internal error",
+    502: "could not be reached (bad gateway)",
+    503: "is unavailable",
+    504: "did not answer in time",
+}
+
+
+@register.filter
+def error_in_words(link: Any) -> str:
+    """A link's last error as a sentence: who, what, the platform's own message when it says more
+    than its status, and when the next try is ("WattCarbon is unavailable (503); next try in 4
+    minutes"), instead of "503: 503 Service Unavailable"."""
+    platform = link.get_platform_display()
+    status = link.last_status_code
+    message = (link.last_error or "").strip()
+    if status:
+        try:
+            phrase = HTTPStatus(status).phrase
+        except ValueError:
+            phrase = ""
+        repeats = [text for text in (f"{status} {phrase}", str(status), phrase) if text]
+        while stripped := next((r for r in repeats if message.startswith(r)), ""):
+            message = message[len(stripped) :].lstrip(" :.-—")
+        fallback = "refused it" if 400 <= status < 500 else "answered with an error"
+        text = f"{platform} {STATUS_WORDS.get(status, fallback)} ({status})"
+    else:
+        text = platform if message else f"{platform} could not be reached"
+    if message:
+        text += f": {message}" if status else f": {message[0].lower()}{message[1:]}"
+    when = link.next_attempt_at
+    if link.state == "pending" and when is not None:
+        if (when - timezone.now()).total_seconds() < 60:
+            text += "; next try now"
+        else:
+            text += f"; next try in {timeuntil(when)}"
+    return text
 
 
 @register.filter

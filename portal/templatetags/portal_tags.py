@@ -2,14 +2,30 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from django import template
+from django.utils import timezone
+from django.utils.timesince import timesince, timeuntil
 
 register = template.Library()
 
 
 @register.filter
-def is_section(path: str, url: str) -> bool:
-    """Whether `path` is the page at `url` or below it (the dashboard "/" only matches itself)."""
-    if url == "/":
-        return path == "/"
-    return path == url or path.startswith(url)
+def ago(moment: datetime | None) -> str:
+    """ "just now" within a minute, else "5 minutes ago" (never "0 minutes ago")."""
+    if moment is None:
+        return ""
+    if abs((timezone.now() - moment).total_seconds()) < 60:
+        return "just now"
+    return f"{timesince(moment)} ago"
+
+
+@register.filter
+def from_now(moment: datetime | None) -> str:
+    """ "in 4 minutes", or "now" when it is due within a minute (or past)."""
+    if moment is None:
+        return ""
+    if (moment - timezone.now()).total_seconds() < 60:
+        return "now"
+    return f"in {timeuntil(moment)}"

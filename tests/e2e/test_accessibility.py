@@ -14,25 +14,17 @@ from __future__ import annotations
 
 import re
 from datetime import datetime
-from io import BytesIO
 
 import pytest
 from playwright.sync_api import expect
 
-from devices.models import Device
-from homes import services as home_services
-from homes.models import Customer, Home, Meter
-from integrations import webhooks
-from integrations.models import UpstreamLink, WebhookEvent
-from integrations.sandbox import registry
-from portal.demo import DEMO_EMAIL, seed_demo
+from homes.models import Home
+from portal.demo import DEMO_EMAIL
 from portal.models import Membership, Organization, Role, User
-from readings import store, uploads
-from readings.models import UploadStatus
 from tests.e2e.axe_check import AxeReport
+from tests.e2e.demo_pages import PASSWORD, main_pages
 from tests.e2e.journey_steps import (
     hourly_csv,
-    household_kwh,
     onboard_home,
     settle,
     sign_in_through_form,
@@ -44,46 +36,6 @@ pytestmark = [
     pytest.mark.django_db(transaction=True),
     pytest.mark.timeout(180),
 ]
-
-PASSWORD = "gridfolio-demo"
-
-
-@pytest.fixture
-def demo(sandbox) -> Organization:
-    organization, _ = seed_demo(PASSWORD)
-    return organization
-
-
-@pytest.fixture
-def demo_with_data(demo) -> dict:
-    """The demo organization with readings, a Wattics stream and a Spark test event."""
-    solar = Device.objects.get(organization=demo, kind="solar")
-    meter = solar.meter or Meter.objects.filter(organization=demo).first()
-    zone = solar.home.timezone
-    for owner, content in (
-        (solar, hourly_csv(zone, datetime(2025, 1, 1), 60 * 24, solar_kwh)),
-        (meter, hourly_csv(zone, datetime(2025, 1, 1), 60 * 24, household_kwh)),
-    ):
-        upload = uploads.import_readings(
-            store.series_for(owner), BytesIO(content), filename=f"{owner.pk}-seed.csv"
-        )
-        assert upload.status == UploadStatus.STORED
-    meter.wattics_stream_id = "demo-stream-1"
-    home_services.save_meter(meter)
-    webhooks.register_webhook(demo)
-    webhooks.send_test_event(demo)
-    assert registry.emulator("spark").wait_for_deliveries(timeout_s=10)
-    return {
-        "organization": demo,
-        "solar": solar,
-        "meter": meter,
-        "vehicle": Device.objects.get(organization=demo, kind="vehicle"),
-        "customer": Customer.objects.filter(organization=demo).order_by("pk").first(),
-        "home": solar.home,
-        "event": WebhookEvent.objects.get(organization=demo),
-        "link": UpstreamLink.objects.filter(organization=demo).order_by("pk").first(),
-    }
-
 
 # A known product issue, reported with its fix (a few lines of static/css/portal.css): Bootstrap's
 # primary, secondary and danger text colors on the page background (bg-body-tertiary, #f8f9fa;
@@ -149,35 +101,7 @@ def test_it_finds_no_serious_accessibility_violation_on_the_main_pages(
     report = AxeReport()
     sign_in_through_form(page, site_url, DEMO_EMAIL, PASSWORD)
 
-    pages = [
-        ("dashboard", "/"),
-        ("customers", "/customers/"),
-        ("homes", "/homes/"),
-        ("meters", "/meters/"),
-        ("devices", "/devices/"),
-        ("uploads", "/uploads/"),
-        ("customer", data["customer"].get_absolute_url()),
-        ("home", data["home"].get_absolute_url()),
-        ("meter", data["meter"].get_absolute_url()),
-        ("device-solar", data["solar"].get_absolute_url()),
-        ("device-vehicle", data["vehicle"].get_absolute_url()),
-        ("link-history", f"/integrations/links/{data['link'].pk}/"),
-        ("integrations", "/integrations/"),
-        ("connection-form", "/integrations/spark/connection/"),
-        ("events", "/integrations/events/"),
-        ("event", f"/integrations/events/{data['event'].pk}/"),
-        ("members", "/members/"),
-        ("customer-form", "/customers/new/"),
-        ("home-form", "/homes/add/"),
-        ("meter-form", f"/meters/{data['meter'].pk}/edit/"),
-        ("device-kinds", "/devices/new/"),
-        ("device-form-solar", "/devices/new/solar/"),
-        ("device-import", "/devices/import/"),
-        ("meter-import", "/meters/import/"),
-        ("charge-report", f"/devices/{data['vehicle'].pk}/charge-report/"),
-        ("delete-confirm", f"/customers/{data['customer'].pk}/delete/"),
-        ("password-change", "/accounts/password_change/"),
-    ]
+    pages = main_pages(data)
     for name, path in pages:
         page.goto(site_url + path)
         settle(page)

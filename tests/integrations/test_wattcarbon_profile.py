@@ -151,4 +151,7 @@ def test_it_shows_an_assumed_value_the_platform_refuses_in_its_words(
     assert link.state == LinkState.REJECTED and link.last_status_code == 422
     assert link.last_error == "inverterDataSource: Input should be 'enphase'"
     page = member_client.get(reverse("device_detail", args=[device.pk])).content.decode()
-    assert "422: inverterDataSource: Input should be &#x27;enphase&#x27;" in page
+    assert (
+        "WattCarbon refused it (422): inverterDataSource: Input should be &#x27;enphase&#x27;"
+        in page
+    )
