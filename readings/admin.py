@@ -1,0 +1,46 @@
+"""Back office for interval data: uploads (with their report) and series, read only (uploads are
+checked, confirmed and discarded on the portal's pages, `import_readings` or the API)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib import admin
+from django.http import HttpRequest
+
+from .models import Series, Upload
+
+
+class _ReadOnly(admin.ModelAdmin):
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+
+@admin.register(Upload)
+class UploadAdmin(_ReadOnly):
+    list_display = [
+        "filename",
+        "organization",
+        "status",
+        "rows",
+        "inserted",
+        "updated",
+        "created_at",
+    ]
+    list_filter = ["status", "organization"]
+    search_fields = ["filename", "sha256"]
+    list_select_related = ["organization"]
+    date_hierarchy = "created_at"
+
+
+@admin.register(Series)
+class SeriesAdmin(_ReadOnly):
+    list_display = ["__str__", "organization"]
+    list_filter = ["organization"]
+    list_select_related = ["organization"]
