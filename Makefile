@@ -5,9 +5,11 @@ PYTHON ?= $(shell for p in python3.13 python3.12 python3 $(wildcard $(HOME)/.pye
 	if $$p -c 'import sys; sys.exit(sys.version_info < (3, 12))' >/dev/null 2>&1; then echo $$p; break; fi; done)
 VENV := .venv
 PY := $(VENV)/bin/python
-DEV_ENV := DEBUG=1 INTEGRATIONS_SANDBOX=1
 HOST ?= 127.0.0.1
 PORT ?= 8000
+# The address `make run` serves (webhook and invitation links, the printed sign-in URL), unless set.
+PUBLIC_BASE_URL ?= http://$(HOST):$(PORT)
+DEV_ENV := DEBUG=1 INTEGRATIONS_SANDBOX=1 PUBLIC_BASE_URL=$(PUBLIC_BASE_URL)
 
 .PHONY: install run test lint format bench serve worker beat sandbox browser clean
 

@@ -9,6 +9,7 @@ from django.contrib.contenttypes.models import ContentType
 from django.db.models import Count, Model, Q
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
+from django.template.defaultfilters import pluralize
 from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.csrf import csrf_exempt
@@ -356,7 +357,8 @@ def sandbox_emit_price_event(request: OrgHttpRequest) -> HttpResponse:
         )
         messages.success(
             request,
-            f"The Spark emulator is sending a price change for {len(user_ids)} customer(s).",
+            f"The Spark emulator is sending a price change for {len(user_ids)} "
+            f"customer{pluralize(len(user_ids))}.",
         )
     return redirect("webhook_events")
 

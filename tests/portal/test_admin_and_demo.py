@@ -12,10 +12,12 @@ from portal.models import Membership, Organization, User
 @pytest.mark.django_db
 def test_it_seeds_the_demo_idempotently_and_the_login_works(capsys, settings):
     settings.DEBUG = True  # the command is for development only (make run sets DEBUG=1)
+    settings.PUBLIC_BASE_URL = "http://127.0.0.1:8123"  # what `make run PORT=8123` sets
     call_command("seed_demo")
     call_command("seed_demo")
     out = capsys.readouterr().out
     assert "demo@gridfolio.local" in out
+    assert "Sign in at http://127.0.0.1:8123/accounts/login/" in out
     assert Organization.objects.filter(slug="demo").count() == 1
     assert Membership.objects.filter(user__email="demo@gridfolio.local").count() == 1
     client = Client()

@@ -45,9 +45,7 @@ def test_links_are_queued_again_from_the_back_office_not_edited(staff, org, devi
     link = UpstreamLink.objects.create(
         organization=org,
         platform="wattcarbon",
-        content_type_id=__import__("django.contrib.contenttypes.models", fromlist=["ContentType"])
-        .ContentType.objects.get_for_model(device)
-        .pk,
+        content_type=ContentType.objects.get_for_model(device),
         object_id=device.pk,
         state=LinkState.FAILED,
     )

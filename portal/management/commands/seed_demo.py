@@ -33,7 +33,7 @@ class Command(BaseCommand):
         self.stdout.write(
             self.style.SUCCESS(
                 f"\n  Demo organization: {organization.name}\n"
-                f"  Sign in at http://127.0.0.1:8000/accounts/login/\n"
+                f"  Sign in at {settings.PUBLIC_BASE_URL.rstrip('/')}/accounts/login/\n"
                 f"    email:    {user.email}\n"
                 f"    password: {password}  (unless you changed it)\n"
             )
