@@ -9,8 +9,6 @@ class IntegrationsConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
-        from django.db.models import Q
-
         from portal.dashboard import (
             Card,
             NavItem,
@@ -20,17 +18,19 @@ class IntegrationsConfig(AppConfig):
             register_panel,
         )
         from portal.demo import register_seeder
+        from portal.lists import register_column
         from portal.signals import readings_changed, record_changed, register_delete_blocker
 
         from . import (
             demo,
             eager,
             receivers,
+            sync_column,
             tasks,  # noqa: F401 - registers the task names integrations.queue sends
             views,
         )
         from .adapters import spark, wattcarbon, wattics, wattshift  # noqa: F401 - registers the adapters
-        from .models import UpstreamLink
+        from .models import UpstreamLink, needs_attention
 
         record_changed.connect(
             receivers.on_record_changed, dispatch_uid="integrations.record_changed"
@@ -44,15 +44,13 @@ class IntegrationsConfig(AppConfig):
             Panel("sync", "integrations/_dashboard_sync.html", views.sync_summary, order=10)
         )
         register_nav(NavItem("Events", "webhook_events", order=55, icon="bi-broadcast"))
+        register_column(sync_column.COLUMN)
         register_card(
             Card(
-                "Sync problems",
+                "Needs attention",
                 "integrations",
-                # Failed, rejected, in doubt (a person decides), or paused until a person saves
-                # the connection (a Wattics stream whose credentials were refused).
-                lambda org: UpstreamLink.objects.filter(organization=org).filter(
-                    Q(state__in=["failed", "rejected", "in_doubt"]) | Q(paused_for_credentials=True)
-                ),
+                # What a person must act on (models.needs_attention: the Integrations page's list).
+                lambda org: UpstreamLink.objects.filter(organization=org).filter(needs_attention()),
                 "bi-exclamation-triangle",
                 90,
                 required_role="admin",

@@ -152,6 +152,27 @@ class Unsent(models.TextChoices):
     NOT_ACCEPTED = "not_accepted", "Not sent"  # the platform's contract has no place for it
 
 
+def needs_attention() -> models.Q:
+    """Links a person must act on: failed (retries used up), rejected (something to fix), in doubt
+    (say whether the record is there), out of date upstream (a change no call can carry), or
+    paused until the connection is saved (credentials refused). One definition for the dashboard,
+    the Integrations page and the lists' sync column."""
+    return (
+        models.Q(state__in=[LinkState.FAILED, LinkState.REJECTED, LinkState.IN_DOUBT])
+        | models.Q(state=LinkState.SYNCED, unsent=Unsent.OUT_OF_DATE)
+        | models.Q(paused_for_credentials=True)
+    )
+
+
+def retrying() -> models.Q:
+    """Links on their way that met an error and will try again by themselves."""
+    return (
+        models.Q(state__in=[LinkState.PENDING, LinkState.SYNCING])
+        & ~models.Q(last_error="")
+        & ~needs_attention()
+    )
+
+
 class Channel(models.TextChoices):
     """What of a record goes to the platform: the record itself, or its interval data."""
 

@@ -6,7 +6,7 @@ import json
 
 from django.contrib import messages
 from django.contrib.contenttypes.models import ContentType
-from django.db.models import Count, Model, Q
+from django.db.models import BooleanField, Count, ExpressionWrapper, Model
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 from django.template.defaultfilters import pluralize
@@ -33,6 +33,8 @@ from .models import (
     UpstreamLink,
     WebhookEndpoint,
     WebhookEvent,
+    needs_attention,
+    retrying,
 )
 
 
@@ -56,14 +58,11 @@ def integrations(request: OrgHttpRequest) -> HttpResponse:
         board[row["platform"]][shown] += row["n"]
     troubled = (
         UpstreamLink.objects.filter(organization=organization)
-        .filter(
-            Q(state__in=[LinkState.FAILED, LinkState.REJECTED, LinkState.IN_DOUBT])
-            | ~Q(last_error="")
-            | Q(state=LinkState.SYNCED, unsent=Unsent.OUT_OF_DATE)
-        )
+        .filter(needs_attention() | retrying())
+        .annotate(attention=ExpressionWrapper(needs_attention(), output_field=BooleanField()))
         .select_related("content_type")
         .prefetch_related("record")  # named on the page ("Second charger (EVC-OKA-02)")
-        .order_by("state", "-updated_at")[:50]
+        .order_by("-attention", "state", "-updated_at")[:50]
     )
     packets = sum(
         (progress or {}).get("acknowledged", 0)
@@ -479,10 +478,12 @@ def links_for(record: Model) -> list[UpstreamLink]:
 
 
 def sync_summary(membership: Membership) -> dict[str, object]:
-    """The dashboard's "Upstream platforms" panel: per platform, synced, on the way, failing."""
+    """The dashboard's "Upstream platforms" panel: per platform, synced, pending, needing a person
+    (the Integrations page's words and its Needs attention list), not sent."""
     counts = (
         UpstreamLink.objects.filter(organization=membership.organization)
-        .values("platform", "state", "unsent")
+        .annotate(attention=ExpressionWrapper(needs_attention(), output_field=BooleanField()))
+        .values("platform", "state", "unsent", "attention")
         .annotate(n=Count("pk"))
         .order_by()
     )
@@ -498,11 +499,12 @@ def sync_summary(membership: Membership) -> dict[str, object]:
         for value, label in Platform.choices
     }
     for row in counts:
-        key = {"synced": "synced", "pending": "waiting", "syncing": "waiting"}.get(
-            row["state"], "problems"
-        )
-        if key == "synced" and row["unsent"]:
-            key = "problems" if row["unsent"] == Unsent.OUT_OF_DATE else "not_sent"
+        if row["attention"]:
+            key = "problems"
+        elif row["state"] == LinkState.SYNCED:
+            key = "not_sent" if row["unsent"] == Unsent.NOT_ACCEPTED else "synced"
+        else:
+            key = "waiting"
         rows[row["platform"]][key] += row["n"]
         if row["state"] == LinkState.IN_DOUBT:  # among the problems, and named: a person decides
             rows[row["platform"]]["in_doubt"] += row["n"]

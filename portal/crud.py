@@ -22,6 +22,7 @@ from django.shortcuts import redirect
 from django.urls import reverse
 from django.views.generic import DetailView, FormView, ListView, TemplateView
 
+from .lists import columns_for, describe_rows
 from .models import Organization, Role
 from .signals import delete_blockers
 from .tenancy import OrgHttpRequest, OrgOwned, OrgRequiredMixin, get_for_org_or_404
@@ -170,6 +171,10 @@ class OrgListView(OrgRequiredMixin, ListView):
             value = list_filter.clean(self.model, self.request.GET.get(list_filter.name, ""))
             if value is not None:
                 values[list_filter.name] = value
+        for column in columns_for(self.model):
+            value = column.clean(self.request.GET.get(column.key, ""))
+            if value is not None:
+                values[column.key] = value
         return values
 
     def get_queryset(self) -> models.QuerySet:
@@ -184,6 +189,9 @@ class OrgListView(OrgRequiredMixin, ListView):
         for list_filter in self.filters:
             if list_filter.name in values:
                 queryset = queryset.filter(**{list_filter.lookup: values[list_filter.name]})
+        for column in columns_for(self.model):
+            if column.key in values:
+                queryset = column.narrow(queryset, values[column.key])
         sort = self.request.GET.get("sort", self.default_sort)
         ordering = self.sort_options.get(
             sort, self.sort_options.get(self.default_sort, ("", ("pk",)))
@@ -206,6 +214,8 @@ class OrgListView(OrgRequiredMixin, ListView):
         ids = list(object_list.values_list("pk", flat=True))
         rows = {row.pk: row for row in queryset.order_by().filter(pk__in=ids)}
         page.object_list = [rows[pk] for pk in ids if pk in rows]
+        # Columns other apps add (portal/lists.py), described for this page's rows only.
+        self.extra_columns = describe_rows(self.model, page.object_list)
         return paginator, page, page.object_list, is_paginated
 
     def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
@@ -224,7 +234,16 @@ class OrgListView(OrgRequiredMixin, ListView):
                 "value": str(values.get(f.name, "")),
             }
             for f in self.filters
+        ] + [
+            {
+                "name": column.key,
+                "label": column.label,
+                "choices": column.choices(),
+                "value": str(values.get(column.key, "")),
+            }
+            for column in columns_for(self.model)
         ]
+        context["extra_columns"] = getattr(self, "extra_columns", [])
         kept = {key: value for key, value in params.items() if key != "page" and value}
         context["querystring"] = urlencode(kept)
         context["is_filtered"] = bool(context["q"] or values)

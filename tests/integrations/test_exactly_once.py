@@ -348,7 +348,7 @@ def test_it_counts_and_badges_in_doubt_links(org, sandbox, owner_client):
     page = owner_client.get(record.get_absolute_url()).content.decode()
     assert "In doubt" in page and "Say whether it is there" in page
     dashboard = owner_client.get(reverse("dashboard")).content.decode()
-    problems = dashboard.split("Sync problems", 1)[1]
+    problems = dashboard.split("Needs attention", 1)[1]
     assert '<div class="card-count text-body">1</div>' in problems[:200]
     assert "1 in doubt</span>" in dashboard
 

@@ -254,7 +254,7 @@ def test_it_pauses_on_refused_credentials_and_resumes_when_the_connection_is_sav
     assert "20 packets waiting" in shown["meter"]
     assert "1 paused until the Wattics connection is saved again" in shown["dashboard"]
     cards = owner_client.get(reverse("dashboard")).context["cards"]
-    assert {card.label: n for card, n in cards}["Sync problems"] == 1
+    assert {card.label: n for card, n in cards}["Needs attention"] == 1
 
     with django_capture_on_commit_callbacks(execute=False) as queued:
         connect(org, wattics)  # the right password this time

@@ -24,11 +24,11 @@ def test_it_counts_what_the_organization_has_and_lists_its_recent_uploads(
     )
     response = owner_client.get(reverse("dashboard"))
     counts = {card.label: count for card, count in response.context["cards"]}
-    assert counts["Devices"] == 1 and counts["Homes"] == 1 and counts["Sync problems"] == 0
+    assert counts["Devices"] == 1 and counts["Homes"] == 1 and counts["Needs attention"] == 0
     assert "mine.csv" in response.content.decode()
 
 
 @pytest.mark.django_db
 def test_it_shows_viewers_no_card_they_cannot_follow(org, viewer_client):
     labels = {card.label for card, _ in viewer_client.get(reverse("dashboard")).context["cards"]}
-    assert "Devices" in labels and "Sync problems" not in labels
+    assert "Devices" in labels and "Needs attention" not in labels
