@@ -9,6 +9,7 @@ from django import forms
 from portal.crud import OrgModelForm
 
 from .models import Customer, Home, Meter
+from .states import state_code
 
 
 class CustomerForm(OrgModelForm):
@@ -42,8 +43,15 @@ class HomeForm(OrgModelForm):
         ]
         widgets = {"has_electric_water_heater": forms.NullBooleanSelect}
 
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        # A state's name is understood ("Colorado" → CO): the box takes it whole, never cut.
+        self.fields["state"] = forms.CharField(
+            max_length=40, required=False, help_text="Its name or two letters (Colorado or CO)."
+        )
+
     def clean_state(self) -> str:
-        return self.cleaned_data["state"].strip().upper()
+        return state_code(self.cleaned_data["state"])
 
     def clean(self) -> dict[str, Any]:
         super().clean()

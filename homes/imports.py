@@ -32,6 +32,7 @@ from portal.models import Organization
 
 from .models import Customer, Home, LocationType, Meter, zip_code_validator
 from .services import save_meter, zip_facts
+from .states import STATES, state_code
 
 ZIP_COLUMN = Column(
     "zipcode",
@@ -40,11 +41,6 @@ ZIP_COLUMN = Column(
 )
 HOME_NAME_COLUMN = Column("homeName", "The home's name in your organization (with its zipcode).")
 
-_US_STATE_CODES = (
-    "AL AK AZ AR CA CO CT DE DC FL GA HI ID IL IN IA KS KY LA ME MD MA MI MN MS MO MT NE NV NH "
-    "NJ NM NY NC ND OH OK OR PA RI SC SD TN TX UT VT VA WA WV WI WY PR VI GU AS MP"
-)
-US_STATES = frozenset(_US_STATE_CODES.split())
 _ZIP_AT_END = re.compile(r"[\s,]+(\d{5}(?:-\d{4})?)\s*$")
 _STATE_AT_END = re.compile(r"[\s,]+([A-Za-z]{2})\s*$")
 _COORDINATES = re.compile(r"^\s*(-?\d{1,3}(?:\.\d+)?)\s*[,;]\s*(-?\d{1,3}(?:\.\d+)?)\s*$")
@@ -102,10 +98,14 @@ def parse_location(text: str) -> dict[str, Any] | None:
         address = {
             "street": str(data.get("street") or "").strip(),
             "city": str(data.get("city") or "").strip(),
-            "state": str(data.get("state") or "").strip().upper(),
+            "state": str(data.get("state") or "").strip(),
             "zip_code": str(data.get("postalCode") or data.get("postal_code") or "").strip(),
             "country": str(data.get("country") or "").strip().upper(),
         }
+        try:
+            address["state"] = state_code(address["state"])  # "Colorado" or "CO"
+        except ValidationError:
+            return None
         given = {name: value for name, value in address.items() if value}
         coordinates = _coordinates(data.get("latitude"), data.get("longitude"))
         return {**given, **coordinates} if coordinates is not None else None
@@ -117,7 +117,7 @@ def parse_location(text: str) -> dict[str, Any] | None:
     if zip_match := _ZIP_AT_END.search(rest):
         fields["zip_code"] = zip_match.group(1)
         rest = rest[: zip_match.start()]
-    if (state_match := _STATE_AT_END.search(rest)) and state_match.group(1).upper() in US_STATES:
+    if (state_match := _STATE_AT_END.search(rest)) and state_match.group(1).upper() in STATES:
         fields["state"] = state_match.group(1).upper()
         rest = rest[: state_match.start()]
     parts = [part.strip() for part in rest.split(",") if part.strip()]

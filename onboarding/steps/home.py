@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import re
 from typing import Any, cast
 
 from django import forms
-from django.core.exceptions import ValidationError
 
 from homes.models import ACType, Customer
+from homes.states import state_code
 from portal.models import Organization
 
 WATER_HEATER_CHOICES = [("unknown", "Don't know"), ("true", "Yes"), ("false", "No")]
@@ -39,7 +38,9 @@ class HomeStepForm(forms.Form):
     )
     street = forms.CharField(max_length=200, required=False)
     city = forms.CharField(max_length=100, required=False)
-    state = forms.CharField(max_length=2, required=False, help_text="Two letters.")
+    state = forms.CharField(
+        max_length=40, required=False, help_text="Its name or two letters (Colorado or CO)."
+    )
     has_ev_charger = forms.BooleanField(label="EV charger", required=False)
     has_electric_heater = forms.BooleanField(label="Electric heater", required=False)
     has_smart_water_heater = forms.BooleanField(label="Smart water heater", required=False)
@@ -66,10 +67,7 @@ class HomeStepForm(forms.Form):
             ]
 
     def clean_state(self) -> str:
-        state = self.cleaned_data["state"].strip().upper()
-        if state and not re.fullmatch(r"[A-Z]{2}", state):
-            raise ValidationError("Enter the two-letter state code, e.g. CA.")
-        return state
+        return state_code(self.cleaned_data["state"])
 
     def clean(self) -> dict[str, Any]:
         super().clean()
