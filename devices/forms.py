@@ -12,6 +12,18 @@ from .kinds import KINDS, form_field, form_initial, validate_details
 from .models import Device
 
 
+class MeterOfHomeSelect(forms.Select):
+    """The meter choice, each option marked with its home (`data-home`), so the page offers only
+    the chosen home's meters (static/js/portal.js: `data-follows`)."""
+
+    def create_option(self, name: str, value: Any, *args: Any, **kwargs: Any) -> dict[str, Any]:
+        option = super().create_option(name, value, *args, **kwargs)
+        meter = getattr(value, "instance", None)
+        if meter is not None:
+            option["attrs"]["data-home"] = str(meter.home_id)
+        return option
+
+
 class DeviceForm(OrgModelForm):
     """Common device fields and the fields of one kind (`kind` is fixed once chosen)."""
 
@@ -26,7 +38,10 @@ class DeviceForm(OrgModelForm):
             "status",
             "owner_name",
         ]
-        widgets = {"commenced_operation_date": forms.DateInput(attrs={"type": "date"})}
+        widgets = {
+            "commenced_operation_date": forms.DateInput(attrs={"type": "date"}),
+            "meter": MeterOfHomeSelect(attrs={"data-follows": "home", "data-follows-key": "home"}),
+        }
 
     def __init__(self, *args: Any, kind: str, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -43,6 +58,7 @@ class DeviceForm(OrgModelForm):
         # A ModelForm's model choice fields always have a queryset (the stubs allow None).
         if meter.queryset is not None:
             meter.queryset = meter.queryset.select_related("home")
+            meter.help_text = "A meter of the chosen home (add one on the home's page)."
         if home.queryset is not None:
             home.queryset = home.queryset.only("pk", "name")
 

@@ -21,8 +21,8 @@ class SolarForm(DeviceStepForm):
 
     has_solar = forms.BooleanField(label="This home has solar", required=False)
 
-    # The WattShift fields first on the page, then WattCarbon's.
-    WATTSHIFT_FIELDS = ("system_size_kw", "net_metered")
+    # The system's size and metering first on the page (what WattShift needs), then the rest.
+    FIRST_FIELDS = ("system_size_kw", "net_metered")
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -50,11 +50,11 @@ class SolarForm(DeviceStepForm):
             data["nameplate_capacity_kw"] = data["system_size_kw"]
         return set()
 
-    def wattshift_fields(self) -> list[forms.BoundField]:
-        return [self[n] for n in self.WATTSHIFT_FIELDS]
+    def size_fields(self) -> list[forms.BoundField]:
+        return [self[n] for n in self.FIRST_FIELDS]
 
-    def wattcarbon_fields(self) -> list[forms.BoundField]:
-        return [self[n] for n in self.kind_field_names if n not in self.WATTSHIFT_FIELDS]
+    def system_fields(self) -> list[forms.BoundField]:
+        return [self[n] for n in self.kind_field_names if n not in self.FIRST_FIELDS]
 
 
 class HeatPumpForm(DeviceStepForm):
