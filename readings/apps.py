@@ -12,8 +12,9 @@ class ReadingsConfig(AppConfig):
         from django.db.models.signals import pre_delete
 
         from portal.dashboard import NavItem, Panel, register_nav, register_panel
+        from portal.demo import register_seeder
 
-        from . import tasks  # noqa: F401 - registers the task names readings.background sends
+        from . import demo, tasks  # noqa: F401 - tasks registers the names readings.background sends
         from .models import Series
         from .store import lock_series_before_delete
         from .views import recent_uploads
@@ -27,3 +28,4 @@ class ReadingsConfig(AppConfig):
             Panel("uploads", "readings/_dashboard_uploads.html", recent_uploads, order=20)
         )
         register_nav(NavItem("Uploads", "upload_list", order=45, icon="bi-cloud-arrow-up"))
+        register_seeder(demo.seed, order=30)

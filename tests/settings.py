@@ -24,3 +24,7 @@ LOGGING["root"]["level"] = "WARNING"  # noqa: F405
 # turns this off and uses CELERY_BROKER_URL: Redis in CI). A queued task with no worker would
 # otherwise wait in Redis and the test would never see its effect.
 CELERY_TASK_ALWAYS_EAGER = True
+
+# seed_demo's year of readings per device and meter (readings/demo.py): off for the many tests
+# that seed the demo; tests/readings/test_demo_readings.py turns it on.
+DEMO_READINGS = False
