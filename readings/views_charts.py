@@ -80,7 +80,7 @@ def heatmap_layout(days: list[charts.HeatDay], tz: str) -> dict[str, Any]:
         )
         labelled = day.day.day == 1 or (index % every == 0 and index + every <= len(days))
         if labelled and (not day_labels or x - day_labels[-1][0] >= 40):
-            day_labels.append((x, day.day.strftime("%b %-d")))
+            day_labels.append((x, day.day.strftime("%m-%d")))  # as the charts: 12-07
     present = sum(day.present for day in days)
     expected = sum(day.expected - day.outside for day in days)
     short = [day for day in days if day.expected != 24]

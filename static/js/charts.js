@@ -17,9 +17,26 @@
     el.appendChild(p);
   }
 
+  // At rest (no point under the cursor) the legend shows the series' names only, no placeholders.
   function number(v) {
-    if (v === null || v === undefined) { return "—"; }
-    return v.toLocaleString(undefined, { maximumFractionDigits: 3 }) + " kWh";
+    if (v === null || v === undefined) { return ""; }
+    return v.toLocaleString("en-US", { maximumFractionDigits: 3 }) + " kWh";
+  }
+
+  // The portal's one date and clock (README, "Time"): 2026-12-07, 15:00, months as "Dec 2026".
+  // uPlot's table: [tick step, label, then the label added on a new year, month, day, hour...].
+  var DAY = 86400;
+  var TIME_AXIS = [
+    [DAY * 365, "{YYYY}", null, null, null, null, null, null, 1],
+    [DAY * 28, "{MMM}", "\n{YYYY}", null, null, null, null, null, 1],
+    [DAY, "{MM}-{DD}", "\n{YYYY}", null, null, null, null, null, 1],
+    [3600, "{HH}:{mm}", "\n{YYYY}-{MM}-{DD}", null, "\n{MM}-{DD}", null, null, null, 1],
+    [60, "{HH}:{mm}", "\n{YYYY}-{MM}-{DD}", null, "\n{MM}-{DD}", null, null, null, 1],
+  ];
+  var stampFormat = null;
+  function stamp(date) {
+    stampFormat = stampFormat || uPlot.fmtDate("{YYYY}-{MM}-{DD} {HH}:{mm}");
+    return stampFormat(date);
   }
 
   // uPlot 1.2 has no bar builder: a series' paths(u, seriesIdx, i0, i1) returns Path2Ds.
@@ -54,7 +71,10 @@
       value: value,
     };
     var unit = { hour: "Hour", day: "Day", month: "Month" }[data.bucket] || "Time";
-    var series = [{ label: unit + " (" + tz + ")" }, main];
+    var series = [{
+      label: unit + " (" + tz + ")",
+      value: function (u, v) { return v === null || v === undefined ? "" : stamp(uPlot.tzDate(new Date(v * 1e3), tz)); },
+    }, main];
     if (bars) {
       main.paths = barPaths;
       if (withIncomplete) {
@@ -64,7 +84,7 @@
     }
     if (data.labels) {
       series[0].value = function (u, v, si, idx) {
-        if (idx === null || idx === undefined) { return "—"; }
+        if (idx === null || idx === undefined) { return ""; }
         var label = data.labels[idx];
         if (data.hours) {
           label += " · " + data.hours[idx] + " of " + data.expected_hours[idx] + " h";
@@ -72,19 +92,19 @@
         return label;
       };
     }
-    var scales = { x: { time: true } };
+    // kWh axes start at 0 (below it only when there are negative values: exports).
+    var scales = { x: { time: true }, y: { range: function (u, min, max) {
+      var top = Math.max(max, 0);
+      var bottom = Math.min(min, 0);
+      var pad = (top - bottom) * 0.08 || 1;
+      return [bottom < 0 ? bottom - pad : 0, top + pad];
+    } } };
     if (bars) {
       // Room for the last bar (a bar spans its day or month), and bars grow from zero.
       var xs = data.x;
       var last = xs.length > 1 ? xs[xs.length - 1] - xs[xs.length - 2]
         : (data.bucket === "month" ? 31 : 1) * 86400;
       scales.x.range = function (u, min, max) { return [xs[0], xs[xs.length - 1] + last]; };
-      scales.y = { range: function (u, min, max) {
-        var top = Math.max(max, 0);
-        var bottom = Math.min(min, 0);
-        var pad = (top - bottom) * 0.08 || 1;
-        return [bottom < 0 ? bottom - pad : 0, top + pad];
-      } };
     }
     return {
       width: Math.max(el.clientWidth, 200),
@@ -93,8 +113,8 @@
       scales: scales,
       series: series,
       axes: [
-        { stroke: "#6c757d", grid: { stroke: "#e9ecef" } },
-        { stroke: "#6c757d", grid: { stroke: "#e9ecef" }, size: 60 },
+        { stroke: "#6c757d", grid: { stroke: "#e9ecef" }, values: TIME_AXIS },
+        { stroke: "#6c757d", grid: { stroke: "#e9ecef" }, size: 60, label: "kWh", labelSize: 20 },
       ],
     };
   }

@@ -24,7 +24,11 @@
       height: 260,
       tzDate: function (ts) { return uPlot.tzDate(new Date(ts * 1e3), tz); },
       scales: { x: { time: true }, y: { range: function (u, min, max) { return [0, max * 1.1]; } } },
-      axes: [{}, { label: "$/kWh", values: function (u, vals) { return vals.map(function (v) { return v.toFixed(2); }); } }],
+      axes: [{ values: [
+        [86400, "{MM}-{DD}", "\n{YYYY}", null, null, null, null, null, 1],
+        [3600, "{HH}:{mm}", "\n{YYYY}-{MM}-{DD}", null, "\n{MM}-{DD}", null, null, null, 1],
+        [60, "{HH}:{mm}", "\n{YYYY}-{MM}-{DD}", null, "\n{MM}-{DD}", null, null, null, 1],
+      ] }, { label: "$/kWh", values: function (u, vals) { return vals.map(function (v) { return v.toFixed(2); }); } }],
       series: [{}, { label: "$/kWh", stroke: "#0d6efd", width: 2, fill: "rgba(13,110,253,0.08)", paths: uPlot.paths.stepped({ align: 1 }) }],
       hooks: {
         drawClear: [function (u) {
