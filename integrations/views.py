@@ -17,7 +17,7 @@ from django.views.decorators.http import require_POST
 
 from devices.models import Device
 from homes.models import Customer, Home
-from portal.crud import query_id
+from portal.crud import query_id, record_timezone
 from portal.models import Membership, Role
 from portal.tenancy import OrgHttpRequest, get_for_org_or_404, org_required
 
@@ -204,6 +204,7 @@ def link_history(request: OrgHttpRequest, pk: int) -> HttpResponse:
             # What the lost create sent: our own record's fields, never a credential.
             "sent": json.dumps(link.create_payload, indent=2, sort_keys=True) if in_doubt else "",
             "remote_id_form": RemoteIdForm() if in_doubt else None,
+            "page_timezone": record_timezone(record),
         },
     )
 

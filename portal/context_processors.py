@@ -15,10 +15,11 @@ from .tenancy import memberships_of
 def portal(request: HttpRequest) -> dict[str, Any]:
     membership = getattr(request, "membership", None)
     if membership is None:
-        return {"nav_items": []}
+        return {"nav_items": [], "organization_timezone": "UTC"}
     items = [item for item in nav_items() if membership.allows(item.required_role)]
     return {
         "current_membership": membership,
+        "organization_timezone": membership.organization.timezone,
         "current_organization": membership.organization,
         "user_memberships": memberships_of(request.user),
         "can_edit": membership.allows(Role.MEMBER),

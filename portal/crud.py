@@ -263,10 +263,22 @@ class OrgObjectMixin:
         return get_for_org_or_404(source, self.request.organization, pk=self.kwargs["pk"])
 
 
+def record_timezone(record: object) -> str:
+    """The zone a record's page shows its times in (README, "Time"): a home's own, a device's or
+    meter's home's; "" for records with no place (customers: the organization's zone)."""
+    zone = getattr(record, "timezone", "") or getattr(getattr(record, "home", None), "timezone", "")
+    return zone if isinstance(zone, str) else ""
+
+
 class OrgDetailView(OrgRequiredMixin, OrgObjectMixin, DetailView):
-    """A record's page."""
+    """A record's page, its times in the record's own zone (`page_timezone`, used by base.html)."""
 
     request: OrgHttpRequest
+
+    def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
+        context = super().get_context_data(**kwargs)
+        context["page_timezone"] = record_timezone(self.object)
+        return context
 
 
 class OrgFormView(OrgRequiredMixin, FormView):

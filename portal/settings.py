@@ -77,6 +77,8 @@ TEMPLATES = [
                 "django.template.context_processors.csp",
                 "portal.context_processors.portal",
             ],
+            # `when`, `ago`, ... everywhere without {% load %}: the portal's one way to show time.
+            "builtins": ["portal.templatetags.portal_tags"],
         },
     },
 ]

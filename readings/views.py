@@ -375,11 +375,13 @@ def upload_detail(request: OrgHttpRequest, pk: int) -> HttpResponse:
     """An upload's card; an expired or discarded one offers its record's drop zone to upload the
     file again."""
     upload = get_upload_for(request, pk)
+    card = _card(request, upload)
     return render(
         request,
         "readings/upload_detail.html",
         {
-            "card": _card(request, upload),
+            "card": card,
+            "page_timezone": card.tz,
             "org_tz": request.organization.timezone,
             "reupload": upload.status in (UploadStatus.EXPIRED, UploadStatus.DISCARDED),
         },

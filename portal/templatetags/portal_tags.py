@@ -6,9 +6,20 @@ from datetime import datetime
 
 from django import template
 from django.utils import timezone
+from django.utils.dateformat import format as date_format
 from django.utils.timesince import timesince, timeuntil
 
 register = template.Library()
+
+
+@register.filter
+def when(moment: datetime | None) -> str:
+    """The portal's one way to show an instant (README, "Time"): 2026-12-07 15:03 PST, in the
+    page's zone (a record's page: its home's; elsewhere the organization's; UTC only where the
+    page says so)."""
+    if moment is None:
+        return ""
+    return date_format(timezone.localtime(moment), "Y-m-d H:i T")
 
 
 @register.filter
