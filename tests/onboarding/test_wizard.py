@@ -457,6 +457,9 @@ def test_it_creates_the_home_with_solar_and_heat_pump_and_syncs_them_parents_fir
     home = Home.objects.get(organization=org)
     assert response.redirect_chain[-1][0] == home.get_absolute_url()
     assert b"Rivera residence was created with its solar array and heat pump" in response.content
+    # What is next is said: the new home has no meter yet.
+    assert b"<strong>Next:</strong> add its meter" in response.content
+    assert f'href="/meters/new/?home={home.pk}">Add its meter'.encode() in response.content
 
     assert home.customer.name == "Maria Rivera" and home.customer.email == "maria@example.test"
     assert (home.city, home.state, home.zip_code) == ("Crows Landing", "CA", "95313")
