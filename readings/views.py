@@ -510,4 +510,7 @@ def recent_uploads(membership: Membership) -> dict[str, Any]:
         .select_related("series__device", "series__meter")
         .order_by("-created_at")[:8]
     )
-    return {"uploads": uploads}
+    waiting = Upload.objects.filter(
+        organization=membership.organization, status=UploadStatus.PREVIEW
+    ).count()
+    return {"uploads": uploads, "waiting": waiting}

@@ -78,9 +78,13 @@ def test_it_uploads_two_files_previews_both_and_stores_the_confirmed_one(
     assert Reading.objects.count() == 0
     page.screenshot(path=str(artifacts / "uploads-previews.png"), full_page=True)
 
+    # The list below follows without a reload: both files, waiting for confirmation.
+    listed = page.locator("#uploads-table tbody tr")
+    expect(listed.filter(has_text="export.csv")).to_contain_text("Checked")
     device_card.get_by_role("button", name="Confirm and store 335 readings").click()
     page.locator('.upload-card[data-upload-status="stored"]').wait_for()
     assert "335 new, 0 changed, 0 unchanged" in device_card.inner_text()
+    expect(listed.filter(has_text="SP-00012_march.csv")).to_contain_text("Stored")
     page.screenshot(path=str(artifacts / "uploads-stored.png"), full_page=True)
 
     device = site["device"]
