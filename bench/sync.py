@@ -242,7 +242,9 @@ def _bare_spec(
     for pk in device_ids:
         device = by_pk[pk]
         adapter = next(
-            a for a in adapters_for(device, Channel.RECORD) if a.platform == "wattcarbon"
+            a
+            for a in adapters_for(device, Channel.RECORD, profiles={"wattcarbon": "quickstart"})
+            if a.platform == "wattcarbon"
         )
         payloads.append(adapter.payload(device, ""))
     return {

@@ -55,16 +55,18 @@ def _transport(connection: Connection) -> httpx.BaseTransport | None:
         from .sandbox import registry
 
         return registry.transport(
-            connection.platform, tenant=registry.tenant_of(connection.organization_id)
+            connection.platform,
+            tenant=registry.tenant_of(connection.organization_id),
+            profile=connection.profile,
         )
     return None
 
 
 def _base_url(connection: Connection) -> str:
     if settings.INTEGRATIONS_SANDBOX and not connection.base_url:
-        from .sandbox.registry import SANDBOX_HOSTS
+        from .sandbox.registry import sandbox_host
 
-        return SANDBOX_HOSTS[connection.platform]
+        return sandbox_host(connection.platform, connection.profile)
     return connection.effective_base_url
 
 

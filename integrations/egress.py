@@ -110,9 +110,9 @@ def operator_origins(platform: str) -> set[Origin]:
     origins = _origins(urls)
     if settings.INTEGRATIONS_SANDBOX:
         from .sandbox.base import served_origins
-        from .sandbox.registry import SANDBOX_HOSTS
+        from .sandbox.registry import all_sandbox_hosts
 
-        origins |= _origins([*SANDBOX_HOSTS.values(), *served_origins()])
+        origins |= _origins([*all_sandbox_hosts(), *served_origins()])
     return origins
 
 

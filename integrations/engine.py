@@ -40,10 +40,11 @@ from .adapters.base import (
     InDoubt,
     adapter_for_link,
     adapters_for,
+    handled_elsewhere,
 )
 from .clients import CallLog, client_for
 from .http import UpstreamError
-from .models import Connection, LinkState, UpstreamLink
+from .models import Connection, LinkState, Profile, UpstreamLink
 from .outbox import (
     enqueue,
     ensure_links,
@@ -51,6 +52,8 @@ from .outbox import (
     mark_pending,
     mark_readings_changed,
     mark_record_changed,
+    move_to_profile,
+    profiles_of,
 )
 from .outcomes import (
     ClaimLost,
@@ -141,17 +144,24 @@ def _record_calls(link: UpstreamLink, connection: Connection, log: CallLog) -> N
     log.save(connection, link)
 
 
-def _parent_link(record: models.Model, adapter: Adapter) -> tuple[UpstreamLink | None, str]:
+def _parent_link(
+    record: models.Model, adapter: Adapter, profile: str
+) -> tuple[UpstreamLink | None, str]:
     parent = adapter.parent(record)
     if parent is None:
         return None, ""
+    profiles = profiles_of(parent.record.organization_id) | {adapter.platform: profile}
     parent_adapter = next(
-        (a for a in adapters_for(parent.record, parent.channel) if a.platform == parent.platform),
+        (
+            a
+            for a in adapters_for(parent.record, parent.channel, profiles=profiles)
+            if a.platform == parent.platform
+        ),
         None,
     )
     if parent_adapter is None:
         return None, ""
-    link = link_for(parent.record, parent_adapter)
+    link = link_for(parent.record, parent_adapter, profiles[parent.platform])
     return link, parent.label or str(parent.record)
 
 
@@ -164,17 +174,28 @@ def run_link(link_id: int, *, ignore_schedule: bool = False) -> Outcome:
     model = link.content_type.model_class()
     assert model is not None  # links are made for installed models only
     record = model._default_manager.filter(pk=link.object_id).first()
-    adapter = adapter_for_link(link, record) if record is not None else None
+    connection = Connection.objects.filter(
+        organization_id=link.organization_id, platform=link.platform, enabled=True
+    ).first()
+    profile = connection.profile if connection is not None else link.profile
+    adapter = adapter_for_link(link, record, profile) if record is not None else None
+    if record is not None and adapter is None and (elsewhere := handled_elsewhere(link, record)):
+        # Kept (with its remote id) for a profile the connection may speak again.
+        return not_accepted(
+            link,
+            lease,
+            f"Not sent under the {Profile(profile).label.lower()} profile: its contract has no "
+            f"place for this record (kept for the {', '.join(elsewhere)} profile).",
+        )
     if record is None or adapter is None:
         link.delete()
         return Outcome("gone")
+    # The connection changed profile without its links (an edit outside the service).
+    move_to_profile(link, adapter, profile, running=True)
     refusal = adapter.not_accepted(record)
     if refusal:
         return not_accepted(link, lease, refusal)
 
-    connection = Connection.objects.filter(
-        organization_id=link.organization_id, platform=link.platform, enabled=True
-    ).first()
     if connection is None or not connection.has_credentials:
         finish(
             link,
@@ -185,7 +206,7 @@ def run_link(link_id: int, *, ignore_schedule: bool = False) -> Outcome:
         )
         return Outcome(LinkState.PENDING, note="no connection")
 
-    parent_link, parent_label = _parent_link(record, adapter)
+    parent_link, parent_label = _parent_link(record, adapter, profile)
     parent_remote_id = ""
     if parent_link is not None:
         if parent_link.state != LinkState.SYNCED or not parent_link.remote_id:

@@ -9,7 +9,14 @@ from django.conf import settings
 
 from portal.crud import OrgModelForm
 
-from .models import CREDENTIAL_LABELS, Connection, Platform, default_base_url
+from .models import (
+    CREDENTIAL_LABELS,
+    PROFILE_HELP,
+    Connection,
+    Platform,
+    Profile,
+    default_base_url,
+)
 from .services import CREDENTIALS_FOLLOW_HOST
 
 
@@ -24,13 +31,24 @@ class ConnectionForm(OrgModelForm):
 
     class Meta:
         model = Connection
-        fields = ["base_url", "token_url", "enabled"]
+        fields = ["profile", "base_url", "token_url", "enabled"]
+        widgets = {"profile": forms.RadioSelect}
 
     def __init__(self, *args: Any, platform: str, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.platform = platform
         self.instance.platform = platform
         self.stored_hosts = self.instance.upstream_hosts() if self.instance.pk else None
+        profile = self.fields["profile"]
+        assert isinstance(profile, forms.ChoiceField)
+        profile.choices = [
+            (value, f"{label}: {PROFILE_HELP[value]}") for value, label in Profile.choices
+        ]
+        profile.required = False  # not given: the connection keeps its profile
+        profile.help_text = (
+            "Switching keeps every record's link: where both profiles reach the same record "
+            "upstream its id is kept, the others are created again (listed below)."
+        )
         user_label, secret_label = CREDENTIAL_LABELS[platform]
         stored = self.instance.has_credentials
         self.fields["base_url"].help_text = (
@@ -67,6 +85,9 @@ class ConnectionForm(OrgModelForm):
             if not data.get("password"):
                 self.add_error("password", why)
         return data
+
+    def clean_profile(self) -> str:
+        return self.cleaned_data.get("profile") or self.instance.profile or Profile.QUICKSTART
 
     def _hosts(self, data: dict[str, Any]) -> tuple[str, str]:
         return Connection(

@@ -26,6 +26,20 @@ class Platform(models.TextChoices):
     WATTICS = "wattics", "Wattics"
 
 
+class Profile(models.TextChoices):
+    """Which version of a platform's contract a connection speaks (docs/upstreams/<platform>.md)."""
+
+    QUICKSTART = "quickstart", "Quickstart"
+    CURRENT = "current", "Current"
+
+
+# One line each, on the connection form and the Integrations page.
+PROFILE_HELP: dict[str, str] = {
+    Profile.QUICKSTART: "The contract of the platform's quickstart documents (older API versions).",
+    Profile.CURRENT: "The API the platform publishes today (its current reference and guides).",
+}
+
+
 # What each platform calls its credential pair (the `connect` command and the form use these).
 CREDENTIAL_LABELS: dict[str, tuple[str | None, str]] = {
     Platform.WATTCARBON: ("Account email", "API key"),
@@ -54,6 +68,12 @@ class Connection(OrgOwned):
     )
     token_url = models.URLField(
         "token URL", blank=True, help_text="Spark only: where client-credentials tokens are issued."
+    )
+    profile = models.CharField(
+        max_length=12,
+        choices=Profile.choices,
+        default=Profile.QUICKSTART,
+        help_text="Which version of the platform's API the portal speaks on this connection.",
     )
     enabled = models.BooleanField(default=True)
     credentials_encrypted = models.TextField(blank=True, editable=False)
@@ -194,6 +214,17 @@ class UpstreamLink(OrgOwned):
     object_id = models.PositiveBigIntegerField()
     record = GenericForeignKey("content_type", "object_id")
     remote_id = models.CharField(max_length=200, blank=True)
+    profile = models.CharField(
+        max_length=12,
+        choices=Profile.choices,
+        default=Profile.QUICKSTART,
+        help_text="The profile of the connection this link last ran under (its remote id's).",
+    )
+    former_remote_ids = models.JSONField(
+        default=dict,
+        blank=True,
+        help_text="Remote ids the record has under the connection's other profiles: {profile: id}.",
+    )
     state = models.CharField(max_length=10, choices=LinkState.choices, default=LinkState.PENDING)
     payload_hash = models.CharField(
         max_length=64, blank=True, help_text="Hash of what the platform last accepted."

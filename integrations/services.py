@@ -15,7 +15,7 @@ from devices.models import Device
 from portal.models import Organization
 from portal.records import save_record
 
-from . import crypto, engine, webhooks
+from . import crypto, engine, profiles, webhooks
 from .clients import CallLog, build_client, forget_clients
 from .http import UpstreamClient, UpstreamError
 from .models import (
@@ -50,6 +50,7 @@ def save_connection(
     with transaction.atomic():
         stored = Connection.objects.select_for_update().filter(pk=connection.pk).first()
         moved = stored is not None and stored.upstream_hosts() != connection.upstream_hosts()
+        switched = stored is not None and stored.profile != connection.profile
         if moved:
             missing = {}
             if CREDENTIAL_LABELS[connection.platform][0] is not None and not username:
@@ -70,12 +71,20 @@ def save_connection(
             )
         connection.full_clean()
         connection.save()
+        if switched:
+            # Every linked record is sent again in the new profile's shape (integrations/profiles.py).
+            profiles.switch_links(connection)
         if connection.enabled:
             # Records that existed before the connection go upstream too.
-            engine.ensure_links(connection.organization_id, connection.platform)
+            engine.ensure_links(connection.organization_id, connection.platform, connection.profile)
             _resume_links_paused_for_credentials(connection)
     forget_clients()
     return connection
+
+
+def plan_profile_switch(connection: Connection, profile: str) -> profiles.SwitchPlan:
+    """What saving `connection` with `profile` would do to its links (read only)."""
+    return profiles.plan_switch(connection, profile)
 
 
 def _resume_links_paused_for_credentials(connection: Connection) -> None:

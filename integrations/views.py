@@ -25,9 +25,11 @@ from . import prices, services, webhooks
 from .adapters.wattics import streams_behind
 from .forms import ChargeReportForm, ConnectionForm, RemoteIdForm, SandboxOutageForm, WebhookForm
 from .models import (
+    PROFILE_HELP,
     Connection,
     LinkState,
     Platform,
+    Profile,
     SyncAttempt,
     Unsent,
     UpstreamLink,
@@ -101,6 +103,7 @@ def integrations(request: OrgHttpRequest) -> HttpResponse:
             ).first(),
             "webhook_form": WebhookForm(),
             "outage_form": SandboxOutageForm(platforms=sandboxed) if sandboxed else None,
+            "profile_help": PROFILE_HELP,
         },
     )
 
@@ -119,10 +122,24 @@ def edit_connection(request: OrgHttpRequest, platform: str) -> HttpResponse:
         services.save_connection(record, **form.credentials())
         messages.success(request, f"{record.get_platform_display()} connection saved.")
         return redirect("integrations")
+    plans = (
+        [
+            services.plan_profile_switch(connection, p)
+            for p in Profile.values
+            if p != connection.profile
+        ]
+        if connection is not None
+        else []
+    )
     return render(
         request,
         "integrations/connection_form.html",
-        {"form": form, "platform_label": Platform(platform).label, "connection": connection},
+        {
+            "form": form,
+            "platform_label": Platform(platform).label,
+            "connection": connection,
+            "plans": plans,
+        },
     )
 
 

@@ -3,7 +3,13 @@
 An adapter knows (1) whether a record belongs on its platform, (2) the parent that must be there
 first, (3) the payload (built by the platform module's pure builders), and (4) the client call.
 The engine (`integrations.engine`) does everything else: claiming, ordering, retries, the ledger.
-Platform modules register their adapters with `register()`; `adapters_for(record)` finds them.
+Platform modules register their adapters with `register()`; `adapters_for(record, profile=...)`
+finds them.
+
+Profiles: each adapter serves the contract profiles in `profiles` (a connection speaks one:
+`Connection.profile`). `keeps_ids_from` names the other profiles whose remote ids it takes over when
+a connection switches (the same record upstream, reached by both); a link made under any other
+profile is created again (its old id is kept in `UpstreamLink.former_remote_ids`).
 """
 
 from __future__ import annotations
@@ -18,7 +24,7 @@ from django.db import models
 from portal.tenancy import OrgOwned
 
 from ..http import UpstreamError
-from ..models import Channel, UpstreamLink
+from ..models import Channel, Profile, UpstreamLink
 
 
 @dataclass
@@ -57,6 +63,8 @@ class Adapter[M: OrgOwned]:
     model: type[M]
     channel: str = Channel.RECORD
     label: str = ""  # what the link is called on pages, e.g. "device", "timeseries"
+    profiles: frozenset[str] = frozenset({Profile.QUICKSTART})
+    keeps_ids_from: frozenset[str] = frozenset()
 
     # Whether the platform has a call that changes a record already there. Without one, a change
     # to a synced record is not sent and its link shows it as out of date upstream, saying why.
@@ -134,28 +142,55 @@ def register[M: OrgOwned](adapter: Adapter[M]) -> Adapter[M]:
     return adapter
 
 
-def adapters_for(record: models.Model, channel: str | None = None) -> list[Adapter[Any]]:
+def adapters_for(
+    record: models.Model, channel: str | None = None, *, profiles: dict[str, str] | None = None
+) -> list[Adapter[Any]]:
+    """The adapters that take `record` (on `channel`); with `profiles` ({platform: profile}, see
+    `profiles_of`), only those of a connected platform that serve its connection's profile."""
     return [
         adapter
         for adapter in ADAPTERS
         if isinstance(record, adapter.model)
         and (channel is None or adapter.channel == channel)
+        and (profiles is None or serves(adapter, profiles))
         and adapter.applies(record)
     ]
 
 
-def adapter_for_link(link: UpstreamLink, record: models.Model) -> Adapter[Any] | None:
-    """The adapter that handles `record` on the link's platform and channel (several adapters may
-    share a model: Spark vehicles and resources are both devices)."""
+def serves(adapter: Adapter[Any], profiles: dict[str, str]) -> bool:
+    """Whether `adapter` runs for an organization whose connections speak `profiles`."""
+    return profiles.get(adapter.platform) in adapter.profiles
+
+
+def adapter_for_link(link: UpstreamLink, record: models.Model, profile: str) -> Adapter[Any] | None:
+    """The adapter that handles `record` on the link's platform and channel under `profile`
+    (several adapters may share a model: Spark vehicles and resources are both devices)."""
     for adapter in ADAPTERS:
         if (
             adapter.platform == link.platform
             and adapter.channel == link.channel
+            and profile in adapter.profiles
             and isinstance(record, adapter.model)
             and adapter.applies(record)
         ):
             return adapter
     return None
+
+
+def handled_elsewhere(link: UpstreamLink, record: models.Model) -> list[str]:
+    """The profiles under which some adapter handles this link's record (a link kept for when
+    its connection speaks one of them again)."""
+    return sorted(
+        {
+            profile
+            for adapter in ADAPTERS
+            if adapter.platform == link.platform
+            and adapter.channel == link.channel
+            and isinstance(record, adapter.model)
+            and adapter.applies(record)
+            for profile in adapter.profiles
+        }
+    )
 
 
 def payload_changes(sent: Any, current: Any, prefix: str = "") -> list[dict[str, Any]]:

@@ -22,7 +22,7 @@ from readings.models import Reading
 
 from .. import wattics
 from ..http import UpstreamError
-from ..models import Channel, Platform, UpstreamLink
+from ..models import Channel, Platform, Profile, UpstreamLink
 from .base import Adapter, FailurePlan, register
 
 # The cursor is saved every this many packets (and at the end): after a crash the stream resumes
@@ -94,6 +94,9 @@ class WatticsStream(Adapter[Meter]):
     """A meter with a Wattics data-stream id: its hourly readings as packets."""
 
     platform = Platform.WATTICS
+    # Wattics' current API is its quickstart contract (docs/upstreams/wattics.md): one adapter.
+    profiles = frozenset(Profile.values)
+    keeps_ids_from = frozenset(Profile.values)
     model = Meter
     channel = Channel.PACKETS
     label = "stream"

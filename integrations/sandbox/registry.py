@@ -4,6 +4,10 @@ In sandbox mode a connection with no base URL of its own talks to these through 
 transport, so the demo works offline with no server to start. `manage.py sandbox --port` serves
 the same emulators over real HTTP.
 
+Profiles: a platform whose current API differs from its quickstart contract has a second emulator
+(`sandbox/<platform>/current.py`) at its own host (`CURRENT_SANDBOX_HOSTS`); a connection speaking
+the `current` profile talks to that one. Wattics, unchanged but for its host, has one emulator.
+
 Every organization in sandbox mode shares these emulators (and their built-in accounts): each
 connection's transport names its organization as the emulator's tenant, so an outage an admin
 sets, or an event a Spark admin asks for, concerns that organization alone.
@@ -11,6 +15,7 @@ sets, or an event a Spark admin asks for, concerns that organization alone.
 
 from __future__ import annotations
 
+import importlib
 import threading
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal, overload
@@ -32,18 +37,53 @@ SANDBOX_HOSTS = {
     "wattshift": "http://wattshift.sandbox",
     "wattics": "http://wattics.sandbox",
 }
+# The emulators of the platforms' current published APIs (the `current` profile).
+CURRENT_SANDBOX_HOSTS = {
+    "wattcarbon": "http://wattcarbon-current.sandbox",
+    "spark": "http://spark-current.sandbox",
+    "wattshift": "http://wattshift-current.sandbox",
+}
+QUICKSTART = "quickstart"
+_CURRENT_EMULATORS = {
+    "wattcarbon": "WattCarbonCurrentEmulator",
+    "spark": "SparkCurrentEmulator",
+    "wattshift": "WattShiftCurrentEmulator",
+}
 _lock = threading.Lock()
-_emulators: dict[str, Emulator] = {}
+_emulators: dict[tuple[str, str], Emulator] = {}
 
 
-def _state_path(platform: str) -> Path:
+def emulated_profile(platform: str, profile: str) -> str:
+    """The emulator a connection of `profile` talks to: its own, or the quickstart one where the
+    platform's current API is its quickstart contract (Wattics)."""
+    return profile if platform in _CURRENT_EMULATORS else QUICKSTART
+
+
+def sandbox_host(platform: str, profile: str = QUICKSTART) -> str:
+    """The in-process host of `platform`'s emulator for a connection of `profile`."""
+    if emulated_profile(platform, profile) == QUICKSTART:
+        return SANDBOX_HOSTS[platform]
+    return CURRENT_SANDBOX_HOSTS[platform]
+
+
+def all_sandbox_hosts() -> list[str]:
+    return [*SANDBOX_HOSTS.values(), *CURRENT_SANDBOX_HOSTS.values()]
+
+
+def _state_path(platform: str, profile: str) -> Path:
     folder = Path(settings.DATA_DIR) / "sandbox"
     folder.mkdir(parents=True, exist_ok=True)
-    return folder / f"{platform}.json"
+    suffix = "" if profile == QUICKSTART else f"-{profile}"
+    return folder / f"{platform}{suffix}.json"
 
 
-def build(platform: str, state_path: Path | None) -> Emulator:
-    """A new emulator of `platform` (imported lazily: sandbox code is not loaded in production)."""
+def build(platform: str, state_path: Path | None, profile: str = QUICKSTART) -> Emulator:
+    """A new emulator of `platform` (imported lazily: sandbox code is not loaded in production);
+    `profile` "current": the emulator of its current published API (`sandbox/<platform>/current.py`)."""
+    if emulated_profile(platform, profile) != QUICKSTART:
+        module = importlib.import_module(f"{__package__}.{platform}.current")
+        emulator_class: type[Emulator] = getattr(module, _CURRENT_EMULATORS[platform])
+        return emulator_class(state_path=state_path)
     if platform == "wattcarbon":
         from .wattcarbon import WattCarbonEmulator
 
@@ -72,13 +112,14 @@ def emulator(platform: Literal["wattics"]) -> WatticsEmulator: ...
 @overload
 def emulator(platform: Literal["wattshift"]) -> WattShiftEmulator: ...
 @overload
-def emulator(platform: str) -> Emulator: ...
-def emulator(platform: str) -> Emulator:
-    """The process's emulator of `platform`, created on first use."""
+def emulator(platform: str, profile: str = QUICKSTART) -> Emulator: ...
+def emulator(platform: str, profile: str = QUICKSTART) -> Emulator:
+    """The process's emulator of `platform` for connections of `profile`, created on first use."""
+    key = (platform, emulated_profile(platform, profile))
     with _lock:
-        if platform not in _emulators:
-            _emulators[platform] = build(platform, _state_path(platform))
-        return _emulators[platform]
+        if key not in _emulators:
+            _emulators[key] = build(platform, _state_path(*key), key[1])
+        return _emulators[key]
 
 
 def tenant_of(organization_id: int) -> str:
@@ -86,9 +127,9 @@ def tenant_of(organization_id: int) -> str:
     return f"org-{organization_id}"
 
 
-def transport(platform: str, tenant: str = "") -> httpx.WSGITransport:
-    """The in-process transport to `platform`'s emulator, its calls made as `tenant`."""
-    return SandboxTransport(app=emulator(platform), tenant=tenant)
+def transport(platform: str, tenant: str = "", profile: str = QUICKSTART) -> httpx.WSGITransport:
+    """The in-process transport to `platform`'s emulator (of `profile`), its calls made as `tenant`."""
+    return SandboxTransport(app=emulator(platform, profile), tenant=tenant)
 
 
 def reset_all() -> None:

@@ -1,5 +1,5 @@
-"""`manage.py connect --org SLUG --platform P [--base-url URL] [--token-url URL]
-(--username U --password P | --api-key K)`."""
+"""`manage.py connect --org SLUG --platform P [--profile quickstart|current] [--base-url URL]
+[--token-url URL] (--username U --password P | --api-key K)`."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from integrations import services
-from integrations.models import Connection, Platform
+from integrations.models import PROFILE_HELP, Connection, Platform, Profile
 from portal.models import Organization
 
 
@@ -21,6 +21,14 @@ class Command(BaseCommand):
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("--org", required=True, help="organization slug")
         parser.add_argument("--platform", required=True, choices=Platform.values)
+        parser.add_argument(
+            "--profile",
+            choices=Profile.values,
+            default="",
+            help="which version of the platform's API to speak (default: keep the connection's; "
+            "a new one: quickstart). "
+            + " ".join(f"{p}: {PROFILE_HELP[p]}" for p in Profile.values),
+        )
         parser.add_argument(
             "--base-url", default="", help="the platform's address (default: its production API)"
         )
@@ -66,6 +74,8 @@ class Command(BaseCommand):
             raise CommandError("A new connection needs its credentials.")
         if options["token_url"] and platform != Platform.SPARK:
             raise CommandError("Only Spark connections take --token-url.")
+        if options["profile"]:
+            connection.profile = options["profile"]
         if options["base_url"]:
             connection.base_url = options["base_url"]
         if options["token_url"]:

@@ -47,7 +47,7 @@ def link_rows(links: list[UpstreamLink]) -> list[dict[str, Any]]:
     rows = []
     for link in links:
         record = records.get((link.content_type_id, link.object_id))
-        adapter = adapter_for_link(link, record) if record is not None else None
+        adapter = adapter_for_link(link, record, link.profile) if record is not None else None
         behind = None
         if link.channel == Channel.PACKETS and record is not None:
             behind = backlog(link, record)

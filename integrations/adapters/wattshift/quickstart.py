@@ -15,9 +15,9 @@ from django.db import models
 from devices.models import Device
 from homes.models import Home
 
-from .. import wattshift
-from ..models import Platform, UpstreamLink
-from .base import Adapter, Parent, register
+from ... import wattshift
+from ...models import Platform, UpstreamLink
+from ..base import Adapter, Parent, register
 
 
 class WattShiftHome(Adapter[Home]):

@@ -18,10 +18,10 @@ from homes.models import Customer, Home, Meter
 from homes.services import zip_facts
 from portal.tenancy import OrgOwned
 
-from .. import spark
-from ..http import UpstreamError
-from ..models import ChargeReport, Platform, UpstreamLink
-from .base import Adapter, InDoubt, Parent, register
+from ... import spark
+from ...http import UpstreamError
+from ...models import ChargeReport, Platform, UpstreamLink
+from ..base import Adapter, InDoubt, Parent, register
 
 SPARK_LOCATION_TYPES = {"residential": "Residential", "commercial": "Commercial", "other": "Other"}
 

@@ -19,12 +19,12 @@ from devices.models import Device
 from homes.models import Customer, Home, Meter
 from readings.models import Reading, Series
 
-from .. import wattcarbon
-from ..http import UpstreamError
-from ..models import Channel, Platform, SyncChunk, UpstreamLink
-from ..outcomes import payload_hash
-from ..vocabulary import wattcarbon as vocabulary
-from .base import Adapter, InDoubt, Parent, register
+from ... import wattcarbon
+from ...http import UpstreamError
+from ...models import Channel, Platform, SyncChunk, UpstreamLink
+from ...outcomes import payload_hash
+from ...vocabulary import wattcarbon as vocabulary
+from ..base import Adapter, InDoubt, Parent, register
 
 
 def _month_start(instant: datetime) -> datetime:

@@ -1,0 +1,8 @@
+"""WattCarbon's adapters: `quickstart.py` (devices and their timeseries, the seed contract) and
+`current.py` (meters plus assets, the published developer guide), registered by importing them
+(docs/upstreams/wattcarbon.md)."""
+
+from . import quickstart
+from .quickstart import WattCarbonDevice, month_keys
+
+__all__ = ["WattCarbonDevice", "month_keys", "quickstart"]

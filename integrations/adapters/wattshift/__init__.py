@@ -1,0 +1,8 @@
+"""WattShift's adapters: `quickstart.py` (the seed contract: create only) and `current.py` (the
+published API: solar with the home, an update call), registered by importing them
+(docs/upstreams/wattshift.md)."""
+
+from . import quickstart
+from .quickstart import WattShiftHome
+
+__all__ = ["WattShiftHome", "quickstart"]
