@@ -30,11 +30,12 @@ class ReadOnlyAdmin(admin.ModelAdmin):
 
 @admin.register(Connection)
 class ConnectionAdmin(ReadOnlyAdmin):
-    list_display = ["platform", "organization", "enabled", "base_url", "last_auth_at"]
-    list_filter = ["platform", "enabled", "organization"]
+    list_display = ["platform", "organization", "profile", "enabled", "base_url", "last_auth_at"]
+    list_filter = ["platform", "profile", "enabled", "organization"]
     fields = [
         "organization",
         "platform",
+        "profile",
         "enabled",
         "base_url",
         "token_url",
@@ -57,7 +58,7 @@ class UpstreamLinkAdmin(ReadOnlyAdmin):
         "next_attempt_at",
         "synced_at",
     ]
-    list_filter = ["platform", "state", "unsent", "channel", "paused", "organization"]
+    list_filter = ["platform", "profile", "state", "unsent", "channel", "paused", "organization"]
     search_fields = ["remote_id", "last_error"]
     list_select_related = ["organization", "content_type"]
     exclude = ["create_payload", "sent_payload"]
