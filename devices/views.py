@@ -18,6 +18,9 @@ from .kinds import KINDS, DeviceKind
 from .models import Device, DeviceStatus
 
 
+MV_CHOICES = (("ready", "M&V ready"), ("not_ready", "Not M&V ready"))
+
+
 class DeviceList(OrgListView):
     model = Device
     template_name = "devices/device_list.html"
@@ -26,6 +29,9 @@ class DeviceList(OrgListView):
         ListFilter("kind", "Kind", lambda org: list(DeviceKind.choices), "kind"),
         ListFilter("status", "Status", lambda org: list(DeviceStatus.choices), "status"),
         ListFilter("home", "Home", home_choices, "home_id"),
+        # The verdict readings keeps for each series (readings.models.Readiness, by name: readings
+        # sits above devices).
+        ListFilter("mv", "M&V", lambda org: list(MV_CHOICES), "series__readiness__status"),
     )
     sort_options = {
         "name": ("Name", ("name",)),
@@ -34,7 +40,7 @@ class DeviceList(OrgListView):
         "-created": ("Newest", ("-created_at",)),
     }
     default_sort = "name"
-    related = ("home",)
+    related = ("home", "series__readiness")
 
 
 class DeviceDetail(OrgDetailView):

@@ -13,6 +13,9 @@ class ReadingsConfig(AppConfig):
 
         from portal.dashboard import NavItem, Panel, register_nav, register_panel
 
+        from portal.signals import readings_changed
+
+        from . import services
         from . import tasks  # noqa: F401 - registers the task names readings.background sends
         from .models import Series
         from .store import lock_series_before_delete
@@ -22,6 +25,9 @@ class ReadingsConfig(AppConfig):
             lock_series_before_delete,
             sender=Series,
             dispatch_uid="readings.lock_series_before_delete",
+        )
+        readings_changed.connect(
+            services.on_readings_changed, dispatch_uid="readings.refresh_readiness"
         )
         register_panel(
             Panel("uploads", "readings/_dashboard_uploads.html", recent_uploads, order=20)

@@ -19,8 +19,13 @@ from django.db import transaction
 from django.utils import timezone
 
 from . import background, uploads
-from .models import PENDING_STATUSES, Series, Upload, UploadStatus
+from kombu.exceptions import OperationalError as BrokerUnavailable
+
+from portal.queue import enqueue
+
+from .models import PENDING_STATUSES, Readiness, ReadinessStatus, Series, Upload, UploadStatus
 from .store import series_for
+from .sufficiency import compute_sufficiency
 from .uploads import PendingUploadsFull, import_readings
 
 __all__ = [
@@ -30,6 +35,7 @@ __all__ = [
     "discard_upload",
     "expire_pending_uploads",
     "import_readings",
+    "refresh_readiness",
     "series_for",
 ]
 
@@ -169,3 +175,41 @@ def _modified_before(path: Path, limit: float) -> bool:
         return path.is_file() and path.stat().st_mtime < limit
     except OSError:  # removed meanwhile (a confirm, a discard)
         return False
+
+
+def refresh_readiness(series_id: int) -> Readiness | None:
+    """Compute a series' M&V sufficiency and keep the verdict for lists (None: series gone)."""
+    series = (
+        Series.objects.select_related("device__home", "meter__home", "organization")
+        .filter(pk=series_id)
+        .first()
+    )
+    if series is None:
+        return None
+    verdict = compute_sufficiency(series)
+    with transaction.atomic():
+        readiness, _ = Readiness.objects.update_or_create(
+            series=series,
+            defaults={
+                "organization_id": series.organization_id,
+                "status": ReadinessStatus.READY if verdict.ready else ReadinessStatus.NOT_READY,
+                "summary": verdict.summary[:300],
+                "failing_months": [f"{m.month:%Y-%m}" for m in verdict.failing_months],
+                "checked_at": timezone.now(),
+            },
+        )
+    return readiness
+
+
+def on_readings_changed(sender: type[Series], series: Series, **kwargs: Any) -> None:
+    """``readings_changed`` receiver: once the readings are committed, judge the series again."""
+    series_id = series.pk
+    transaction.on_commit(lambda: _queue_readiness(series_id))
+
+
+def _queue_readiness(series_id: int) -> None:
+    try:
+        enqueue("readings.tasks.refresh_readiness", series_id)
+    except BrokerUnavailable:
+        log.warning("Broker unavailable: series %s is judged in this request.", series_id)
+        refresh_readiness(series_id)

@@ -29,3 +29,10 @@ def confirm_upload_task(upload_id: int) -> str:
 def expire_pending_uploads() -> int:
     """Hourly (beat): delete the files of uploads never confirmed within UPLOAD_PENDING_TTL_S."""
     return services.expire_pending_uploads().expired
+
+
+@shared_task(name="readings.tasks.refresh_readiness", ignore_result=True)
+def refresh_readiness(series_id: int) -> str:
+    """After new readings: the series' M&V sufficiency verdict, kept for the devices list."""
+    readiness = services.refresh_readiness(series_id)
+    return readiness.status if readiness else "gone"
