@@ -17,7 +17,6 @@ from .forms import DeviceForm
 from .kinds import KINDS, DeviceKind
 from .models import Device, DeviceStatus
 
-
 MV_CHOICES = (("ready", "M&V ready"), ("not_ready", "Not M&V ready"))
 
 

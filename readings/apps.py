@@ -12,11 +12,12 @@ class ReadingsConfig(AppConfig):
         from django.db.models.signals import pre_delete
 
         from portal.dashboard import NavItem, Panel, register_nav, register_panel
-
         from portal.signals import readings_changed
 
-        from . import services
-        from . import tasks  # noqa: F401 - registers the task names readings.background sends
+        from . import (
+            services,
+            tasks,  # noqa: F401 - registers the task names readings.background sends
+        )
         from .models import Series
         from .store import lock_series_before_delete
         from .views import recent_uploads

@@ -17,12 +17,11 @@ from typing import Any
 
 from django.db import transaction
 from django.utils import timezone
-
-from . import background, uploads
 from kombu.exceptions import OperationalError as BrokerUnavailable
 
 from portal.queue import enqueue
 
+from . import background, uploads
 from .models import PENDING_STATUSES, Readiness, ReadinessStatus, Series, Upload, UploadStatus
 from .store import series_for
 from .sufficiency import compute_sufficiency
