@@ -12,9 +12,11 @@ class ReadingsConfig(AppConfig):
         from django.db.models.signals import pre_delete
 
         from portal.dashboard import NavItem, Panel, register_nav, register_panel
+        from portal.demo import register_seeder
         from portal.signals import readings_changed
 
         from . import (
+            demo,
             services,
             tasks,  # noqa: F401 - registers the task names readings.background sends
         )
@@ -27,6 +29,7 @@ class ReadingsConfig(AppConfig):
             sender=Series,
             dispatch_uid="readings.lock_series_before_delete",
         )
+        register_seeder(demo.seed, order=30)
         readings_changed.connect(
             services.on_readings_changed, dispatch_uid="readings.refresh_readiness"
         )

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from django.db import transaction
+from django.db.models import F, Q
 from django.utils import timezone
 from kombu.exceptions import OperationalError as BrokerUnavailable
 
@@ -35,6 +36,7 @@ __all__ = [
     "expire_pending_uploads",
     "import_readings",
     "refresh_readiness",
+    "refresh_stale_readiness",
     "series_for",
 ]
 
@@ -198,6 +200,18 @@ def refresh_readiness(series_id: int) -> Readiness | None:
             },
         )
     return readiness
+
+
+def refresh_stale_readiness(limit: int = 500) -> int:
+    """Judge the series whose verdict is missing or older than their last store (stored before
+    this existed, or while no worker ran); at most `limit` a call. Returns how many."""
+    stale = (
+        Series.objects.filter(reading_count__gt=0)
+        .filter(Q(readiness__isnull=True) | Q(readiness__checked_at__lt=F("updated_at")))
+        .values_list("pk", flat=True)
+        .order_by("pk")[:limit]
+    )
+    return sum(refresh_readiness(pk) is not None for pk in list(stale))
 
 
 def on_readings_changed(sender: type[Series], series: Series, **kwargs: Any) -> None:
