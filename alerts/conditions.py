@@ -127,7 +127,7 @@ def spark_silent(org: Organization, limits: AlertSettings, now: datetime) -> Ite
     )
     for endpoint in endpoints:
         assert endpoint.registered_at is not None  # the filter above
-        last = endpoint.last_event  # type: ignore[attr-defined]  # the annotation above
+        last = endpoint.last_event
         since = (
             f"the last one arrived {last:%Y-%m-%d %H:%M} UTC"
             if last

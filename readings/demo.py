@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import math
 from array import array
+from collections.abc import Callable
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
@@ -37,7 +38,13 @@ def _heat_pump_kwh(local: datetime) -> float:
     return round(0.3 + 0.9 * winter * (1.2 if 6 <= local.hour <= 9 else 1.0), 3)
 
 
-def _readings(zone: ZoneInfo, end: datetime, days: int, value, skip=None) -> HourlyReadings:
+def _readings(
+    zone: ZoneInfo,
+    end: datetime,
+    days: int,
+    value: Callable[[datetime], float],
+    skip: Callable[[datetime], bool] | None = None,
+) -> HourlyReadings:
     last = int(end.timestamp()) // HOUR_S * HOUR_S
     epochs = array("q")
     values = array("d")
@@ -50,6 +57,15 @@ def _readings(zone: ZoneInfo, end: datetime, days: int, value, skip=None) -> Hou
     return HourlyReadings(epochs, values)
 
 
+def _gap_in(month: int) -> Callable[[datetime], bool]:
+    """The hours missing from the heat pump's data: all but the first six days of `month`."""
+
+    def missing(local: datetime) -> bool:
+        return local.month == month and local.day > 6
+
+    return missing
+
+
 def seed(organization: Organization, user: User) -> None:
     now = timezone.now()
     devices = Device.objects.filter(organization=organization).select_related("home", "series")
@@ -58,14 +74,8 @@ def seed(organization: Organization, user: User) -> None:
         if device.custom_id == "SP-ALV-01":
             readings = _readings(zone, now - timedelta(days=STOPPED_DAYS), 365, _solar_kwh)
         elif device.custom_id == "HP-ALV-01":
-            gap_month = (now - timedelta(days=60)).astimezone(zone).month
-            readings = _readings(
-                zone,
-                now,
-                200,
-                _heat_pump_kwh,
-                lambda local, month=gap_month: local.month == month and local.day > 6,
-            )
+            gap = _gap_in((now - timedelta(days=60)).astimezone(zone).month)
+            readings = _readings(zone, now, 200, _heat_pump_kwh, gap)
         else:
             continue
         series = series_for(device)

@@ -171,7 +171,9 @@ def _month_starts(first_day: date, end_day: date) -> list[date]:
     return starts
 
 
-def baseline_window(series: Series, *, end_day: date | None = None, days: int = BASELINE_DAYS):
+def baseline_window(
+    series: Series, *, end_day: date | None = None, days: int = BASELINE_DAYS
+) -> tuple[ZoneInfo, date, date] | None:
     """(zone, first local day, last local day) of the baseline: `days` days ending with `end_day`,
     by default the day of the series' last reading. None when the series has no reading."""
     zone = ZoneInfo(series.timezone)
@@ -230,7 +232,7 @@ def compute_sufficiency(
         if month_end <= month_start:
             continue
         expected = int((month_end - month_start).total_seconds() // 3600)
-        present = by_bucket.get(index, {}).get("hours", 0)
+        present = by_bucket[index]["hours"] if index in by_bucket else 0
         months.append(MonthCoverage(start, present, expected))
     return Sufficiency(
         window_start=window_start,
