@@ -1,5 +1,6 @@
 """The alert emails: plain text and HTML, each alert linked, and an unsubscribe link that works
-without signing in (a signed token; also in the List-Unsubscribe header)."""
+without signing in (a signed token). No List-Unsubscribe header: the token makes the URL longer
+than a header line, and the encoded-word folding that follows is not a URL mail clients read."""
 
 from __future__ import annotations
 
@@ -44,7 +45,6 @@ def alerts_email(
         subject=subject[:200],
         body=render_to_string("alerts/email/alerts.txt", context),
         to=[membership.user.email],
-        headers={"List-Unsubscribe": f"<{unsubscribe_url}>"},
     )
     message.attach_alternative(render_to_string("alerts/email/alerts.html", context), "text/html")
     return message

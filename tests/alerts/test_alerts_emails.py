@@ -48,7 +48,6 @@ def test_it_emails_an_alert_at_once_and_only_once(device, org, owner, member):
     html, mimetype = message.alternatives[0]
     assert mimetype == "text/html" and "422: nameplateCapacityKw" in html
     assert "/alerts/" in message.body and "unsubscribe" in message.body
-    assert message.extra_headers["List-Unsubscribe"].startswith("<http://")
 
     services.check_organization(org)
     services.send_digests()
