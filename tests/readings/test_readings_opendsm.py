@@ -86,7 +86,7 @@ def opendsm_verdict(series, negatives_allowed: bool) -> set[str]:
     )
     hours = pd.date_range(
         observed.index.min().normalize(),
-        observed.index.max().normalize() + pd.Timedelta(hours=23),
+        observed.index.max().replace(hour=23),  # OpenDSM's frame: whole local days
         freq="h",
     )
     frame = pd.DataFrame({"observed": observed.reindex(hours), "temperature": 60.0}, index=hours)
