@@ -17,7 +17,9 @@ _CACHE_ATTRIBUTE = "_mv_verdicts"
 
 
 def verdict_for(record: Any, request: Any = None) -> Sufficiency:
-    """The sufficiency of a device's or meter's series (no series: no data)."""
+    """The sufficiency of a device's or meter's series (no series, or no record: no data)."""
+    if record is None:  # a link whose record is gone
+        return Sufficiency()
     try:
         series = record.series
     except ObjectDoesNotExist:

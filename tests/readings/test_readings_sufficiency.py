@@ -9,7 +9,9 @@ from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
+from django.contrib.contenttypes.models import ContentType
 
+from integrations.models import UpstreamLink
 from readings.models import Readiness, ReadinessStatus
 from readings.parser import HourlyReadings
 from readings.services import refresh_readiness
@@ -193,3 +195,26 @@ def test_it_says_no_data_for_a_device_without_readings(device, member_client, ou
     page = member_client.get(f"/devices/{device.pk}/").content.decode()
     assert 'data-mv="no-data"' in page
     assert outsider_client.get(f"/devices/{device.pk}/").status_code == 404
+
+
+@pytest.mark.django_db
+def test_it_shows_the_badge_on_the_meter_page(meter, member_client, outsider_client):
+    store(meter, local_hours(date(2025, 1, 1), 365))
+    page = member_client.get(f"/meters/{meter.pk}/").content.decode()
+    assert 'data-mv="ready"' in page
+    assert outsider_client.get(f"/meters/{meter.pk}/").status_code == 404
+
+
+@pytest.mark.django_db
+def test_the_wattcarbon_timeseries_link_says_whether_the_data_is_ready(device, member_client):
+    UpstreamLink.objects.create(
+        organization=device.organization,
+        content_type=ContentType.objects.get_for_model(device),
+        object_id=device.pk,
+        platform="wattcarbon",
+        channel="timeseries",
+    )
+    store(device, local_hours(date(2025, 1, 1), 300))
+    page = member_client.get(f"/devices/{device.pk}/").content.decode()
+    assert "data-mv-link" in page
+    assert "Not M&amp;V ready (1 problem, see M&amp;V readiness)" in page
