@@ -45,6 +45,15 @@ def _ago(now: datetime, then: datetime) -> str:
     return f"{hours // 24} days ago" if hours >= 48 else f"{hours} hours ago"
 
 
+def _named(link: UpstreamLink) -> str:
+    """The link's record as people know it ("Rooftop array (SP-ALV-01)"), or what the link says."""
+    record = link.record
+    if record is None:
+        return f"{link.content_type.model} #{link.object_id}"
+    channel = "" if link.channel == Channel.RECORD else f" ({link.get_channel_display().lower()})"
+    return f"{record}{channel}"
+
+
 def no_data(org: Organization, limits: AlertSettings, now: datetime) -> Iterator[Condition]:
     """An active device's or a meter's series whose last reading is older than the limit (a device
     or meter that never had readings is not "stopped")."""
@@ -76,6 +85,7 @@ def sync_problems(org: Organization, limits: AlertSettings, now: datetime) -> It
             Q(state__in=LINK_PROBLEM_STATES) | Q(state=LinkState.SYNCED, unsent=Unsent.OUT_OF_DATE)
         )
         .select_related("content_type")
+        .prefetch_related("record")
         .order_by("pk")
     )
     for link in links:
@@ -86,7 +96,7 @@ def sync_problems(org: Organization, limits: AlertSettings, now: datetime) -> It
         yield Condition(
             AlertKind.SYNC_PROBLEM,
             f"link:{link.pk}:{link.shown_state}",
-            f"{shown} on {link.get_platform_display()}: {link}",
+            f"{shown} on {link.get_platform_display()}: {_named(link)}",
             detail[:1000],
             reverse("link_history", args=[link.pk]),
         )
@@ -94,12 +104,16 @@ def sync_problems(org: Organization, limits: AlertSettings, now: datetime) -> It
 
 def wattics_behind(org: Organization, limits: AlertSettings, now: datetime) -> Iterator[Condition]:
     cutoff = now - timedelta(hours=limits.wattics_behind_hours)
-    links = UpstreamLink.objects.filter(
-        organization=org,
-        platform=Platform.WATTICS,
-        channel=Channel.PACKETS,
-        behind_since__lt=cutoff,
-    ).order_by("pk")
+    links = (
+        UpstreamLink.objects.filter(
+            organization=org,
+            platform=Platform.WATTICS,
+            channel=Channel.PACKETS,
+            behind_since__lt=cutoff,
+        )
+        .prefetch_related("record")
+        .order_by("pk")
+    )
     for link in links:
         assert link.behind_since is not None  # the filter above
         error = f" Last error: {link.last_error}" if link.last_error else ""
@@ -107,7 +121,7 @@ def wattics_behind(org: Organization, limits: AlertSettings, now: datetime) -> I
             AlertKind.WATTICS_BEHIND,
             f"wattics_behind:link:{link.pk}",
             f"Wattics stream behind for more than {limits.wattics_behind_hours} hours: "
-            f"meter #{link.object_id}",
+            f"{_named(link)}",
             f"Behind since {link.behind_since:%Y-%m-%d %H:%M} UTC.{error}",
             reverse("link_history", args=[link.pk]),
         )

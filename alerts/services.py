@@ -83,16 +83,16 @@ def check_organization(organization: Organization, *, now: datetime | None = Non
             if key not in unresolved
         ]
         Alert.objects.bulk_create(new, ignore_conflicts=True)
+        seen = []
         for key, alert in unresolved.items():
             condition = found.get(key)
             if condition is None:
                 continue
-            Alert.objects.filter(pk=alert.pk).update(
-                title=condition.title[:300],
-                detail=condition.detail,
-                url=condition.url[:300],
-                last_seen_at=now,
-            )
+            seen.append(alert.pk)
+            text = (condition.title[:300], condition.detail, condition.url[:300])
+            if text != (alert.title, alert.detail, alert.url):
+                Alert.objects.filter(pk=alert.pk).update(title=text[0], detail=text[1], url=text[2])
+        Alert.objects.filter(pk__in=seen).update(last_seen_at=now)
         gone = [alert.pk for key, alert in unresolved.items() if key not in found]
         resolved = Alert.objects.filter(pk__in=gone, state__in=UNRESOLVED).update(
             state=AlertState.RESOLVED, resolved_at=now
