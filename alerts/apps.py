@@ -17,11 +17,13 @@ class AlertsConfig(AppConfig):
             register_nav,
             register_panel,
         )
+        from portal.demo import register_seeder
         from portal.signals import readings_changed
 
-        from . import services, tasks, views  # noqa: F401 - registers the task names the beat sends
+        from . import demo, services, tasks, views  # noqa: F401 - registers the task names the beat sends
         from .models import UNRESOLVED, Alert
 
+        register_seeder(demo.seed, order=90)  # after every record and reading
         readings_changed.connect(
             services.on_readings_changed, dispatch_uid="alerts.readings_changed"
         )

@@ -45,6 +45,10 @@ def _ago(now: datetime, then: datetime) -> str:
     return f"{hours // 24} days ago" if hours >= 48 else f"{hours} hours ago"
 
 
+def no_data_key(series_id: int) -> str:
+    return f"no_data:series:{series_id}"
+
+
 def _named(link: UpstreamLink) -> str:
     """The link's record as people know it ("Rooftop array (SP-ALV-01)"), or what the link says."""
     record = link.record
@@ -69,7 +73,7 @@ def no_data(org: Organization, limits: AlertSettings, now: datetime) -> Iterator
         assert series.last_instant is not None  # the filter above
         yield Condition(
             AlertKind.NO_DATA,
-            f"no_data:series:{series.pk}",
+            no_data_key(series.pk),
             f"No data for {limits.no_data_days} days: {owner}",
             f"The last reading is for {series.last_instant:%Y-%m-%d %H:%M} UTC "
             f"({_ago(now, series.last_instant)}). Upload the missing days to resolve it.",

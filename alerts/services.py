@@ -20,7 +20,7 @@ from portal.queue import enqueue
 from readings.models import Series
 
 from . import emails
-from .conditions import conditions_of
+from .conditions import conditions_of, no_data_key
 from .models import (
     DEFAULT_MODE,
     UNRESOLVED,
@@ -119,10 +119,17 @@ def queue_check(organization_id: int) -> None:
 
 
 def on_readings_changed(sender: type[Series], series: Series, **kwargs: Any) -> None:
-    """``readings_changed`` receiver: once new readings are committed, check the organization
-    again, so a "no data" alert resolves as soon as the missing days are uploaded."""
-    organization_id = series.organization_id
-    transaction.on_commit(lambda: queue_check(organization_id))
+    """``readings_changed`` receiver: when the series has an unresolved "no data" alert, check
+    the organization again once the readings are committed, so the alert resolves as soon as the
+    missing days are uploaded (other stores cost one indexed lookup)."""
+    waiting = Alert.objects.filter(
+        organization_id=series.organization_id,
+        key=no_data_key(series.pk),
+        state__in=UNRESOLVED,
+    ).exists()
+    if waiting:
+        organization_id = series.organization_id
+        transaction.on_commit(lambda: queue_check(organization_id))
 
 
 @transaction.atomic

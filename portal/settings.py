@@ -241,6 +241,8 @@ CELERY_BEAT_SCHEDULE = {
     "sweep-upstream-links": {"task": "integrations.tasks.sweep", "schedule": 60.0},
     # Checked uploads never confirmed within UPLOAD_PENDING_TTL_S: files deleted, rows "expired".
     "expire-pending-uploads": {"task": "readings.tasks.expire_pending_uploads", "schedule": 3600.0},
+    # M&V verdicts of series whose readings changed (the devices list's column and filter).
+    "refresh-readiness": {"task": "readings.tasks.refresh_stale_readiness", "schedule": 60.0},
     # Alerts: every organization's conditions raised, refreshed or resolved; the daily digest.
     "check-alerts": {
         "task": "alerts.tasks.check_alerts",

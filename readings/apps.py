@@ -13,11 +13,9 @@ class ReadingsConfig(AppConfig):
 
         from portal.dashboard import NavItem, Panel, register_nav, register_panel
         from portal.demo import register_seeder
-        from portal.signals import readings_changed
 
         from . import (
             demo,
-            services,
             tasks,  # noqa: F401 - registers the task names readings.background sends
         )
         from .models import Series
@@ -30,9 +28,6 @@ class ReadingsConfig(AppConfig):
             dispatch_uid="readings.lock_series_before_delete",
         )
         register_seeder(demo.seed, order=30)
-        readings_changed.connect(
-            services.on_readings_changed, dispatch_uid="readings.refresh_readiness"
-        )
         register_panel(
             Panel("uploads", "readings/_dashboard_uploads.html", recent_uploads, order=20)
         )

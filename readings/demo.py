@@ -21,6 +21,7 @@ from devices.models import Device
 from portal.models import Organization, User
 
 from .parser import HourlyReadings
+from .services import refresh_stale_readiness
 from .store import series_for, store_readings
 
 STOPPED_DAYS = 10
@@ -81,3 +82,4 @@ def seed(organization: Organization, user: User) -> None:
         series = series_for(device)
         if series.reading_count == 0:
             store_readings(series, readings)
+    refresh_stale_readiness()

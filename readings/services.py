@@ -18,9 +18,6 @@ from typing import Any
 from django.db import transaction
 from django.db.models import F, Q
 from django.utils import timezone
-from kombu.exceptions import OperationalError as BrokerUnavailable
-
-from portal.queue import enqueue
 
 from . import background, uploads
 from .models import PENDING_STATUSES, Readiness, ReadinessStatus, Series, Upload, UploadStatus
@@ -203,8 +200,10 @@ def refresh_readiness(series_id: int) -> Readiness | None:
 
 
 def refresh_stale_readiness(limit: int = 500) -> int:
-    """Judge the series whose verdict is missing or older than their last store (stored before
-    this existed, or while no worker ran); at most `limit` a call. Returns how many."""
+    """Judge the series whose verdict is missing or older than their last store, at most `limit`
+    a call (beat, every minute; the alert check). Not on every store: a verdict is one aggregate
+    over the device-year, which would add about a tenth of a second to each ten files imported.
+    Returns how many."""
     stale = (
         Series.objects.filter(reading_count__gt=0)
         .filter(Q(readiness__isnull=True) | Q(readiness__checked_at__lt=F("updated_at")))
@@ -212,17 +211,3 @@ def refresh_stale_readiness(limit: int = 500) -> int:
         .order_by("pk")[:limit]
     )
     return sum(refresh_readiness(pk) is not None for pk in list(stale))
-
-
-def on_readings_changed(sender: type[Series], series: Series, **kwargs: Any) -> None:
-    """``readings_changed`` receiver: once the readings are committed, judge the series again."""
-    series_id = series.pk
-    transaction.on_commit(lambda: _queue_readiness(series_id))
-
-
-def _queue_readiness(series_id: int) -> None:
-    try:
-        enqueue("readings.tasks.refresh_readiness", series_id)
-    except BrokerUnavailable:
-        log.warning("Broker unavailable: series %s is judged in this request.", series_id)
-        refresh_readiness(series_id)

@@ -31,8 +31,7 @@ def expire_pending_uploads() -> int:
     return services.expire_pending_uploads().expired
 
 
-@shared_task(name="readings.tasks.refresh_readiness", ignore_result=True)
-def refresh_readiness(series_id: int) -> str:
-    """After new readings: the series' M&V sufficiency verdict, kept for the devices list."""
-    readiness = services.refresh_readiness(series_id)
-    return readiness.status if readiness else "gone"
+@shared_task(name="readings.tasks.refresh_stale_readiness", ignore_result=True)
+def refresh_stale_readiness() -> int:
+    """Every minute (beat): the M&V verdicts of series stored since, kept for the devices list."""
+    return services.refresh_stale_readiness()

@@ -14,7 +14,7 @@ from django.contrib.contenttypes.models import ContentType
 from integrations.models import UpstreamLink
 from readings.models import Readiness, ReadinessStatus
 from readings.parser import HourlyReadings
-from readings.services import refresh_readiness
+from readings.services import refresh_readiness, refresh_stale_readiness
 from readings.store import series_for, store_readings
 from readings.sufficiency import compute_sufficiency
 from tests.factories import DeviceFactory
@@ -163,11 +163,10 @@ def test_it_takes_the_365_days_up_to_the_last_reading(device):
 
 
 @pytest.mark.django_db
-def test_it_keeps_the_verdict_for_the_devices_list(
-    device, member_client, org, home, django_capture_on_commit_callbacks
-):
-    with django_capture_on_commit_callbacks(execute=True):
-        store(device, local_hours(date(2025, 1, 1), 200))  # judged once the store commits
+def test_it_keeps_the_verdict_for_the_devices_list(device, member_client, org, home):
+    store(device, local_hours(date(2025, 1, 1), 200))
+    assert refresh_stale_readiness() == 1  # beat's task: the series stored since
+    assert refresh_stale_readiness() == 0
     readiness = Readiness.objects.get(series=device.series)
     assert readiness.status == ReadinessStatus.NOT_READY
     assert "200 days" in readiness.summary
