@@ -64,10 +64,7 @@ def check_organization(organization: Organization, *, now: datetime | None = Non
     now = now or timezone.now()
     found = conditions_of(organization, settings_for(organization), now)
     with transaction.atomic():
-        unresolved = {
-            alert.key: alert
-            for alert in Alert.objects.filter(organization=organization, state__in=UNRESOLVED)
-        }
+        unresolved = unresolved_alerts(organization)
         new = [
             Alert(
                 organization=organization,
@@ -99,6 +96,14 @@ def check_organization(organization: Organization, *, now: datetime | None = Non
         )
     sent = notify_immediately(organization, now=now)
     return CheckOutcome(len(new), resolved, len(found), sent)
+
+
+def unresolved_alerts(organization: Organization) -> dict[str, Alert]:
+    """The organization's open and acknowledged alerts, by condition key."""
+    return {
+        alert.key: alert
+        for alert in Alert.objects.filter(organization=organization, state__in=UNRESOLVED)
+    }
 
 
 def check_all(*, now: datetime | None = None) -> list[tuple[Organization, CheckOutcome]]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from array import array
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -9,8 +10,9 @@ from datetime import timedelta
 
 import pytest
 from django.contrib.contenttypes.models import ContentType
+from django.core import mail
 from django.core.management import call_command
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, connections, transaction
 from django.utils import timezone
 
 from alerts import services
@@ -251,3 +253,37 @@ def test_the_command_checks_as_of_a_moved_clock(device, org, capsys):
     call_command("check_alerts", "--org", org.slug, "--now", later)
     assert Alert.objects.get().kind == AlertKind.NO_DATA
     assert "1 raised" in capsys.readouterr().out
+
+
+@pytest.mark.django_db(transaction=True)
+def test_two_checks_at_once_raise_and_email_a_condition_once(device, org, owner, monkeypatch):
+    """Both checks read the unresolved alerts (none) before either inserts: a barrier holds them
+    there. The partial unique constraint lets one insert through, the membership lock one email."""
+    if connection.vendor != "postgresql":
+        pytest.skip("concurrent writers need PostgreSQL (SQLite serializes them)")
+    _failed_link(device, None)
+    barrier = threading.Barrier(2, timeout=30)
+    read_by = services.unresolved_alerts
+
+    def read_then_wait(organization):
+        unresolved = read_by(organization)
+        barrier.wait()
+        return unresolved
+
+    monkeypatch.setattr(services, "unresolved_alerts", read_then_wait)
+    outcomes = []
+
+    def check() -> None:
+        try:
+            outcomes.append(services.check_organization(org))
+        finally:
+            connections.close_all()
+
+    threads = [threading.Thread(target=check) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(60)
+    assert len(outcomes) == 2
+    assert Alert.objects.filter(organization=org).count() == 1
+    assert len(mail.outbox) == 1
