@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import environ
+from celery.schedules import crontab
 from django.utils.csp import CSP
 
 # === Core ========================================================================================
@@ -43,6 +44,7 @@ INSTALLED_APPS = [
     "readings",
     "onboarding",
     "integrations",
+    "alerts",
 ]
 
 MIDDLEWARE = [
@@ -241,6 +243,17 @@ CELERY_BEAT_SCHEDULE = {
     "sweep-upstream-links": {"task": "integrations.tasks.sweep", "schedule": 60.0},
     # Checked uploads never confirmed within UPLOAD_PENDING_TTL_S: files deleted, rows "expired".
     "expire-pending-uploads": {"task": "readings.tasks.expire_pending_uploads", "schedule": 3600.0},
+    # M&V verdicts of series whose readings changed (the devices list's column and filter).
+    "refresh-readiness": {"task": "readings.tasks.refresh_stale_readiness", "schedule": 60.0},
+    # Alerts: every organization's conditions raised, refreshed or resolved; the daily digest.
+    "check-alerts": {
+        "task": "alerts.tasks.check_alerts",
+        "schedule": env.float("ALERT_CHECK_INTERVAL_S", default=900.0),
+    },
+    "send-alert-digests": {
+        "task": "alerts.tasks.send_digests",
+        "schedule": crontab(minute=0, hour=env.int("ALERT_DIGEST_HOUR_UTC", default=7)),
+    },
 }
 # Sync engine: attempts before a link is "failed", and how long a worker's claim on a link lasts.
 SYNC_MAX_ATTEMPTS = env.int("SYNC_MAX_ATTEMPTS", default=8)

@@ -59,5 +59,6 @@ urlpatterns = [
     ),
     path("uploads/", routes("readings.urls.uploads")),
     path("integrations/", routes("integrations.urls.integrations")),
+    path("alerts/", routes("alerts.urls.alerts")),
     path("admin/", admin.site.urls),
 ]

@@ -13,8 +13,9 @@ class ReadingsConfig(AppConfig):
 
         from portal.dashboard import NavItem, Panel, register_nav, register_panel
         from portal.demo import register_seeder
+        from portal.lists import register_column
 
-        from . import demo, tasks  # noqa: F401 - tasks registers the names readings.background sends
+        from . import demo, mv_column, tasks  # noqa: F401 - tasks registers the names readings.background sends
         from .models import Series
         from .store import lock_series_before_delete
         from .views import recent_uploads
@@ -29,3 +30,4 @@ class ReadingsConfig(AppConfig):
         )
         register_nav(NavItem("Uploads", "upload_list", order=45, icon="bi-cloud-arrow-up"))
         register_seeder(demo.seed, order=30)
+        register_column(mv_column.COLUMN)

@@ -4,6 +4,11 @@ pump by the outdoor temperature, EV charging at night, a hot water tank's mornin
 draws, a household's meter. Stored through the same import as any file (an upload per record,
 "demo-<id>.csv"), once: a record that has readings is left alone, so `make run` stays idempotent.
 
+Two records show what alerts and M&V readiness are for:
+- the rooftop solar array's data stopped STOPPED_DAYS ago, so the demo has an M&V-ready device and,
+  once alerts are checked, a "no data for 7 days" alert that uploading the missing days resolves;
+- the heat pump misses most of one month, so its page names what keeps it from being M&V ready.
+
 Deterministic (a seeded generator per record), computed from the home's latitude and time zone.
 """
 
@@ -24,9 +29,12 @@ from homes.models import Home, Meter
 from portal.models import Organization, User
 
 from .models import Reading
-from .services import import_readings, series_for
+from .services import import_readings, refresh_stale_readiness, series_for
 
 HOURS = 365 * 24
+STOPPED_DAYS = 10  # the demo solar array's data ends this long ago (an alert to see)
+STOPPED = "SP-ALV-01"
+WITH_A_GAP = "HP-ALV-01"  # most of the month two months ago missing (not M&V ready)
 Profile = Callable[[datetime, random.Random], float]  # local time -> kWh of that hour
 
 
@@ -126,8 +134,15 @@ def profile_for(record: Device | Meter, home: Home) -> Profile | None:
     return None  # batteries and programs: no metered energy of their own in the demo
 
 
-def year_csv(profile: Profile, zone: str, end: datetime, seed: str) -> bytes:
-    """`datetime,value_kwh` of the HOURS whole hours before `end` (UTC), with UTC offsets."""
+def year_csv(
+    profile: Profile,
+    zone: str,
+    end: datetime,
+    seed: str,
+    skip: Callable[[datetime], bool] | None = None,
+) -> bytes:
+    """`datetime,value_kwh` of the HOURS whole hours before `end` (UTC), with UTC offsets; the
+    local hours `skip` names are left out."""
     rng = random.Random(seed)
     tz = ZoneInfo(zone)
     start = end - timedelta(hours=HOURS)
@@ -135,8 +150,15 @@ def year_csv(profile: Profile, zone: str, end: datetime, seed: str) -> bytes:
     out.write("datetime,value_kwh\n")
     for n in range(HOURS):
         moment = (start + timedelta(hours=n)).astimezone(tz)
-        out.write(f"{moment.isoformat()},{profile(moment, rng):.3f}\n")
+        value = profile(moment, rng)
+        if skip is None or not skip(moment):
+            out.write(f"{moment.isoformat()},{value:.3f}\n")
     return out.getvalue().encode()
+
+
+def _gap_in(month: int) -> Callable[[datetime], bool]:
+    """The hours missing from the heat pump's data: all but the first six days of `month`."""
+    return lambda local: local.month == month and local.day > 6
 
 
 def seed(organization: Organization, user: User) -> None:
@@ -155,5 +177,13 @@ def seed(organization: Organization, user: User) -> None:
         if profile is None or Reading.objects.filter(series=series).exists():
             continue
         label = record.custom_id if isinstance(record, Device) else record.meter_number
-        content = year_csv(profile, record.home.timezone, end, seed=label)
+        until, skip = end, None
+        if label == STOPPED:
+            until = end - timedelta(days=STOPPED_DAYS)
+        elif label == WITH_A_GAP:
+            skip = _gap_in(
+                (end - timedelta(days=60)).astimezone(ZoneInfo(record.home.timezone)).month
+            )
+        content = year_csv(profile, record.home.timezone, until, seed=label, skip=skip)
         import_readings(series, io.BytesIO(content), filename=f"demo-{label}.csv", user=user)
+    refresh_stale_readiness()  # the lists' M&V column

@@ -140,3 +140,28 @@ class Upload(OrgOwned):
 
     def __str__(self) -> str:
         return f"{self.filename} ({self.get_status_display().lower()})"
+
+
+class ReadinessStatus(models.TextChoices):
+    """Whether a series' stored readings meet the M&V sufficiency criteria (readings.sufficiency)."""
+
+    READY = "ready", "M&V ready"
+    NOT_READY = "not_ready", "Not M&V ready"
+
+
+class Readiness(OrgOwned):
+    """The last M&V sufficiency verdict on a series, kept for lists and their filter (a device's
+    or meter's page computes it afresh)."""
+
+    series = models.OneToOneField(Series, on_delete=models.CASCADE, related_name="readiness")
+    status = models.CharField(max_length=10, choices=ReadinessStatus.choices)
+    summary = models.CharField(max_length=300, help_text="M&V ready, or the first reason not.")
+    failing_months = models.JSONField(default=list, blank=True, help_text="['2025-03', ...]")
+    checked_at = models.DateTimeField()
+
+    class Meta:
+        verbose_name_plural = "readiness"
+        indexes = [models.Index(fields=["organization", "status"])]
+
+    def __str__(self) -> str:
+        return f"{self.series}: {self.get_status_display()}"

@@ -16,11 +16,13 @@ from pathlib import Path
 from typing import Any
 
 from django.db import transaction
+from django.db.models import F, Q
 from django.utils import timezone
 
 from . import background, uploads
-from .models import PENDING_STATUSES, Series, Upload, UploadStatus
+from .models import PENDING_STATUSES, Readiness, ReadinessStatus, Series, Upload, UploadStatus
 from .store import series_for
+from .sufficiency import compute_sufficiency
 from .uploads import PendingUploadsFull, import_readings
 
 __all__ = [
@@ -30,6 +32,8 @@ __all__ = [
     "discard_upload",
     "expire_pending_uploads",
     "import_readings",
+    "refresh_readiness",
+    "refresh_stale_readiness",
     "series_for",
 ]
 
@@ -169,3 +173,41 @@ def _modified_before(path: Path, limit: float) -> bool:
         return path.is_file() and path.stat().st_mtime < limit
     except OSError:  # removed meanwhile (a confirm, a discard)
         return False
+
+
+def refresh_readiness(series_id: int) -> Readiness | None:
+    """Compute a series' M&V sufficiency and keep the verdict for lists (None: series gone)."""
+    series = (
+        Series.objects.select_related("device__home", "meter__home", "organization")
+        .filter(pk=series_id)
+        .first()
+    )
+    if series is None:
+        return None
+    verdict = compute_sufficiency(series)
+    with transaction.atomic():
+        readiness, _ = Readiness.objects.update_or_create(
+            series=series,
+            defaults={
+                "organization_id": series.organization_id,
+                "status": ReadinessStatus.READY if verdict.ready else ReadinessStatus.NOT_READY,
+                "summary": verdict.summary[:300],
+                "failing_months": [f"{m.month:%Y-%m}" for m in verdict.failing_months],
+                "checked_at": timezone.now(),
+            },
+        )
+    return readiness
+
+
+def refresh_stale_readiness(limit: int = 500) -> int:
+    """Judge the series whose verdict is missing or older than their last store, at most `limit`
+    a call (beat, every minute; the alert check). Not on every store: a verdict is one aggregate
+    over the device-year, which would add about a tenth of a second to each ten files imported.
+    Returns how many."""
+    stale = (
+        Series.objects.filter(reading_count__gt=0)
+        .filter(Q(readiness__isnull=True) | Q(readiness__checked_at__lt=F("updated_at")))
+        .values_list("pk", flat=True)
+        .order_by("pk")[:limit]
+    )
+    return sum(refresh_readiness(pk) is not None for pk in list(stale))

@@ -29,3 +29,9 @@ def confirm_upload_task(upload_id: int) -> str:
 def expire_pending_uploads() -> int:
     """Hourly (beat): delete the files of uploads never confirmed within UPLOAD_PENDING_TTL_S."""
     return services.expire_pending_uploads().expired
+
+
+@shared_task(name="readings.tasks.refresh_stale_readiness", ignore_result=True)
+def refresh_stale_readiness() -> int:
+    """Every minute (beat): the M&V verdicts of series stored since, kept for the devices list."""
+    return services.refresh_stale_readiness()

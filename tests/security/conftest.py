@@ -9,7 +9,9 @@ import re
 import pytest
 from django.contrib.contenttypes.models import ContentType
 from django.urls import URLPattern, URLResolver, get_resolver
+from django.utils import timezone
 
+from alerts.models import Alert
 from integrations.models import ChargeReport, UpstreamLink, WebhookEndpoint, WebhookEvent
 from portal.models import Invitation, Membership
 from readings import store, uploads
@@ -67,7 +69,17 @@ def victim(org, owner, settings, tmp_path):
         battery_capacity_wh=1000,
     )
     invitation = Invitation.objects.create(organization=org, email="x@acme.test")
+    alert = Alert.objects.create(
+        organization=org,
+        kind="no_data",
+        key=f"no_data:{SECRET}",
+        title=f"Alert {SECRET}",
+        url=device.get_absolute_url(),
+        opened_at=timezone.now(),
+        last_seen_at=timezone.now(),
+    )
     return {
+        "alert": alert,
         "customer": home.customer,
         "home": home,
         "meter": meter,
@@ -104,6 +116,8 @@ def kwargs_for(name: str, route: str, victim: dict) -> dict:
                 "webhook_event": "event",
                 "home_prices": "home",
                 "charge_report": "device",
+                "alert_detail": "alert",
+                "alert_acknowledge": "alert",
             }.get(name) or next(
                 (
                     key
