@@ -16,7 +16,7 @@ from devices.models import Device
 from homes.models import Home
 
 from ... import wattshift
-from ...models import Platform, UpstreamLink
+from ...models import Platform, Profile, UpstreamLink
 from ..base import Adapter, Parent, register
 
 
@@ -39,6 +39,8 @@ class WattShiftHome(Adapter[Home]):
     platform = Platform.WATTSHIFT
     model = Home
     label = "home"
+    # The same home upstream as the current API's (integrations/adapters/wattshift/current.py).
+    keeps_ids_from = frozenset({Profile.CURRENT})
     updates = False
     no_update_note = "changes not sent: WattShift has no update call for homes"
 
