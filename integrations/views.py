@@ -270,6 +270,9 @@ def home_prices(request: OrgHttpRequest, pk: int) -> HttpResponse:
         "price": [price for _, price in curve.prices],
         "current": curve.current_index,
         "cheapest": [int(curve.cheapest_start.timestamp()), int(curve.cheapest_end.timestamp())],
+        # WattShift's current API adds import and export rates (empty lists: not given).
+        "imports": curve.imports,
+        "exports": curve.exports,
     }
     context = {
         "home": home,

@@ -278,9 +278,9 @@ def test_it_forbids_a_home_another_key_created(
 ) -> None:
     home_id = client.create_home_current(home())
     emulator.add_api_key("other-client-key")
-    with WattShiftClient(wattshift_current_http.base_url, api_key="other-client-key") as other:
-        with pytest.raises(UpstreamError) as forbidden:
-            other.update_home(home_id, {"name": "Not mine"})
+    other = WattShiftClient(wattshift_current_http.base_url, api_key="other-client-key")
+    with other, pytest.raises(UpstreamError) as forbidden:
+        other.update_home(home_id, {"name": "Not mine"})
     error = refusal(forbidden)
     assert error.error_code == "FORBIDDEN" and error.permanent and not error.refuses_credentials
     assert emulator.state["homes"][home_id]["name"] == "Sunny home"

@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 from django.contrib.contenttypes.models import ContentType
+from django.urls import reverse
 
 from devices import services as device_services
 from devices.models import Device
@@ -236,3 +237,29 @@ def test_the_home_form_shows_each_plans_rate_reference(org, wattshift_current):
     plan = home.rate_plan
     assert plan is not None and plan.rate_reference
     assert f"{plan.name} (rate {plan.rate_reference})" in labels
+
+
+def test_the_home_page_draws_prices_imports_and_exports(org, wattshift_current, owner_client):
+    home = new_home(org)
+    add_solar(home, "6", net_metered=False)
+    engine.sync_now(org.pk)
+    response = owner_client.get(reverse("home_prices", args=[home.pk]))
+    chart = response.context["chart"]
+    assert len(chart["price"]) == len(chart["imports"]) == len(chart["exports"]) == 96
+    assert chart["imports"] == chart["price"]  # the sandbox imports at the retail price
+    assert any(
+        export < price for export, price in zip(chart["exports"], chart["price"], strict=True)
+    )
+    assert "export rate" in response.content.decode()
+
+
+def test_the_price_chart_reads_the_segments_when_the_arrays_are_missing(
+    org, wattshift_current, owner_client
+):
+    home = new_home(org)
+    engine.sync_now(org.pk)
+    wattshift_current.price_array_names = ("unused_imports", "unused_exports")
+    response = owner_client.get(reverse("home_prices", args=[home.pk]))
+    chart = response.context["chart"]
+    assert len(chart["imports"]) == 96 and None not in chart["imports"]
+    assert chart["exports"] == [0.0] * 96  # no solar: nothing earned
