@@ -414,19 +414,23 @@ def _series(start: datetime, values: list[Any], name: str) -> list[tuple[datetim
     return series
 
 
-def _from_segments(segments: list[Any], key: str) -> list[tuple[datetime, float]]:
+def _from_segments(
+    segments: list[Any], key: str, fallback: str = ""
+) -> list[tuple[datetime, float]]:
     """The 15-minute series of one field of `data [{startTime, endTime, price, import, export,
-    confidence}]`, each segment spread over the intervals it covers."""
+    confidence}]` (or of `fallback` where a segment lacks it), each segment spread over the
+    intervals it covers."""
     series = []
     for index, segment in enumerate(segments):
         if not isinstance(segment, dict):
             raise ValueError(f"data {index} is not an object")
-        value = segment.get(key)
+        name = key if segment.get(key) is not None or not fallback else fallback
+        value = segment.get(name)
         if value is None:
             continue
         number = _number(value)
         if number is None:
-            raise ValueError(f"data {index} {key} is not a number: {value!r}")
+            raise ValueError(f"data {index} {name} is not a number: {value!r}")
         begins = parse_instant(segment.get("startTime"))
         ends = parse_instant(segment.get("endTime", segment.get("startTime")))
         moment = begins
@@ -456,19 +460,19 @@ def read_price_signal(data: dict[str, Any]) -> PriceSignal:
         start_text = segments[0].get("startTime")
     start = parse_instant(start_text)
 
-    def series(arrays: tuple[str, ...], key: str) -> list[tuple[datetime, float]]:
+    def series(
+        arrays: tuple[str, ...], key: str, fallback: str = ""
+    ) -> list[tuple[datetime, float]]:
         values = _array(data, *arrays)
         if values is not None:
             return _series(start, values, arrays[0].removesuffix("s"))
-        return _from_segments(segments, key) if segments is not None else []
+        return _from_segments(segments, key, fallback) if segments is not None else []
 
-    prices = series(("prices",), "price")
-    if not prices and segments:
-        prices = _from_segments(segments, "import")  # a segment may give only import and export
-    if not prices and _array(data, "prices") is None and segments is None:
+    if _array(data, "prices") is None and segments is None:
         raise ValueError("price signal without a `prices` list or `data` segments")
     return PriceSignal(
-        prices=prices,
+        # A segment may give only what importing costs: that is its price.
+        prices=series(("prices",), "price", fallback="import"),
         imports=series(("imports", "import"), "import"),
         exports=series(("exports", "export"), "export"),
     )
