@@ -9,6 +9,7 @@ from django.conf import settings
 
 from portal.crud import OrgModelForm
 
+from . import wattics
 from .models import (
     CREDENTIAL_LABELS,
     PROFILE_HELP,
@@ -55,6 +56,16 @@ class ConnectionForm(OrgModelForm):
             f"Leave empty for {default_base_url(platform)}. Any other address must be one of "
             "the platform's published ones, or one the portal's operator allowed."
         )
+        # Addresses offered as the field is typed in (a <datalist>): Wattics runs two collectors.
+        self.address_choices: list[str] = []
+        if platform == Platform.WATTICS:
+            self.address_choices = list(wattics.COLLECTORS.values())
+            self.fields["base_url"].help_text = (
+                f"Leave empty for {default_base_url(platform)}. Wattics' collectors: production "
+                f"{wattics.COLLECTORS['production']} (the default) and development "
+                f"{wattics.COLLECTORS['development']} (for trying a stream out)."
+            )
+            self.fields["base_url"].widget.attrs["list"] = "base-url-choices"
         if platform == Platform.SPARK:
             self.fields[
                 "token_url"
