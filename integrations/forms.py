@@ -60,10 +60,13 @@ class ConnectionForm(OrgModelForm):
         self.address_choices: list[str] = []
         if platform == Platform.WATTICS:
             self.address_choices = list(wattics.COLLECTORS.values())
+            production, development = wattics.COLLECTORS.values()
+            default = default_base_url(platform)
+            where = "Wattics' production collector, " if default == production else ""
             self.fields["base_url"].help_text = (
-                f"Leave empty for {default_base_url(platform)}. Wattics' collectors: production "
-                f"{wattics.COLLECTORS['production']} (the default) and development "
-                f"{wattics.COLLECTORS['development']} (for trying a stream out)."
+                f"Leave empty for {where}{default}. Wattics' development collector, "
+                f"{development}, is offered as you type (as is {production}); any other "
+                "address must be one the portal's operator allowed."
             )
             self.fields["base_url"].widget.attrs["list"] = "base-url-choices"
         if platform == Platform.SPARK:

@@ -245,12 +245,13 @@ def test_the_home_page_draws_prices_imports_and_exports(org, wattshift_current, 
     engine.sync_now(org.pk)
     response = owner_client.get(reverse("home_prices", args=[home.pk]))
     chart = response.context["chart"]
-    assert len(chart["price"]) == len(chart["imports"]) == len(chart["exports"]) == 96
-    assert chart["imports"] == chart["price"]  # the sandbox imports at the retail price
-    assert any(
-        export < price for export, price in zip(chart["exports"], chart["price"], strict=True)
-    )
-    assert "export rate" in response.content.decode()
+    assert len(chart["price"]) == len(chart["exports"]) == 96
+    assert any(e < p for e, p in zip(chart["exports"], chart["price"], strict=True))
+    # The sandbox imports at the retail price: said, not drawn over the price line.
+    assert chart["imports"] == [] and response.context["same_as_price"] == ["import"]
+    page = response.content.decode()
+    assert "export rate: what a kWh sent to the grid earns" in page
+    assert "The import rate is the price all day" in page
 
 
 def test_the_price_chart_reads_the_segments_when_the_arrays_are_missing(
@@ -261,5 +262,5 @@ def test_the_price_chart_reads_the_segments_when_the_arrays_are_missing(
     wattshift_current.price_array_names = ("unused_imports", "unused_exports")
     response = owner_client.get(reverse("home_prices", args=[home.pk]))
     chart = response.context["chart"]
-    assert len(chart["imports"]) == 96 and None not in chart["imports"]
     assert chart["exports"] == [0.0] * 96  # no solar: nothing earned
+    assert response.context["same_as_price"] == ["import"]  # read from the segments
