@@ -104,10 +104,17 @@ class RatePlan(models.Model):
         return self.name
 
     @property
+    def reference_shown(self) -> str:
+        """Its rate reference where it says more than the name ("" where the name holds it)."""
+        if self.rate_reference and self.rate_reference.lower() not in self.name.lower():
+            return self.rate_reference
+        return ""
+
+    @property
     def label(self) -> str:
         """The plan as a person chooses it: its name, and its rate reference when that adds one."""
-        if self.rate_reference and self.rate_reference.lower() not in self.name.lower():
-            return f"{self.name} (rate {self.rate_reference})"
+        if self.reference_shown:
+            return f"{self.name} (rate {self.reference_shown})"
         return self.name
 
 

@@ -264,3 +264,16 @@ def test_the_price_chart_reads_the_segments_when_the_arrays_are_missing(
     chart = response.context["chart"]
     assert chart["exports"] == [0.0] * 96  # no solar: nothing earned
     assert response.context["same_as_price"] == ["import"]  # read from the segments
+
+
+def test_the_wizard_plan_step_shows_each_plans_rate_reference(
+    org, wattshift_current, member_client
+):
+    response = member_client.post(
+        "/homes/new/",
+        {"home_wizard-current_step": "zip", "zip-zip_code": "10001"},
+        follow=True,
+    )
+    page = response.content.decode()
+    assert "SC1 Rate III Time-of-Use" in page
+    assert 'rate <span class="mono">SC1-TOU</span>' in page
