@@ -118,3 +118,13 @@ def test_the_form_offers_both_collectors_with_production_the_default(org):
         "https://web-collector.wattics.com",
         "https://dev-web-collector.wattics.com",
     ]
+
+
+def test_its_session_control_turns_the_requirement_on_and_lists_the_sessions(wattics):
+    control = f"{wattics.base_url}/_sandbox/sessions"
+    assert httpx.post(control, json={"required": True}).json() == {"required": True, "sessions": {}}
+    auth = (SANDBOX_USERNAME, SANDBOX_PASSWORD)
+    with httpx.Client(base_url=wattics.base_url, auth=auth) as session:
+        session.get(PATH, params={"stream": "stream-y"})
+    listed = httpx.post(control, json={}).json()
+    assert listed["required"] is True and list(listed["sessions"].values()) == [1]

@@ -309,3 +309,17 @@ def test_the_older_and_the_current_utilities_answers_give_the_same_plans(
     ids = [[plan["id"] for plan in u["wsRatePlans"]] for u in quickstart]
     assert ids == [[plan["id"] for plan in u["wsRatePlans"]] for u in current]
     assert all(ids)
+
+
+def test_its_key_control_sets_and_clears_a_keys_status(
+    wattshift_current_http: RunningEmulator, raw: httpx.Client
+) -> None:
+    control = f"{wattshift_current_http.base_url}/_sandbox/keys"
+    assert httpx.post(control, json={"key": DEFAULT_API_KEY, "status": "nope"}).status_code == 400
+    httpx.post(control, json={"key": DEFAULT_API_KEY, "status": "revoked"})
+    refused = raw.post("/v1/utility/get", json={"zipcode": SEED_ZIP})
+    assert refused.status_code == 401
+    assert refused.json()["error_code"] == "AUTH_REVOKED_CREDENTIAL"
+    assert refused.json()["recovery_action"]
+    httpx.post(control, json={"key": DEFAULT_API_KEY, "status": ""})
+    assert raw.post("/v1/utility/get", json={"zipcode": SEED_ZIP}).status_code == 200
