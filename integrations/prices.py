@@ -108,3 +108,29 @@ def _aligned(
         return []
     by_start = dict(series)
     return [by_start.get(moment) for moment, _ in prices]
+
+
+@dataclass
+class RateSeries:
+    """How a curve's import and export rates are shown: `drawn` ({"import": [...], "export":
+    [...]}, empty when not drawn), and the names of those said instead, being the price all day
+    (net metering exports at it) or 0 all day (no solar to export): a line would hide the price's
+    or say nothing."""
+
+    drawn: dict[str, list[float | None]]
+    same_as_price: list[str]
+    zero_all_day: list[str]
+
+
+def rate_series(curve: PriceCurve) -> RateSeries:
+    """Which of `curve`'s import and export rates the chart draws, and which it says in words."""
+    prices = [price for _, price in curve.prices]
+    shown = RateSeries({}, [], [])
+    for name, series in (("import", curve.imports), ("export", curve.exports)):
+        flat_zero = bool(series) and not any(series)
+        if series == prices:
+            shown.same_as_price.append(name)
+        elif flat_zero:
+            shown.zero_all_day.append(name)
+        shown.drawn[name] = [] if series == prices or flat_zero else series
+    return shown

@@ -262,8 +262,10 @@ def test_the_price_chart_reads_the_segments_when_the_arrays_are_missing(
     wattshift_current.price_array_names = ("unused_imports", "unused_exports")
     response = owner_client.get(reverse("home_prices", args=[home.pk]))
     chart = response.context["chart"]
-    assert chart["exports"] == [0.0] * 96  # no solar: nothing earned
-    assert response.context["same_as_price"] == ["import"]  # read from the segments
+    assert chart["imports"] == chart["exports"] == []  # read from the segments, and said:
+    assert response.context["same_as_price"] == ["import"]
+    assert response.context["zero_all_day"] == ["export"]  # no solar: nothing earned
+    assert "The export rate is 0 all day." in response.content.decode()
 
 
 def test_the_wizard_plan_step_shows_each_plans_rate_reference(
