@@ -22,7 +22,10 @@ rate-plan id page. What differs from the quickstart emulator (which this one ext
 
 One WattShift behind two versions of its API: homes are the same records whichever version
 created them, so in sandbox mode this emulator keeps its state in the quickstart emulator's file
-(`registry`), and a home created through one is updated and priced through the other.
+(`registry`), and a home created through one is updated and priced through the other. Each
+emulator reloads the file when the other saved it (`Emulator._reload_if_changed`); two calls
+handled at the same instant by both could lose one's write, which the sandbox accepts (one
+organization's connection speaks one profile at a time).
 `rateID`, `supportedType` and `confidence` values are sandbox data (their vocabularies are not
 published).
 """
