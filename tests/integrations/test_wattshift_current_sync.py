@@ -123,7 +123,7 @@ def test_it_sends_changes_and_solar_added_later_as_updates(org, wattshift_curren
 
 
 def test_a_switch_keeps_the_home_sends_an_update_and_keeps_the_solar_link_aside(
-    org, wattshift, sandbox
+    org, wattshift, sandbox, owner_client
 ):
     home = new_home(org)
     solar = add_solar(home, "7.6")
@@ -150,6 +150,8 @@ def test_a_switch_keeps_the_home_sends_an_update_and_keeps_the_solar_link_aside(
     assert solar_link.profile == Profile.QUICKSTART and solar_link.remote_id == home_id
     assert solar_link.state == LinkState.SYNCED and solar_link.unsent == Unsent.NOT_ACCEPTED
     assert "kept for the quickstart profile" in solar_link.unsent_note
+    page = owner_client.get(solar.get_absolute_url()).content.decode()
+    assert "(kept for the quickstart profile).<" in page  # one full stop, not two
 
     switch(org, Profile.QUICKSTART)  # and back: nothing is created again
     engine.sync_now(org.pk)
