@@ -8,7 +8,7 @@ from django import forms
 
 from portal.crud import OrgModelForm
 
-from .models import Customer, Home, Meter
+from .models import Customer, Home, Meter, RatePlan
 from .states import state_code
 
 
@@ -16,6 +16,14 @@ class CustomerForm(OrgModelForm):
     class Meta:
         model = Customer
         fields = ["name", "email", "phone", "external_ref"]
+
+
+class RatePlanChoiceField(forms.ModelChoiceField):
+    """Rate plans shown with their rate reference (WattShift's `rateID`), as on the bill."""
+
+    def label_from_instance(self, obj: Any) -> str:
+        assert isinstance(obj, RatePlan)  # the field's queryset is of rate plans
+        return obj.label
 
 
 class HomeForm(OrgModelForm):
@@ -42,6 +50,7 @@ class HomeForm(OrgModelForm):
             "ac_type",
         ]
         widgets = {"has_electric_water_heater": forms.NullBooleanSelect}
+        field_classes = {"rate_plan": RatePlanChoiceField}
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)

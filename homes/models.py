@@ -75,6 +75,19 @@ class RatePlan(models.Model):
     utility = models.ForeignKey(Utility, on_delete=models.CASCADE, related_name="rate_plans")
     ws_rate_plan_id = models.CharField("WattShift rate plan id", max_length=100)
     name = models.CharField(max_length=200)
+    # WattShift's current API names a plan twice: `id` (what a home sends as `ratePlanId`) and
+    # `rateID`, the tariff's own code, a reference for people only.
+    rate_reference = models.CharField(
+        "rate reference",
+        max_length=100,
+        blank=True,
+        help_text="The tariff's code as WattShift gives it (`rateID`): shown, never sent.",
+    )
+    supported_type = models.CharField(
+        max_length=100,
+        blank=True,
+        help_text="What WattShift says the plan supports (`supportedType`).",
+    )
     is_time_of_use = models.BooleanField(default=False, help_text="Prices vary by time of day.")
 
     objects = RatePlanQuerySet.as_manager()
@@ -88,6 +101,20 @@ class RatePlan(models.Model):
         ]
 
     def __str__(self) -> str:
+        return self.name
+
+    @property
+    def reference_shown(self) -> str:
+        """Its rate reference where it says more than the name ("" where the name holds it)."""
+        if self.rate_reference and self.rate_reference.lower() not in self.name.lower():
+            return self.rate_reference
+        return ""
+
+    @property
+    def label(self) -> str:
+        """The plan as a person chooses it: its name, and its rate reference when that adds one."""
+        if self.reference_shown:
+            return f"{self.name} (rate {self.reference_shown})"
         return self.name
 
 

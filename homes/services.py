@@ -75,6 +75,11 @@ def delete_meter(meter: Meter) -> None:
 
 
 @transaction.atomic
+def _text(value: Any, limit: int) -> str:
+    """An optional text field of the directory's answer (absent or null: empty)."""
+    return "" if value is None else str(value).strip()[:limit]
+
+
 def store_zip_utilities(
     organization: Organization, zip5: str, answer: list[dict[str, Any]], fetched_at: datetime
 ) -> list[Utility]:
@@ -94,6 +99,9 @@ def store_zip_utilities(
                 ws_rate_plan_id=plan["id"],
                 defaults={
                     "name": name,
+                    # Today's answer adds these (`ratePlans`); the quickstart's has neither.
+                    "rate_reference": _text(plan.get("rateID"), 100),
+                    "supported_type": _text(plan.get("supportedType"), 100),
                     "is_time_of_use": "tou" in name.lower() or "time" in name.lower(),
                 },
             )

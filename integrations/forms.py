@@ -9,6 +9,7 @@ from django.conf import settings
 
 from portal.crud import OrgModelForm
 
+from . import wattics
 from .models import (
     CREDENTIAL_LABELS,
     PROFILE_HELP,
@@ -55,6 +56,19 @@ class ConnectionForm(OrgModelForm):
             f"Leave empty for {default_base_url(platform)}. Any other address must be one of "
             "the platform's published ones, or one the portal's operator allowed."
         )
+        # Addresses offered as the field is typed in (a <datalist>): Wattics runs two collectors.
+        self.address_choices: list[str] = []
+        if platform == Platform.WATTICS:
+            self.address_choices = list(wattics.COLLECTORS.values())
+            production, development = wattics.COLLECTORS.values()
+            default = default_base_url(platform)
+            where = "Wattics' production collector, " if default == production else ""
+            self.fields["base_url"].help_text = (
+                f"Leave empty for {where}{default}. Wattics' development collector, "
+                f"{development}, is offered as you type (as is {production}); any other "
+                "address must be one the portal's operator allowed."
+            )
+            self.fields["base_url"].widget.attrs["list"] = "base-url-choices"
         if platform == Platform.SPARK:
             self.fields[
                 "token_url"

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
@@ -25,7 +25,8 @@ class PricesUnavailable(Exception):
 
 @dataclass
 class PriceCurve:
-    """15-minute $/kWh prices, the interval now, and the cheapest 2-hour window."""
+    """15-minute $/kWh prices, the interval now, and the cheapest 2-hour window; with the
+    current API, what importing and exporting a kWh cost or earn (None where it says nothing)."""
 
     prices: list[tuple[datetime, float]]
     current_index: int | None
@@ -33,6 +34,8 @@ class PriceCurve:
     cheapest_end: datetime
     cheapest_average: float
     timezone: str
+    imports: list[float | None] = field(default_factory=list)  # one per price, or none at all
+    exports: list[float | None] = field(default_factory=list)
 
     def local(self, moment: datetime) -> datetime:
         return moment.astimezone(ZoneInfo(self.timezone))
@@ -71,7 +74,8 @@ def price_curve(home: Home) -> PriceCurve:
             ) from exc
         cache.set(key, data, settings.PRICE_SIGNAL_CACHE_S)
     try:
-        prices = wattshift.parse_price_signal(data)
+        signal = wattshift.read_price_signal(data)
+        prices = signal.prices
         start, end, average = wattshift.cheapest_window(prices, hours=2)
     except ValueError as exc:
         raise PricesUnavailable(f"WattShift's answer could not be read: {exc}") from exc
@@ -84,4 +88,49 @@ def price_curve(home: Home) -> PriceCurve:
         ),
         None,
     )
-    return PriceCurve(prices, current, start, end, average, home.timezone or "UTC")
+    return PriceCurve(
+        prices,
+        current,
+        start,
+        end,
+        average,
+        home.timezone or "UTC",
+        imports=_aligned(prices, signal.imports),
+        exports=_aligned(prices, signal.exports),
+    )
+
+
+def _aligned(
+    prices: list[tuple[datetime, float]], series: list[tuple[datetime, float]]
+) -> list[float | None]:
+    """`series` on the prices' intervals (a gap where it has none); empty when it is."""
+    if not series:
+        return []
+    by_start = dict(series)
+    return [by_start.get(moment) for moment, _ in prices]
+
+
+@dataclass
+class RateSeries:
+    """How a curve's import and export rates are shown: `drawn` ({"import": [...], "export":
+    [...]}, empty when not drawn), and the names of those said instead, being the price all day
+    (net metering exports at it) or 0 all day (no solar to export): a line would hide the price's
+    or say nothing."""
+
+    drawn: dict[str, list[float | None]]
+    same_as_price: list[str]
+    zero_all_day: list[str]
+
+
+def rate_series(curve: PriceCurve) -> RateSeries:
+    """Which of `curve`'s import and export rates the chart draws, and which it says in words."""
+    prices = [price for _, price in curve.prices]
+    shown = RateSeries({}, [], [])
+    for name, series in (("import", curve.imports), ("export", curve.exports)):
+        flat_zero = bool(series) and not any(series)
+        if series == prices:
+            shown.same_as_price.append(name)
+        elif flat_zero:
+            shown.zero_all_day.append(name)
+        shown.drawn[name] = [] if series == prices or flat_zero else series
+    return shown

@@ -273,11 +273,15 @@ def home_prices(request: OrgHttpRequest, pk: int) -> HttpResponse:
         "current": curve.current_index,
         "cheapest": [int(curve.cheapest_start.timestamp()), int(curve.cheapest_end.timestamp())],
     }
+    rates = prices.rate_series(curve)
+    chart.update(imports=rates.drawn["import"], exports=rates.drawn["export"])
     context = {
         "home": home,
         "curve": curve,
         "chart": chart,
         "chart_id": f"price-data-{home.pk}",
+        "same_as_price": rates.same_as_price,
+        "zero_all_day": rates.zero_all_day,
         "cheapest_start": curve.local(curve.cheapest_start),
         "cheapest_end": curve.local(curve.cheapest_end),
         "current_price": curve.prices[curve.current_index][1]

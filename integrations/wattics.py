@@ -29,6 +29,12 @@ import httpx
 from integrations.http import CallRecord, UpstreamClient, UpstreamError
 
 MEASUREMENTS_PATH = "/measurements/v2/unifiedjson/"
+# Wattics' two collectors (developers.wattics.com; the Java client's Config.java, the Ruby client's
+# config.rb): production, the default, and development, for a partner's tests.
+COLLECTORS = {
+    "production": "https://web-collector.wattics.com",
+    "development": "https://dev-web-collector.wattics.com",
+}
 
 PacketFormat = Literal["value", "electrical"]
 
@@ -190,7 +196,14 @@ def _is_number(value: Any) -> bool:
 
 # --- client ---------------------------------------------------------------------------------------
 class WatticsClient(UpstreamClient):
-    """The Wattics push API: HTTP Basic auth, one JSON packet per request."""
+    """The Wattics push API: HTTP Basic auth, one JSON packet per request.
+
+    One HTTPS session, kept open as Wattics asks (its current docs and API clients): the client's
+    httpx.Client keeps the connection alive and its cookie jar sends back every cookie Wattics
+    sets. A connection has one client (`integrations.clients`), so a stream's run, from its
+    last-packet read to its last packet, and the connection's later runs, go on in that session
+    until the connection is saved again.
+    """
 
     platform = "wattics"
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 import itertools
 import math
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
@@ -24,6 +25,20 @@ from integrations.http import CallRecord, UpstreamClient, UpstreamError
 
 PRICE_INTERVAL = timedelta(minutes=15)  # one price per 15 minutes (price-signal page)
 AC_TYPES = ("central", "window", "split", "other")  # seed step 2, `acType`
+
+# Error codes whose cure is on the account, not in the request: a person must act on WattShift's
+# side (a new or re-issued key, more scope, production access), then save the connection again.
+# The first two are the quickstart's; the rest come with the current API reference.
+CREDENTIAL_CODES = frozenset(
+    {
+        "AUTH_MISSING_API_KEY",
+        "AUTH_INVALID_API_KEY",
+        "AUTH_EXPIRED_CREDENTIAL",
+        "AUTH_REVOKED_CREDENTIAL",
+        "AUTH_INSUFFICIENT_SCOPE",
+        "PRODUCTION_ACCESS_DENIED",
+    }
+)
 
 
 class WattShiftError(UpstreamError):
@@ -39,6 +54,7 @@ class WattShiftError(UpstreamError):
         error_code: str = "",
         field_errors: Sequence[tuple[str, str]] = (),
         request_id: str = "",
+        recovery_action: str = "",
     ) -> None:
         super().__init__(
             message, permanent=permanent, status_code=status_code, retry_after_s=retry_after_s
@@ -47,6 +63,15 @@ class WattShiftError(UpstreamError):
         # (field, message) pairs, so a form can put each message on its own field.
         self.field_errors = list(field_errors)
         self.request_id = request_id
+        self.recovery_action = recovery_action  # the current API's advice, as it words it
+
+    @property
+    def refuses_credentials(self) -> bool:
+        """The account's key was refused (missing, invalid, expired, revoked, short of scope or
+        of production access): no retry helps until a person acts and saves the connection."""
+        if self.error_code:
+            return self.error_code in CREDENTIAL_CODES
+        return self.status_code == 401
 
 
 def _envelope(response: httpx.Response) -> dict[str, Any] | None:
@@ -66,6 +91,18 @@ def _field_errors(envelope: dict[str, Any]) -> list[tuple[str, str]]:
         if isinstance(item, dict):
             pairs.append((str(item.get("field", "")), str(item.get("message", ""))))
     return pairs
+
+
+def _recovery_action(envelope: dict[str, Any]) -> str:
+    """The current API's `recovery_action` as text. Its shape is not published: a string, or an
+    object whose first text field we can find; anything else is left out."""
+    value = envelope.get("recovery_action")
+    if isinstance(value, dict):
+        value = next(
+            (value[key] for key in ("message", "description", "action", "type") if key in value),
+            None,
+        )
+    return value.strip()[:300] if isinstance(value, str) else ""
 
 
 def _seconds(value: Any) -> float | None:
@@ -110,6 +147,9 @@ class WattShiftClient(UpstreamClient):
         fields = "; ".join(f"{field}: {message}" for field, message in _field_errors(envelope))
         if fields:
             parts.append(fields)
+        recovery = _recovery_action(envelope)
+        if recovery:
+            parts.append(f"(WattShift suggests: {recovery})")
         if envelope.get("request_id"):
             # WattShift support asks for the request id.
             parts.append(f"(request_id {envelope['request_id']})")
@@ -133,6 +173,7 @@ class WattShiftClient(UpstreamClient):
                 error_code=str(envelope.get("error_code") or ""),
                 field_errors=_field_errors(envelope),
                 request_id=str(envelope.get("request_id") or ""),
+                recovery_action=_recovery_action(envelope),
             ) from None
 
     def _post(self, path: str, payload: dict[str, Any], expect: type) -> Any:
@@ -180,6 +221,17 @@ class WattShiftClient(UpstreamClient):
         path = "/v1/homes/create"
         return self._required(self._post(path, payload, dict), "id", path)
 
+    def create_home_current(self, payload: dict[str, Any]) -> str:
+        # Current API reference, "Create home": the guide answers {id: "ws_home_..."}, the
+        # reference a whole Home; `home_id_of` reads either.
+        path = "/v1/homes/create"
+        return home_id_of(self._post(path, payload, dict), path)
+
+    def update_home(self, home_id: str, changes: dict[str, Any]) -> None:
+        # Current API reference, "Update home": a partial body of create's fields -> the Home.
+        # An update sent twice changes nothing, so an answer we cannot read is no error.
+        self.request("POST", f"/v1/homes/{quote(home_id, safe='')}/update", json=changes)
+
     def create_solar(self, payload: dict[str, Any]) -> str:
         # Seed, step 3 "Create Solar (if needed)": payload from `solar_payload`; answers {homeId}.
         path = "/v1/homes/solar/create"
@@ -221,6 +273,45 @@ def utilities_answer(answer: list[Any]) -> list[dict[str, Any]]:
             }
         )
     return utilities
+
+
+def home_id_of(answer: dict[str, Any], path: str = "/v1/homes/create") -> str:
+    """The home id in a create's answer: `{id}` (guide), a whole Home (reference) or, read
+    tolerantly, a Home wrapped in `home` or `data`. No id: we cannot tell what was created, so
+    the answer counts as lost (the engine then asks a person instead of creating it again)."""
+    for candidate in (answer, answer.get("home"), answer.get("data")):
+        if isinstance(candidate, dict):
+            value = candidate.get("id", candidate.get("homeId"))
+            if isinstance(value, str) and value:
+                return value
+    raise UpstreamError(
+        f"wattshift answered {path} without a home id", permanent=True, answer_lost=True
+    )
+
+
+def current_home_payload(
+    *,
+    name: str,
+    zipcode: str,
+    utility_id: str,
+    rate_plan_id: str,
+    solar_system_size_kw: int | float | Decimal | None = None,
+    net_metered: bool | None = None,
+) -> dict[str, Any]:
+    """The body of the current API's `POST /v1/homes/create` (and a full `.../update`): no `has*`
+    flags and no `acType` (gone from the reference); solar as two fields of the home, sent
+    together ("both solar fields together create solar info")."""
+    payload: dict[str, Any] = {
+        "name": name.strip(),
+        "zipcode": zipcode.strip(),
+        "utilityId": utility_id,
+        "ratePlanId": rate_plan_id,
+    }
+    if solar_system_size_kw is not None:
+        payload["solarSystemSizeKw"] = _json_number(solar_system_size_kw)
+        # WattShift asks the negative question; net metering is the usual case.
+        payload["isNonNetMetered"] = net_metered is False
+    return payload
 
 
 def home_payload(
@@ -293,18 +384,103 @@ def parse_instant(value: Any) -> datetime:
     return moment.astimezone(UTC)
 
 
+@dataclass(frozen=True)
+class PriceSignal:
+    """A price signal as 15-minute series of $/kWh: `prices` (always), and what importing from and
+    exporting to the grid cost or earn, when WattShift says (the current API)."""
+
+    prices: list[tuple[datetime, float]]
+    imports: list[tuple[datetime, float]] = field(default_factory=list)
+    exports: list[tuple[datetime, float]] = field(default_factory=list)
+
+
+def _number(value: Any) -> float | None:
+    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+        return None
+    return float(value)
+
+
+def _series(start: datetime, values: list[Any], name: str) -> list[tuple[datetime, float]]:
+    """One value per 15 minutes from `start`; a null is an interval WattShift left open (no
+    point), anything else that is not a number makes the answer unreadable."""
+    series = []
+    for index, value in enumerate(values):
+        if value is None:
+            continue
+        number = _number(value)
+        if number is None:
+            raise ValueError(f"{name} {index} is not a number: {value!r}")
+        series.append((start + index * PRICE_INTERVAL, number))
+    return series
+
+
+def _from_segments(
+    segments: list[Any], key: str, fallback: str = ""
+) -> list[tuple[datetime, float]]:
+    """The 15-minute series of one field of `data [{startTime, endTime, price, import, export,
+    confidence}]` (or of `fallback` where a segment lacks it), each segment spread over the
+    intervals it covers."""
+    series = []
+    for index, segment in enumerate(segments):
+        if not isinstance(segment, dict):
+            raise ValueError(f"data {index} is not an object")
+        name = key if segment.get(key) is not None or not fallback else fallback
+        value = segment.get(name)
+        if value is None:
+            continue
+        number = _number(value)
+        if number is None:
+            raise ValueError(f"data {index} {name} is not a number: {value!r}")
+        begins = parse_instant(segment.get("startTime"))
+        ends = parse_instant(segment.get("endTime", segment.get("startTime")))
+        moment = begins
+        while True:
+            series.append((moment, number))
+            moment += PRICE_INTERVAL
+            if moment >= ends:
+                break
+    return series
+
+
+def _array(data: dict[str, Any], *names: str) -> list[Any] | None:
+    for name in names:
+        if isinstance(data.get(name), list):
+            return data[name]
+    return None
+
+
+def read_price_signal(data: dict[str, Any]) -> PriceSignal:
+    """The price-signal answer in any of its published shapes: the quickstart's `prices []` from
+    `startTime`, the current reference's `data []` segments, and `imports`/`exports` (the guide)
+    or `import`/`export` (the reference) arrays. The arrays win over `data`, which fills in
+    what they lack; a series WattShift does not give is empty."""
+    segments = data.get("data") if isinstance(data.get("data"), list) else None
+    start_text = data.get("startTime")
+    if start_text is None and segments and isinstance(segments[0], dict):
+        start_text = segments[0].get("startTime")
+    start = parse_instant(start_text)
+
+    def series(
+        arrays: tuple[str, ...], key: str, fallback: str = ""
+    ) -> list[tuple[datetime, float]]:
+        values = _array(data, *arrays)
+        if values is not None:
+            return _series(start, values, arrays[0].removesuffix("s"))
+        return _from_segments(segments, key, fallback) if segments is not None else []
+
+    if _array(data, "prices") is None and segments is None:
+        raise ValueError("price signal without a `prices` list or `data` segments")
+    return PriceSignal(
+        # A segment may give only what importing costs: that is its price.
+        prices=series(("prices",), "price", fallback="import"),
+        imports=series(("imports", "import"), "import"),
+        exports=series(("exports", "export"), "export"),
+    )
+
+
 def parse_price_signal(data: dict[str, Any]) -> list[tuple[datetime, float]]:
     """(interval start, $/kWh) for each 15-minute price, from `startTime` on (price-signal page)."""
-    start = parse_instant(data.get("startTime"))
-    prices = data.get("prices")
-    if not isinstance(prices, list):
-        raise ValueError("price signal without a `prices` list")
-    parsed = []
-    for index, price in enumerate(prices):
-        if isinstance(price, bool) or not isinstance(price, int | float):
-            raise ValueError(f"price {index} is not a number: {price!r}")
-        parsed.append((start + index * PRICE_INTERVAL, float(price)))
-    return parsed
+    return read_price_signal(data).prices
 
 
 def cheapest_window(

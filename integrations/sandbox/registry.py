@@ -44,6 +44,9 @@ CURRENT_SANDBOX_HOSTS = {
     "wattshift": "http://wattshift-current.sandbox",
 }
 QUICKSTART = "quickstart"
+# Platforms whose two emulators are one platform behind two versions of its API (the same records,
+# e.g. a WattShift home created through one is updated through the other): one state file.
+_SHARED_STATE = {"wattshift"}
 _CURRENT_EMULATORS = {
     "wattcarbon": "WattCarbonCurrentEmulator",
     "spark": "SparkCurrentEmulator",
@@ -73,7 +76,7 @@ def all_sandbox_hosts() -> list[str]:
 def _state_path(platform: str, profile: str) -> Path:
     folder = Path(settings.DATA_DIR) / "sandbox"
     folder.mkdir(parents=True, exist_ok=True)
-    suffix = "" if profile == QUICKSTART else f"-{profile}"
+    suffix = "" if profile == QUICKSTART or platform in _SHARED_STATE else f"-{profile}"
     return folder / f"{platform}{suffix}.json"
 
 

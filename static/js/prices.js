@@ -19,6 +19,18 @@
     var tz = el.dataset.timezone;
     el.dataset.drawn = "1";
     var step = 15 * 60;
+    var stepped = uPlot.paths.stepped({ align: 1 });
+    // Prices always; WattShift's current API adds what importing and exporting a kWh cost or earn.
+    var series = [{}, { label: "Price", stroke: "#0d6efd", width: 2, fill: "rgba(13,110,253,0.08)", paths: stepped }];
+    var columns = [data.t, data.price];
+    if (data.imports && data.imports.length) {
+      series.push({ label: "Import", stroke: "#fd7e14", width: 2, dash: [6, 4], paths: stepped, spanGaps: false });
+      columns.push(data.imports);
+    }
+    if (data.exports && data.exports.length) {
+      series.push({ label: "Export", stroke: "#198754", width: 2, paths: stepped, spanGaps: false });
+      columns.push(data.exports);
+    }
     var opts = {
       width: el.clientWidth || 600,
       height: 260,
@@ -29,7 +41,7 @@
         [3600, "{HH}:{mm}", "\n{YYYY}-{MM}-{DD}", null, "\n{MM}-{DD}", null, null, null, 1],
         [60, "{HH}:{mm}", "\n{YYYY}-{MM}-{DD}", null, "\n{MM}-{DD}", null, null, null, 1],
       ] }, { label: "$/kWh", values: function (u, vals) { return vals.map(function (v) { return v.toFixed(2); }); } }],
-      series: [{}, { label: "$/kWh", stroke: "#0d6efd", width: 2, fill: "rgba(13,110,253,0.08)", paths: uPlot.paths.stepped({ align: 1 }) }],
+      series: series,
       hooks: {
         drawClear: [function (u) {
           shade(u, data.cheapest[0], data.cheapest[1], "rgba(25,135,84,0.15)");
@@ -39,9 +51,9 @@
           }
         }]
       },
-      legend: { show: false }
+      legend: { show: series.length > 2 }
     };
-    new uPlot(opts, [data.t, data.price], el);
+    new uPlot(opts, columns, el);
   }
 
   function drawAll(root) {

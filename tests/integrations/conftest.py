@@ -76,3 +76,36 @@ def wattics(wattics_server, settings) -> Iterator[RunningEmulator]:
     forget_clients()
     yield wattics_server
     forget_clients()
+
+
+# --- WattShift, current profile (the current emulator over real HTTP, and in the sandbox) -------
+@pytest.fixture(scope="session")
+def wattshift_current_server() -> Iterator[RunningEmulator]:
+    from integrations.sandbox.wattshift.current import WattShiftCurrentEmulator
+
+    with RunningEmulator(WattShiftCurrentEmulator()) as running:
+        yield running
+
+
+@pytest.fixture
+def wattshift_current_http(wattshift_current_server) -> Iterator[RunningEmulator]:
+    """The current WattShift emulator over real HTTP, fresh (its settings back to defaults)."""
+    app = wattshift_current_server.app
+    app.reset()
+    app.key_status.clear()
+    app.create_answer = "home"
+    app.price_array_names = ("imports", "exports")
+    forget_clients()
+    yield wattshift_current_server
+    forget_clients()
+
+
+@pytest.fixture
+def wattshift_current(org, sandbox) -> Emulator:
+    """The organization connected to the sandbox's WattShift with the current profile; returns
+    the current emulator (which shares its homes with the quickstart one)."""
+    services.save_connection(
+        Connection(organization=org, platform="wattshift", profile="current"),
+        api_key="sandbox-wattshift-key",
+    )
+    return sandbox.emulator("wattshift", "current")

@@ -2,7 +2,8 @@
 published API: solar with the home, an update call), registered by importing them
 (docs/upstreams/wattshift.md)."""
 
-from . import quickstart
+from . import current, quickstart
+from .current import WattShiftCurrentHome
 from .quickstart import WattShiftHome
 
-__all__ = ["WattShiftHome", "quickstart"]
+__all__ = ["WattShiftCurrentHome", "WattShiftHome", "current", "quickstart"]

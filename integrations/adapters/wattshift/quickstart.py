@@ -16,8 +16,21 @@ from devices.models import Device
 from homes.models import Home
 
 from ... import wattshift
-from ...models import Platform, UpstreamLink
+from ...models import Platform, Profile, UpstreamLink
 from ..base import Adapter, Parent, register
+
+
+def wattshift_ids(home: Home) -> tuple[str, str]:
+    """WattShift's ids of a home's utility and rate plan (the plan's `id`, never its `rateID`)."""
+    utility, rate_plan = home.utility, home.rate_plan
+    assert utility is not None and rate_plan is not None  # the adapters apply to homes with both
+    # Only the home's own organization's reference data goes out on its connection
+    # (Home.clean refuses the rest; this holds for rows written around it too).
+    if utility.organization_id != home.organization_id:
+        raise ValueError("the home's utility belongs to another organization")
+    if rate_plan.utility_id != utility.pk:
+        raise ValueError("the home's rate plan is not one of its utility's")
+    return utility.ws_utility_id, rate_plan.ws_rate_plan_id
 
 
 class WattShiftHome(Adapter[Home]):
@@ -26,6 +39,8 @@ class WattShiftHome(Adapter[Home]):
     platform = Platform.WATTSHIFT
     model = Home
     label = "home"
+    # The same home upstream as the current API's (integrations/adapters/wattshift/current.py).
+    keeps_ids_from = frozenset({Profile.CURRENT})
     updates = False
     no_update_note = "changes not sent: WattShift has no update call for homes"
 
@@ -33,19 +48,12 @@ class WattShiftHome(Adapter[Home]):
         return bool(record.utility_id and record.rate_plan_id)
 
     def payload(self, record: Home, parent_remote_id: str) -> dict[str, Any]:
-        utility, rate_plan = record.utility, record.rate_plan
-        assert utility is not None and rate_plan is not None  # applies(): the home has both
-        # Only the home's own organization's reference data goes out on its connection
-        # (Home.clean refuses the rest; this holds for rows written around it too).
-        if utility.organization_id != record.organization_id:
-            raise ValueError("the home's utility belongs to another organization")
-        if rate_plan.utility_id != utility.pk:
-            raise ValueError("the home's rate plan is not one of its utility's")
+        utility_id, rate_plan_id = wattshift_ids(record)
         return wattshift.home_payload(
             name=record.name,
             zipcode=record.zip_code,
-            utility_id=utility.ws_utility_id,
-            rate_plan_id=rate_plan.ws_rate_plan_id,
+            utility_id=utility_id,
+            rate_plan_id=rate_plan_id,
             has_ev_charger=record.has_ev_charger,
             has_electric_heater=record.has_electric_heater,
             has_smart_water_heater=record.has_smart_water_heater,

@@ -25,6 +25,10 @@ Extra sandbox controls (on top of the base's `/_sandbox/faults`, `/state`, `/res
 - `POST /_sandbox/streams {"register": ["id", ...], "strict": true}`: known streams; in strict mode
   an unknown stream id answers 404, as an unregistered datapoint does on the real platform.
 - `POST /_sandbox/credentials {"username": ..., "password": ...}`: add a Basic auth account.
+- `POST /_sandbox/sessions {"required": true}`: the HTTPS session Wattics asks clients to keep.
+  Every answer to a call without a known session cookie sets one (`wattics_session`); when
+  required, a packet sent outside a session is refused with 400 (and opens one). Sessions live
+  in memory (`sessions`: id -> calls), like the peers.
 
 State on disk (`state_path`): a year of 8,760 packets x 20 streams is ~175,000 points, a few MB of
 JSON. Re-writing that after every packet would make a year's push quadratic, so accepted and

@@ -14,7 +14,7 @@ from typing import Any
 
 from integrations.sandbox.base import REASONS, Emulator, Request, Response
 
-from .data import DROP_MARKER, LAST_PACKET_ANSWERS, MEASUREMENTS_PATH, WatticsState
+from .data import DROP_MARKER, LAST_PACKET_ANSWERS, MEASUREMENTS_PATH, SESSION_COOKIE, WatticsState
 from .validation import _JSON, PacketError, parse_body, validate_packet
 
 
@@ -43,6 +43,10 @@ class WatticsEmulator(WatticsState, Emulator):
         # (address, port) of the peers that posted packets: shows whether clients keep connections
         # alive. Not state: it means nothing after a restart.
         self.peers: set[tuple[str, str]] = set()
+        # The HTTPS sessions Wattics asks clients to keep open (its current docs and API
+        # clients): session id -> calls made in it. Not state either, like the peers.
+        self.sessions: dict[str, int] = {}
+        self.require_session = False  # refuse a packet that comes without its session cookie
         super().__init__(state_path)
         if strict_streams and not self.state["strict_streams"]:
             self.state["strict_streams"] = True
@@ -60,6 +64,9 @@ class WatticsEmulator(WatticsState, Emulator):
         denied = self._authenticate(request)
         if denied is not None:
             return denied
+        return self._in_session(request, self._accept_packet)
+
+    def _accept_packet(self, request: Request) -> Response:
         try:
             packet = parse_body(request.body)
             stream_id, packet_format, instant_ms = validate_packet(packet)
@@ -90,6 +97,9 @@ class WatticsEmulator(WatticsState, Emulator):
         denied = self._authenticate(request)
         if denied is not None:
             return denied
+        return self._in_session(request, self._read_last_packet)
+
+    def _read_last_packet(self, request: Request) -> Response:
         stream_id = (request.query.get("stream") or [""])[-1]
         if not stream_id:
             return self._refuse(400, "the stream query parameter is required")
@@ -133,6 +143,33 @@ class WatticsEmulator(WatticsState, Emulator):
         body = bodies[answer]
         return Response(200, b"" if body is None else body.encode(), list(_JSON))
 
+    def _in_session(self, request: Request, handler: Callable[[Request], Response]) -> Response:
+        """Run `handler` in the caller's HTTPS session: the one its cookie names, or a new one
+        (the answer sets its cookie). With `require_session`, a packet sent without a session
+        is refused (400, retried by a client that keeps its cookies, in the session it opens)."""
+        session = self._session_of(request)
+        if session is None:
+            session = secrets.token_urlsafe(16)
+            self.sessions[session] = 0
+            if self.require_session and request.method == "POST":
+                response = self._refuse(
+                    400, "No session: keep the cookie of the session this answer opens."
+                )
+            else:
+                response = handler(request)
+            response.headers.append(("Set-Cookie", f"{SESSION_COOKIE}={session}; Path=/; HttpOnly"))
+        else:
+            response = handler(request)
+        self.sessions[session] += 1
+        return response
+
+    def _session_of(self, request: Request) -> str | None:
+        for part in request.headers.get("cookie", "").split(";"):
+            name, _, value = part.strip().partition("=")
+            if name == SESSION_COOKIE and value in self.sessions:
+                return value
+        return None
+
     def _authenticate(self, request: Request) -> Response | None:
         header = request.headers.get("authorization", "")
         scheme, _, encoded = header.partition(" ")
@@ -173,6 +210,12 @@ class WatticsEmulator(WatticsState, Emulator):
                 with self.lock:
                     self.drop_after_next = int(data["drop_after_next"])
             return None
+        if action == "sessions" and request.method == "POST":
+            with self.lock:
+                self.require_session = bool(data.get("required", self.require_session))
+                return Response.json(
+                    200, {"required": self.require_session, "sessions": dict(self.sessions)}
+                )
         if action == "streams" and request.method == "POST":
             register = data.get("register", [])
             if not isinstance(register, list):

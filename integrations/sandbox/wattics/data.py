@@ -10,6 +10,8 @@ from typing import Any
 from integrations.sandbox.base import Emulator
 
 MEASUREMENTS_PATH = "/measurements/v2/unifiedjson/"
+# The emulator's session cookie (the real collector's cookie name is not published).
+SESSION_COOKIE = "wattics_session"
 
 SANDBOX_USERNAME = "sandbox-wattics"
 SANDBOX_PASSWORD = "sandbox-wattics-password"
@@ -47,6 +49,8 @@ class WatticsState(Emulator):
     _snapshot_due: bool
     _journal_stamp: tuple[int, int] | None
     peers: set[tuple[str, str]]
+    sessions: dict[str, int]
+    require_session: bool
 
     # --- state ----------------------------------------------------------------------------------
     def initial_state(self) -> dict[str, Any]:
@@ -146,6 +150,8 @@ class WatticsState(Emulator):
             self.drop_after_next = 0
             self.last_packet_answer = ""
             self.peers.clear()
+            self.sessions.clear()
+            self.require_session = False
             self._pending.clear()
             self._snapshot_due = True
             super().reset()

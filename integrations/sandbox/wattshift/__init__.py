@@ -21,7 +21,8 @@ only links to.
   hour, so it is deterministic per home and instant.
 
 The package: `data.py` (API key, vocabulary, state), `validation.py` (the contract checks),
-`app.py` (the routes).
+`app.py` (the routes), `current.py` (`WattShiftCurrentEmulator`, the current published API, which
+the sandbox registry builds for connections of the `current` profile).
 """
 
 from __future__ import annotations

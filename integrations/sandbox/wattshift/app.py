@@ -280,6 +280,24 @@ class WattShiftEmulator(WattShiftState, WattShiftChecks, Emulator):
 
     def price_signal(self, request: Request, body: dict[str, Any]) -> Response:
         """Seed 003, step 4 (WattShift's price-signal page): 15-minute $/kWh for a window."""
+        home_id, home, start, end = self.priced_window(request, body)
+        intervals = self.intervals(home_id, home, start, end)
+        return Response.json(
+            200,
+            {
+                "homeId": home_id,
+                "startTime": iso_z(start),
+                "endTime": iso_z(end),
+                "data": self._segments(start, end, intervals),
+                "prices": [price for price, _ in intervals],
+            },
+        )
+
+    def priced_window(
+        self, request: Request, body: dict[str, Any]
+    ) -> tuple[str, dict[str, Any], datetime, datetime]:
+        """(home id, home, start, end) of a price-signal call: `{startTime, endTime}`, both or
+        neither (the next 24 hours), at most 7 days."""
         home_id = request.params["home_id"]
         home = self.state["homes"].get(home_id)
         if home is None:
@@ -293,35 +311,28 @@ class WattShiftEmulator(WattShiftState, WattShiftChecks, Emulator):
             )
         if errors:
             raise validation_failed(errors)
-
-        if given:
-            start = self._parse_instant(body["startTime"], "startTime", errors)
-            end = self._parse_instant(body["endTime"], "endTime", errors)
-            if start and end and end <= start:
-                errors.append({"field": "endTime", "message": "must be after startTime"})
-            elif start and end and end - start > MAX_WINDOW:
-                errors.append({"field": "endTime", "message": "the window is at most 7 days"})
-            if errors or start is None or end is None:
-                raise validation_failed(errors)
-        else:
+        if not given:
             now = self.now().astimezone(UTC)
             # Milliseconds, like the instants WattShift writes, so the echo round-trips exactly.
             start = now.replace(microsecond=now.microsecond // 1000 * 1000)
-            end = start + DEFAULT_WINDOW
+            return home_id, home, start, start + DEFAULT_WINDOW
+        first = self._parse_instant(body["startTime"], "startTime", errors)
+        last = self._parse_instant(body["endTime"], "endTime", errors)
+        if first and last and last <= first:
+            errors.append({"field": "endTime", "message": "must be after startTime"})
+        elif first and last and last - first > MAX_WINDOW:
+            errors.append({"field": "endTime", "message": "the window is at most 7 days"})
+        if errors or first is None or last is None:
+            raise validation_failed(errors)
+        return home_id, home, first, last
 
+    def intervals(
+        self, home_id: str, home: dict[str, Any], start: datetime, end: datetime
+    ) -> list[tuple[float, float]]:
+        """($/kWh import, $/kWh export) of each 15 minutes from `start` to `end` for one home."""
         count = math.ceil((end - start) / INTERVAL)
         solar = self.state["solar"].get(home_id)
-        intervals = [self.interval_price(home, solar, start + i * INTERVAL) for i in range(count)]
-        return Response.json(
-            200,
-            {
-                "homeId": home_id,
-                "startTime": iso_z(start),
-                "endTime": iso_z(end),
-                "data": self._segments(start, end, intervals),
-                "prices": [price for price, _ in intervals],
-            },
-        )
+        return [self.interval_price(home, solar, start + i * INTERVAL) for i in range(count)]
 
     # --- price model (sandbox, deterministic) --------------------------------------------------
     @staticmethod
