@@ -554,7 +554,8 @@ def display_details(kind: str, details: dict[str, Any]) -> list[tuple[str, Any]]
         elif f.type == "event_list" and isinstance(value, list):
             if not value:
                 continue
-            value = f"{len(value):,} from {value[0][0]} to {value[-1][1]}"
+            first, last = value[0][0].replace("T", " "), value[-1][1].replace("T", " ")
+            value = f"{len(value):,} event{'s' if len(value) != 1 else ''}, {first} to {last}"
         elif isinstance(value, list):
             value = ", ".join(f"{v:,} W" for v in value)
         elif isinstance(value, bool):

@@ -21,6 +21,11 @@ from .services import CREDENTIALS_FOLLOW_HOST
 from .wattcarbon import PATH_DEFAULTS, PATH_LABELS, check_path_template
 
 NOT_PUBLISHED = "not published: confirm with WattCarbon"
+PATH_ID_NOTES = {
+    "intervals": " ({id}: the meter's id).",
+    "bills": " ({id}: the meter's id).",
+    "documents": " ({id}: the asset's id).",
+}
 
 
 class ConnectionForm(OrgModelForm):
@@ -91,7 +96,7 @@ class ConnectionForm(OrgModelForm):
                 initial=stored.get(name, default),
                 help_text=(
                     f"Current profile only. A path on the connection's address, default {default}"
-                    + (" ({id}: the meter's or asset's id)." if "{id}" in default else ".")
+                    + PATH_ID_NOTES.get(name, ".")
                 ),
             )
 
