@@ -389,3 +389,19 @@ def test_connecting_under_the_current_profile_sends_readings_stored_before(org, 
     intervals = link_of(device, Channel.TIMESERIES)
     assert intervals.state == LinkState.SYNCED
     assert len(wattcarbon_current.app.state["intervals"][intervals.remote_id]) == 10
+
+
+@pytest.mark.django_db(transaction=True)
+def test_in_process_tasks_finish_a_new_device_without_waiting_for_the_sweep(
+    org, wattcarbon_current, wattcarbon_current_connection, settings
+):
+    # In-process tasks (make run) run the meter inside the asset's run, which waited for it: the
+    # asset must run at once, not 30 s later when the sweep comes by.
+    settings.CELERY_TASK_ALWAYS_EAGER = True
+    device = new_device(org)
+    links = links_of(device)
+    assert {link.channel: link.state for link in links.values()} == {
+        Channel.METER: LinkState.SYNCED,
+        Channel.RECORD: LinkState.SYNCED,
+        Channel.TIMESERIES: LinkState.SYNCED,
+    }
