@@ -50,20 +50,28 @@ def test_it_refuses_an_event_it_cannot_place_in_time(text, message):
     assert message in errors["events"] and "events" not in cleaned
 
 
-def test_a_member_enters_events_on_the_device_form(org, member_client):
-    device = DeviceFactory(
+def dr_device(org) -> Device:
+    return DeviceFactory(
         organization=org, home=HomeFactory(organization=org), kind="demand_response", details={}
     )
-    response = member_client.post(
+
+
+def post_events(client, device: Device, events: str):
+    return client.post(
         reverse("device_edit", args=[device.pk]),
         {
             "name": device.name,
             "custom_id": device.custom_id,
             "home": device.home_id,
             "status": "active",
-            "events": f"{JULY}\r\n{JUNE}",
+            "events": events,
         },
     )
+
+
+def test_a_member_enters_events_on_the_device_form(org, member_client):
+    device = dr_device(org)
+    response = post_events(member_client, device, f"{JULY}\r\n{JUNE}")
     assert response.status_code == 302, response.content.decode()[:2000]
     device.refresh_from_db()
     assert len(device.details["events"]) == 2
@@ -72,19 +80,8 @@ def test_a_member_enters_events_on_the_device_form(org, member_client):
 
 
 def test_a_bad_event_on_the_form_names_the_field_and_writes_nothing(org, member_client):
-    device = DeviceFactory(
-        organization=org, home=HomeFactory(organization=org), kind="demand_response", details={}
-    )
-    response = member_client.post(
-        reverse("device_edit", args=[device.pk]),
-        {
-            "name": device.name,
-            "custom_id": device.custom_id,
-            "home": device.home_id,
-            "status": "active",
-            "events": "2025-07-01T17:00/2025-07-01T20:00",
-        },
-    )
+    device = dr_device(org)
+    response = post_events(member_client, device, "2025-07-01T17:00/2025-07-01T20:00")
     assert response.status_code == 200 and "has no UTC offset" in response.content.decode()
     device.refresh_from_db()
     assert "events" not in device.details
@@ -98,8 +95,5 @@ def test_it_imports_events_from_a_csv_cell(org):
 
 
 def test_an_outsider_cannot_edit_the_events(org, outsider_client):
-    device = DeviceFactory(
-        organization=org, home=HomeFactory(organization=org), kind="demand_response", details={}
-    )
-    response = outsider_client.post(reverse("device_edit", args=[device.pk]), {"events": JULY})
+    response = post_events(outsider_client, dr_device(org), JULY)
     assert response.status_code == 404
