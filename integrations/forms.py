@@ -211,7 +211,10 @@ class RemoteIdForm(forms.Form):
         label="Its id on the platform",
         max_length=200,
         strip=True,
-        help_text="As the platform shows it (for WattCarbon, the device id such as dev_…).",
+        help_text=(
+            "As the platform shows it (for WattCarbon, the device id such as dev_…, or under "
+            "the current profile the meter's number or the asset's id)."
+        ),
     )
 
     def clean_remote_id(self) -> str:
