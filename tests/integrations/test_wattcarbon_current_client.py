@@ -289,3 +289,43 @@ def test_a_stored_path_that_is_not_a_template_is_refused_before_anything_is_sent
         error = refused(lambda: client.create_meter(wattcarbon.meter_payload(ADDRESS)))
     assert error.message.startswith("Not sent: the connection's Meter create path")
     assert not error.answer_lost and calls == []
+
+
+def test_the_emulator_takes_an_events_document_only_as_published_and_for_a_dr_asset(client):
+    meter_id = client.create_meter(wattcarbon.meter_payload(ADDRESS))["id"]
+    solar = client.create_asset(solar_asset(meter_id))["id"]
+    events = (
+        b"Event Start Time,Event End Time\n2025-07-01 17:00:00-05:00,2025-07-01 20:00:00-05:00\n"
+    )
+    error = refused(lambda: client.upload_asset_document(solar, events, "demand_response_events"))
+    assert "belong to a demand_response_eemetered asset" in error.message
+    dr = client.create_asset(
+        wattcarbon.asset_payload(
+            name="Thermostats",
+            custom_id="DR2",
+            kind="demand_response_eemetered",
+            location=ADDRESS,
+            utility=None,
+            meter_ids=[meter_id],
+            commenced_operation_date=None,
+            details={},
+        )
+    )["id"]
+    error = refused(lambda: client.upload_asset_document(dr, events, "invoice"))
+    assert "type: Input should be 'demand_response_events'" in error.message
+    error = refused(
+        lambda: client.upload_asset_document(
+            dr,
+            b"start,end\n2025-07-01 17:00:00-05:00,2025-07-01 20:00:00-05:00\n",
+            "demand_response_events",
+        )
+    )
+    assert "header must be 'Event Start Time,Event End Time'" in error.message
+    error = refused(
+        lambda: client.upload_asset_document(
+            dr,
+            b"Event Start Time,Event End Time\n2025-07-01 17:00:00,2025-07-01 20:00:00\n",
+            "demand_response_events",
+        )
+    )
+    assert "line 2" in error.message and "with the offset" in error.message
