@@ -68,7 +68,12 @@ DEMO_DEVICES = [
         "DR-CHE-01",
         "Thermostat program",
         "demand_response",
-        {"program_name": "Summer peak rewards", "max_reduction_kw": "1.5"},
+        {
+            "program_name": "Summer peak rewards",
+            "max_reduction_kw": "1.5",
+            "events": "2025-07-14T17:00-04:00/2025-07-14T20:00-04:00\n"
+            "2025-08-05T16:00-04:00/2025-08-05T19:00-04:00",
+        },
     ),
 ]
 

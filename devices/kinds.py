@@ -13,8 +13,9 @@ The choices of the enum fields come from devices/vocabulary.py, the one place th
 
 from __future__ import annotations
 
+import itertools
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any, TypedDict
 
@@ -53,7 +54,7 @@ class KindField:
 
     name: str
     label: str
-    type: str  # decimal | integer | boolean | choice | text | watts_list | vin | year
+    type: str  # decimal | integer | boolean | choice | text | watts_list | event_list | vin | year
     required: bool = False
     choices: list[tuple[str, str]] | None = None
     default: Any = None
@@ -315,9 +316,21 @@ KINDS: dict[str, Kind] = {
                 min_value=_d("0"),
                 max_value=_d("1000000"),
             ),
+            KindField(
+                "events",
+                "Events",
+                "event_list",
+                help_text=(
+                    "One event a line (or separated by ;): start/end in ISO 8601 with the UTC "
+                    "offset, e.g. 2025-07-01T17:00-05:00/2025-07-01T20:00-05:00. WattCarbon's "
+                    "current profile sends them as the asset's demand-response events document."
+                ),
+            ),
         ),
     ),
 }
+
+MAX_EVENTS = 2000
 
 
 # --- VIN -------------------------------------------------------------------------------------------
@@ -345,6 +358,45 @@ def vin_error(vin: str) -> str | None:
     if vin[8] != expected:
         return f"The check digit (9th character) should be {expected}: a character is mistyped."
     return None
+
+
+# --- events (demand response) ---------------------------------------------------------------------
+def _instant(text: str) -> datetime:
+    try:
+        instant = datetime.fromisoformat(text.strip().replace(" ", "T", 1))
+    except ValueError:
+        raise ValueError(f"{text.strip()!r} is not an ISO 8601 date and time.") from None
+    if instant.utcoffset() is None:
+        raise ValueError(f"{text.strip()!r} has no UTC offset (e.g. -05:00 or Z).")
+    return instant
+
+
+def clean_events(raw: Any) -> list[list[str]]:
+    """Events as stored: [[start, end], ...] (ISO 8601 with offsets), in time order, each ending
+    after it starts, none twice. Text takes one `start/end` a line or separated by `;`."""
+    if isinstance(raw, list | tuple):
+        items = [item if isinstance(item, str) else "/".join(map(str, item)) for item in raw]
+    else:
+        items = str(raw).replace(";", "\n").splitlines()
+    events: list[tuple[datetime, datetime]] = []
+    for number, item in enumerate((text for text in items if text.strip()), start=1):
+        start_text, slash, end_text = item.partition("/")
+        if not slash:
+            raise ValueError(f"Event {number}: write it as start/end.")
+        try:
+            start, end = _instant(start_text), _instant(end_text)
+        except ValueError as exc:
+            raise ValueError(f"Event {number}: {exc}") from None
+        if end <= start:
+            raise ValueError(f"Event {number}: it ends before it starts.")
+        events.append((start, end))
+    if len(events) > MAX_EVENTS:
+        raise ValueError(f"At most {MAX_EVENTS:,} events.")
+    events.sort(key=lambda event: event[0])
+    for before, after in itertools.pairwise(events):
+        if after[0] < before[1]:
+            raise ValueError(f"The events starting {before[0]:%Y-%m-%d %H:%M} overlap.")
+    return [[start.isoformat(), end.isoformat()] for start, end in events]
 
 
 # --- validation -------------------------------------------------------------------------------------
@@ -381,6 +433,8 @@ def _clean_value(spec: KindField, raw: Any) -> Any:
         if value not in allowed:
             raise ValueError(f"Choose one of: {', '.join(allowed)}.")
         return value
+    if spec.type == "event_list":
+        return clean_events(raw)
     if spec.type == "vin":
         value = str(raw).strip().upper()
         error = vin_error(value)
@@ -464,6 +518,8 @@ def form_field(spec: KindField) -> forms.Field:
         return forms.BooleanField(label=spec.label, required=False, help_text=spec.help_text)
     if spec.type == "choice":
         return forms.ChoiceField(choices=[("", "—"), *(spec.choices or [])], **common)
+    if spec.type == "event_list":
+        return forms.CharField(widget=forms.Textarea(attrs={"rows": 4}), **common)
     if spec.type in {"decimal", "integer", "year"}:
         return forms.DecimalField(
             min_value=spec.min_value,
@@ -479,7 +535,10 @@ def form_initial(kind: str, details: dict[str, Any]) -> dict[str, Any]:
     initial = {}
     for f in KINDS[kind].fields:
         value = details.get(f.name, f.default)
-        initial[f.name] = ", ".join(str(v) for v in value) if isinstance(value, list) else value
+        if f.type == "event_list" and isinstance(value, list):
+            initial[f.name] = "\n".join("/".join(event) for event in value)
+        else:
+            initial[f.name] = ", ".join(str(v) for v in value) if isinstance(value, list) else value
     return initial
 
 
@@ -492,6 +551,11 @@ def display_details(kind: str, details: dict[str, Any]) -> list[tuple[str, Any]]
             continue
         if f.choices:
             value = dict(f.choices).get(value, value)
+        elif f.type == "event_list" and isinstance(value, list):
+            if not value:
+                continue
+            first, last = value[0][0].replace("T", " "), value[-1][1].replace("T", " ")
+            value = f"{len(value):,} event{'s' if len(value) != 1 else ''}, {first} to {last}"
         elif isinstance(value, list):
             value = ", ".join(f"{v:,} W" for v in value)
         elif isinstance(value, bool):

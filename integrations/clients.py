@@ -85,6 +85,7 @@ def build_client(
             base_url,
             email=credentials.get("username", ""),
             api_key=credentials.get("password", ""),
+            paths=(connection.extra or {}).get("paths"),  # current profile: unpublished paths
             **common,
         )
     if connection.platform == Platform.SPARK:

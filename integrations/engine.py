@@ -220,6 +220,14 @@ def run_link(link_id: int, *, ignore_schedule: bool = False) -> Outcome:
                 waiting_for=f"{parent_link.get_platform_display()} {parent_label}"[:200],
                 next_attempt_at=timezone.now() + timedelta(seconds=WAIT_FOR_PARENT_S),
             )
+            # The parent may have synced meanwhile (in-process tasks even run it inside this
+            # call) without seeing this link wait for it: then this one runs now, not in 30 s.
+            if UpstreamLink.objects.filter(pk=parent_link.pk, state=LinkState.SYNCED).exclude(
+                remote_id=""
+            ).exists() and UpstreamLink.objects.filter(
+                pk=link.pk, state=LinkState.PENDING, claimed_until__isnull=True
+            ).update(next_attempt_at=None):
+                enqueue(link.pk)
             return Outcome(LinkState.PENDING, note="waiting for parent")
         parent_remote_id = parent_link.remote_id
 

@@ -19,6 +19,14 @@ from .models import (
     default_base_url,
 )
 from .services import CREDENTIALS_FOLLOW_HOST
+from .wattcarbon import PATH_DEFAULTS, PATH_LABELS, check_path_template
+
+NOT_PUBLISHED = "not published: confirm with WattCarbon"
+PATH_ID_NOTES = {
+    "intervals": " ({id}: the meter's id).",
+    "bills": " ({id}: the meter's id).",
+    "documents": " ({id}: the asset's id).",
+}
 
 
 class ConnectionForm(OrgModelForm):
@@ -87,6 +95,32 @@ class ConnectionForm(OrgModelForm):
             if stored
             else ""
         )
+        if platform == Platform.WATTCARBON:
+            self._add_path_fields()
+
+    def _add_path_fields(self) -> None:
+        """WattCarbon's current profile: the paths its developer guide does not publish, each a
+        setting with the inferred default (integrations/wattcarbon.py `PATH_DEFAULTS`)."""
+        stored = (self.instance.extra or {}).get("paths") or {}
+        for name, default in PATH_DEFAULTS.items():
+            self.fields[f"path_{name}"] = forms.CharField(
+                label=f"{PATH_LABELS[name]} ({NOT_PUBLISHED})",
+                required=False,
+                max_length=200,
+                initial=stored.get(name, default),
+                help_text=(
+                    f"Current profile only. A path on the connection's address, default {default}"
+                    + PATH_ID_NOTES.get(name, ".")
+                ),
+            )
+
+    def path_settings(self) -> dict[str, str]:
+        """The path settings that differ from the defaults (what `Connection.extra` keeps)."""
+        return {
+            name: value
+            for name, default in PATH_DEFAULTS.items()
+            if (value := self.cleaned_data.get(f"path_{name}") or default) != default
+        }
 
     def clean(self) -> dict[str, Any]:
         data = super().clean()
@@ -98,6 +132,16 @@ class ConnectionForm(OrgModelForm):
                 self.add_error("username", why)
             if not data.get("password"):
                 self.add_error("password", why)
+        if self.platform == Platform.WATTCARBON:
+            for name in PATH_DEFAULTS:
+                field = f"path_{name}"
+                try:
+                    data[field] = check_path_template(name, data.get(field) or "")
+                except ValueError as exc:
+                    self.add_error(field, str(exc))
+            extra = dict(self.instance.extra or {})
+            extra["paths"] = self.path_settings() if not self.errors else extra.get("paths", {})
+            self.instance.extra = extra
         return data
 
     def clean_profile(self) -> str:
@@ -181,7 +225,10 @@ class RemoteIdForm(forms.Form):
         label="Its id on the platform",
         max_length=200,
         strip=True,
-        help_text="As the platform shows it (for WattCarbon, the device id such as dev_…).",
+        help_text=(
+            "As the platform shows it (for WattCarbon, the device id such as dev_…, or under "
+            "the current profile the meter's number or the asset's id)."
+        ),
     )
 
     def clean_remote_id(self) -> str:

@@ -113,6 +113,13 @@ class Connection(OrgOwned):
                     check_url(self.platform, value)
                 except ValueError as exc:
                     errors[field] = str(exc)
+        if self.platform == Platform.WATTCARBON:
+            from .wattcarbon import paths_from
+
+            try:
+                paths_from((self.extra or {}).get("paths"))
+            except ValueError as exc:
+                errors["extra"] = str(exc)
         if errors:
             raise ValidationError(errors)
 
@@ -194,11 +201,14 @@ def retrying() -> models.Q:
 
 
 class Channel(models.TextChoices):
-    """What of a record goes to the platform: the record itself, or its interval data."""
+    """What of a record goes to the platform: the record itself, its interval data, or a record
+    the platform needs beside it (WattCarbon current: the device's meter, its events document)."""
 
     RECORD = "record", "Record"
     TIMESERIES = "timeseries", "Timeseries"
     PACKETS = "packets", "Meter packets"
+    METER = "meter", "Meter"
+    DOCUMENT = "document", "Document"
 
 
 class UpstreamLink(OrgOwned):

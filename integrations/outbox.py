@@ -119,15 +119,36 @@ def ensure_links(organization_id: int, platform: str, profile: str) -> int:
     (a new connection, or one that changed profile)."""
     created = 0
     for adapter in ADAPTERS:
-        if adapter.platform != platform or profile not in adapter.profiles or adapter.streams:
+        if adapter.platform != platform or profile not in adapter.profiles:
             continue
+        if adapter.streams and not adapter.follows_record:
+            continue  # made when readings change
         for record in adapter.model.objects.filter(organization_id=organization_id).iterator():
-            if adapter.applies(record):
-                link = link_for(record, adapter, profile)
-                if link.state == LinkState.PENDING:
-                    enqueue(link.pk)
+            if not adapter.applies(record):
+                continue
+            if adapter.streams:
+                # A stream that follows its record starts with it, catching up with what is
+                # stored; one that exists already runs when its record or readings change.
+                if not _has_link(record, adapter):
+                    link = link_for(record, adapter, profile)
+                    adapter.record_changed(link, record)
+                    mark_pending(link)
                     created += 1
+                continue
+            link = link_for(record, adapter, profile)
+            if link.state == LinkState.PENDING:
+                enqueue(link.pk)
+                created += 1
     return created
+
+
+def _has_link(record: OrgOwned, adapter: Adapter[Any]) -> bool:
+    return UpstreamLink.objects.filter(
+        platform=adapter.platform,
+        channel=adapter.channel,
+        content_type=ContentType.objects.get_for_model(record),
+        object_id=record.pk,
+    ).exists()
 
 
 def enqueue(link_id: int) -> None:

@@ -27,15 +27,22 @@ STATE_CLASSES = {
 
 @register.inclusion_tag("integrations/_links.html", takes_context=True)
 def upstream_links(context: template.Context, record: Any) -> dict[str, Any]:
+    from ..adapters.base import adapter_for_link
+
     request = context["request"]
     links = links_for(record)
+    labels: dict[int, str] = {}  # what the link's adapter calls it ("asset", "intervals"...)
     for link in links:
         if link.channel == "packets":
             from ..adapters.wattics import backlog
 
             link.backlog = backlog(link, record)
+        adapter = adapter_for_link(link, record, link.profile)
+        if adapter is not None and adapter.label:
+            labels[link.pk] = adapter.label
     return {
         "links": links,
+        "labels": labels,
         "request": request,
         "can_edit": context.get("can_edit", False),
         "csrf_token": context.get("csrf_token"),

@@ -4,7 +4,12 @@ Kinds. The quickstart contract (seed 000) documents two device kinds, each by an
 `electrification`. They are the only kinds the portal sends. Batteries, demand response and EV
 chargers are categories WattCarbon names without giving them a quickstart `kind`: their WattCarbon
 link says NOT_ACCEPTED_NOTE and no call is made (the current API's `storage_direct`,
-`demand_response_eemetered`, ... belong to the "current" profile, which the portal does not speak).
+`demand_response_eemetered`, ... belong to the "current" profile: ASSET_KINDS below).
+
+Current profile (the developer guide of Dec 2025): devices go as assets whose `kind` names a
+methodology. The guide lists the common kinds and leaves the full list and each kind's fields
+unpublished, so the mapping is data here: ASSET_KINDS (our kind -> theirs) and ASSET_KIND_FIELDS
+(the fields of each kind we send, under their camelCase names; a kind absent has none we know).
 
 Enum values. The seed shows ONE value of each enum field (SEED_VALUES). The lists, where every
 other value is OUR ASSUMPTION, are kept in devices/vocabulary.py (a device's forms offer them) and
@@ -32,6 +37,40 @@ NOT_ACCEPTED_NOTE = (
     "and electrification devices"
 )
 
+# --- current profile ---------------------------------------------------------------------------
+# Our device kind -> the current asset `kind` (docs/upstreams/wattcarbon.md, "Current profile").
+ASSET_KINDS: dict[str, str] = {
+    "solar": "solar_direct",
+    "electrification": "electrification_eemetered",
+    "battery": "storage_direct",
+    "demand_response": "demand_response_eemetered",
+}
+# The kinds the guide lists as common (the ones we map to, and the two we have no device for).
+PUBLISHED_ASSET_KINDS: tuple[str, ...] = (
+    "solar_direct",
+    "storage_direct",
+    "electrification_eemetered",
+    "energy_efficiency_eemetered",
+    "demand_response_eemetered",
+    "tracking_building",
+)
+# Our kinds WattCarbon names as a category without any published asset kind: linked, not sent.
+NOT_ACCEPTED_CURRENT: dict[str, str] = {"ev_charger": "EV charging"}
+NOT_ACCEPTED_CURRENT_NOTE = (
+    "not accepted by WattCarbon in this profile: none of the asset kinds its developer guide "
+    "publishes (solar_direct, storage_direct, electrification_eemetered, "
+    "energy_efficiency_eemetered, demand_response_eemetered, tracking_building) is for EV chargers"
+)
+# The fields each asset kind takes, as our kind fields' upstream names (devices/kinds.py); the
+# quickstart's `externalRegistryDeviceId` is `externalRegistryAssetId` on an asset. The guide
+# publishes no field of storage or demand-response assets: those go with the common fields only.
+RENAMED_FOR_ASSETS: dict[str, str] = {"externalRegistryDeviceId": "externalRegistryAssetId"}
+# A demand-response asset's events document: its `type` and its CSV columns (the guide).
+DR_EVENTS_DOCUMENT_TYPE = "demand_response_events"
+DR_EVENTS_HEADER = ("Event Start Time", "Event End Time")
+METER_API_PROVIDER = "manual"
+METER_TYPE = "electricity"  # our readings are electricity kWh; gas meters are not modelled
+
 # The one value of each enum field the seed shows (camelCase field: value).
 SEED_VALUES: dict[str, str] = {
     "inverterDataSource": "enphase",
@@ -51,14 +90,23 @@ from devices.vocabulary import (  # noqa: E402
 )
 
 __all__ = [
+    "ASSET_KINDS",
     "BUILDING_TYPES",
     "DEVICE_KINDS",
+    "DR_EVENTS_DOCUMENT_TYPE",
+    "DR_EVENTS_HEADER",
     "EXTERNAL_REGISTRIES",
     "HEATING_BACKUP_SYSTEMS",
     "INVERTER_DATA_SOURCES",
+    "METER_API_PROVIDER",
+    "METER_TYPE",
+    "NOT_ACCEPTED_CURRENT",
+    "NOT_ACCEPTED_CURRENT_NOTE",
     "NOT_ACCEPTED_NOTE",
     "PREVIOUS_FUELS",
     "PROFILE",
+    "PUBLISHED_ASSET_KINDS",
+    "RENAMED_FOR_ASSETS",
     "SEED_VALUES",
     "UNDOCUMENTED_KINDS",
 ]

@@ -184,19 +184,19 @@ def test_it_runs_the_whole_journey_from_sign_in_to_a_caught_up_wattics_stream(
     # (the solar array also to WattShift, its readings as a WattCarbon timeseries), vehicles and
     # meters to Spark.
     records = [
-        ("08-customer-rivera", rivera_home_url, "Maria Rivera", {"Volue Spark record"}),
-        ("09-home-rivera", rivera_home_url, None, {"WattShift record"}),
+        ("08-customer-rivera", rivera_home_url, "Maria Rivera", {"Volue Spark user"}),
+        ("09-home-rivera", rivera_home_url, None, {"WattShift home"}),
         (
             "10-device-solar",
             rivera_home_url,
             "Solar array",
-            {"WattCarbon record", "WattCarbon timeseries", "WattShift record"},
+            {"WattCarbon device", "WattCarbon timeseries", "WattShift solar"},
         ),
-        ("11-device-heat-pump", rivera_home_url, "Heat pump", {"WattCarbon record"}),
-        ("12-meter", rivera_home_url, "PGE-RIV-01", {"Volue Spark record"}),
-        ("13-customer-okafor", okafor_url, None, {"Volue Spark record"}),
-        ("14-home-okafor", okafor_url, "Okafor house", {"WattShift record"}),
-        ("15-device-vehicle", vehicle_url, None, {"Volue Spark record"}),
+        ("11-device-heat-pump", rivera_home_url, "Heat pump", {"WattCarbon device"}),
+        ("12-meter", rivera_home_url, "PGE-RIV-01", {"Volue Spark meter"}),
+        ("13-customer-okafor", okafor_url, None, {"Volue Spark user"}),
+        ("14-home-okafor", okafor_url, "Okafor house", {"WattShift home"}),
+        ("15-device-vehicle", vehicle_url, None, {"Volue Spark vehicle"}),
     ]
     for name, url, link, platforms in records:
         page.goto(url)

@@ -109,3 +109,34 @@ def wattshift_current(org, sandbox) -> Emulator:
         api_key="sandbox-wattshift-key",
     )
     return sandbox.emulator("wattshift", "current")
+
+
+# --- WattCarbon's current profile over real HTTP (tests/integrations/test_wattcarbon_current*) ---
+@pytest.fixture(scope="session")
+def wattcarbon_current_server() -> Iterator[RunningEmulator]:
+    from integrations.sandbox.wattcarbon.current import WattCarbonCurrentEmulator
+
+    with RunningEmulator(WattCarbonCurrentEmulator()) as running:
+        yield running
+
+
+@pytest.fixture
+def wattcarbon_current(wattcarbon_current_server) -> Iterator[RunningEmulator]:
+    wattcarbon_current_server.app.reset()
+    forget_clients()
+    yield wattcarbon_current_server
+    forget_clients()
+
+
+@pytest.fixture
+def wattcarbon_current_connection(org, wattcarbon_current) -> Connection:
+    return services.save_connection(
+        Connection(
+            organization=org,
+            platform="wattcarbon",
+            base_url=wattcarbon_current.base_url,
+            profile="current",
+        ),
+        username=SANDBOX_EMAIL,
+        password=SANDBOX_API_KEY,
+    )

@@ -41,7 +41,20 @@ class CurrentDeviceSameRecord(WattCarbonDevice):
 
 
 @pytest.fixture
-def current_adapter(request) -> Iterator[base.Adapter[Any]]:
+def without_current_wattcarbon() -> Iterator[None]:
+    """WattCarbon's real current adapters set aside (they are tested in test_wattcarbon_current*):
+    the framework is what is under test here."""
+    real = [
+        a for a in base.ADAPTERS if a.platform == "wattcarbon" and Profile.CURRENT in a.profiles
+    ]
+    for each in real:
+        base.ADAPTERS.remove(each)
+    yield
+    base.ADAPTERS.extend(real)
+
+
+@pytest.fixture
+def current_adapter(request, without_current_wattcarbon) -> Iterator[base.Adapter[Any]]:
     adapter = getattr(request, "param", CurrentDevice)()
     base.ADAPTERS.append(adapter)
     yield adapter
@@ -127,7 +140,7 @@ def test_a_switch_recreates_records_the_profiles_do_not_share_and_keeps_the_old_
 
 
 def test_a_record_with_no_place_in_the_new_profile_keeps_its_link(
-    org, wattcarbon, wattcarbon_connection
+    org, wattcarbon, wattcarbon_connection, without_current_wattcarbon
 ):
     device, link = synced_device(org)
     plan = services.plan_profile_switch(wattcarbon_connection, Profile.CURRENT)

@@ -2,7 +2,7 @@
 `current.py` (meters plus assets, the published developer guide), registered by importing them
 (docs/upstreams/wattcarbon.md)."""
 
-from . import quickstart
+from . import current, quickstart
 from .quickstart import WattCarbonDevice, month_keys
 
-__all__ = ["WattCarbonDevice", "month_keys", "quickstart"]
+__all__ = ["WattCarbonDevice", "current", "month_keys", "quickstart"]

@@ -163,6 +163,14 @@ class WattCarbonTimeseries(Adapter[Device]):
         )
         SyncChunk.objects.filter(link=link, key__in=existing).update(dirty=True)
 
+    # What the current profile's intervals (adapters/wattcarbon/current.py) change.
+    header: tuple[str, str] = wattcarbon.TIMESERIES_HEADER
+    # The platform ignores a device's data before its commenced operation date: don't send it.
+    from_commencement = True
+
+    def upload(self, client: wattcarbon.WattCarbonClient, remote_id: str, content: bytes) -> None:
+        client.upload_timeseries_csv(remote_id, content)
+
     def run(
         self,
         client: wattcarbon.WattCarbonClient,
@@ -171,16 +179,15 @@ class WattCarbonTimeseries(Adapter[Device]):
         parent_remote_id: str,
     ) -> None:
         link.remote_id = parent_remote_id
-        commenced = record.commenced_operation_date
-        # The platform ignores data before the commenced operation date: don't send it.
+        commenced = record.commenced_operation_date if self.from_commencement else None
         floor = datetime.combine(commenced, time(), UTC) if commenced else None
         for chunk in SyncChunk.objects.filter(link=link, dirty=True).order_by("key"):
             start = datetime.strptime(chunk.key, "%Y-%m").replace(tzinfo=UTC)
             begin = max(start, floor) if floor else start
-            content, rows = month_csv(record, begin, _next_month(start))
+            content, rows = month_csv(record, begin, _next_month(start), self.header)
             digest = hashlib.sha256(content).hexdigest()
             if rows and digest != chunk.payload_hash:
-                client.upload_timeseries_csv(parent_remote_id, content)
+                self.upload(client, parent_remote_id, content)
             SyncChunk.objects.filter(pk=chunk.pk).update(
                 dirty=False, payload_hash=digest, rows=rows, synced_at=timezone.now()
             )
@@ -193,8 +200,14 @@ class WattCarbonTimeseries(Adapter[Device]):
         )
 
 
-def month_csv(device: Device, start: datetime, end: datetime) -> tuple[bytes, int]:
-    """The device's readings in [start, end) as the upload's CSV, and how many rows it has.
+def month_csv(
+    device: Device,
+    start: datetime,
+    end: datetime,
+    header: tuple[str, str] = wattcarbon.TIMESERIES_HEADER,
+) -> tuple[bytes, int]:
+    """The device's readings in [start, end) as the upload's CSV, and how many rows it has
+    (`header`: the quickstart's timeseries columns, or the current profile's intervals').
 
     On PostgreSQL the database writes the CSV (COPY ... TO STDOUT): a month is 744 rows, and
     reading them as Python datetimes (Django's tz loader runs per value) then formatting them
@@ -208,19 +221,21 @@ def month_csv(device: Device, start: datetime, end: datetime) -> tuple[bytes, in
             .order_by("instant")
             .values_list("instant", "value_kwh")
         )
-        return (wattcarbon.timeseries_csv(rows) if rows else b""), len(rows)
+        return (wattcarbon.timeseries_csv(rows, header) if rows else b""), len(rows)
     series_id = Series.objects.filter(device=device).values_list("pk", flat=True).first()
     if series_id is None or start >= end:
         return b"", 0
+    from psycopg import sql  # PostgreSQL only
+
+    query = sql.SQL(
+        "COPY (SELECT to_char(instant AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"+00:00\"')"
+        " AS {}, value_kwh AS {} FROM devices_reading"
+        " WHERE series_id = %s AND instant >= %s AND instant < %s ORDER BY instant)"
+        " TO STDOUT (FORMAT csv, HEADER)"
+    ).format(sql.Identifier(header[0]), sql.Identifier(header[1]))
     with (
         connection.cursor() as cursor,
-        cursor.cursor.copy(
-            "COPY (SELECT to_char(instant AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"+00:00\"')"
-            " AS datetime, value_kwh FROM devices_reading"
-            " WHERE series_id = %s AND instant >= %s AND instant < %s ORDER BY instant)"
-            " TO STDOUT (FORMAT csv, HEADER)",
-            (series_id, start, end),
-        ) as copy,
+        cursor.cursor.copy(query, (series_id, start, end)) as copy,
     ):
         content = b"".join(bytes(block) for block in copy)
     return content, max(0, content.count(b"\n") - 1)
