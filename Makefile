@@ -40,7 +40,7 @@ lint: install  ## ruff, the layer contract (import-linter) and the type checker 
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/lint-imports
-	$(PY) -m mypy portal homes devices readings onboarding integrations
+	$(PY) -m mypy portal homes devices readings onboarding integrations api
 
 format: install
 	$(VENV)/bin/ruff check --fix .

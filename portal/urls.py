@@ -59,5 +59,7 @@ urlpatterns = [
     ),
     path("uploads/", routes("readings.urls.uploads")),
     path("integrations/", routes("integrations.urls.integrations")),
+    path("api/", routes("api.urls.api")),
+    path("api-keys/", routes("api.urls.keys")),
     path("admin/", admin.site.urls),
 ]

@@ -1,0 +1,65 @@
+"""Fixtures of the public API's tests: keys of each scope for the organization and for another."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import pytest
+from django.core.cache import cache
+from django.test import Client
+
+from api.models import Scope
+from api.services import create_api_key
+
+ALL_SCOPES = list(Scope.values)
+
+
+class ApiClient:
+    """Django's test client with a key in `Authorization` and JSON bodies."""
+
+    def __init__(self, key: str) -> None:
+        self.key = key
+        self.client = Client(HTTP_AUTHORIZATION=f"Bearer {key}")
+
+    def get(self, path, data=None, **extra):
+        return self.client.get(path, data, **extra)
+
+    def post(self, path, data=None, **extra):
+        if isinstance(data, dict) and not any(hasattr(v, "read") for v in data.values()):
+            return self.client.post(path, data, content_type="application/json", **extra)
+        return self.client.post(path, data or {}, **extra)
+
+    def patch(self, path, data, **extra):
+        return self.client.patch(path, data, content_type="application/json", **extra)
+
+    def delete(self, path, **extra):
+        return self.client.delete(path, **extra)
+
+
+@pytest.fixture(autouse=True)
+def _fresh_rate_counts():
+    cache.clear()
+    yield
+    cache.clear()
+
+
+@pytest.fixture
+def make_key(db, owner) -> Callable[..., ApiClient]:
+    def make(scopes=ALL_SCOPES, organization=None, **kwargs) -> ApiClient:
+        org = organization or owner.memberships.get().organization
+        new = create_api_key(org, name="test", scopes=scopes, created_by=owner, **kwargs)
+        return ApiClient(new.plaintext)
+
+    return make
+
+
+@pytest.fixture
+def api(make_key) -> ApiClient:
+    """A key of the organization with every scope."""
+    return make_key()
+
+
+@pytest.fixture
+def rival_api(db, other_org) -> ApiClient:
+    """A key of another organization with every scope."""
+    return ApiClient(create_api_key(other_org, name="rival", scopes=ALL_SCOPES).plaintext)
