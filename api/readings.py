@@ -31,6 +31,7 @@ from .schemas import (
     MAX_ID,
     Page,
     ReadingsOut,
+    RejectedOut,
     UploadDetailOut,
     UploadOut,
     UploadOutcomeOut,
@@ -74,14 +75,25 @@ def _import(
         )
     except OSError as exc:
         raise invalid({"file": ["The uploaded file could not be read; send it again."]}) from exc
-    return Status(422 if upload.status == UploadStatus.REJECTED else 200, upload_outcome(upload))
+    outcome = upload_outcome(upload)
+    if upload.status == UploadStatus.REJECTED:
+        messages = [_issue_text(issue) for issue in outcome["errors"]]
+        detail = (
+            f"{upload.filename} was not stored: {outcome['error_count']:,} errors. {messages[0]}"
+        )
+        return Status(422, {"detail": detail, "errors": {"file": messages}, "report": outcome})
+    return Status(200, outcome)
 
 
-UPLOAD_RESPONSES: dict[int, Any] = {
-    200: UploadOutcomeOut,
-    **ERRORS,
-    422: UploadOutcomeOut | ErrorOut,
-}
+def _issue_text(issue: dict[str, Any]) -> str:
+    """ "Row N, column: message", as the import pages list them."""
+    if not issue["row"]:
+        return issue["message"]
+    where = f"Row {issue['row']}" + (f", {issue['column']}" if issue["column"] else "")
+    return f"{where}: {issue['message']}"
+
+
+UPLOAD_RESPONSES: dict[int, Any] = {200: UploadOutcomeOut, **ERRORS, 422: RejectedOut}
 
 
 @router.post("/devices/{pk}/readings", response=UPLOAD_RESPONSES, auth=needs(Scope.READINGS))
@@ -114,7 +126,7 @@ def _check(request: HttpRequest, owner: Device | Meter, file: UploadedFile | Non
     result = check_file(key_of(request).created_by, owner, file)
     if isinstance(result, Refusal):
         raise invalid({"file": [result.message]})
-    return Status(202, result)
+    return Status(202, _upload_row(result))
 
 
 @router.post(
