@@ -23,11 +23,23 @@ UNAUTHORIZED = (
 )
 
 
+# pydantic's words where a form has its own for the same mistake.
+SCHEMA_WORDS = {
+    "missing": str(forms.Field.default_error_messages["required"]),
+    "extra_forbidden": "There is no such field here.",
+}
+
+
 class ErrorOut(Schema):
     """Every error answer."""
 
     detail: str
     errors: dict[str, list[str]] = {}
+
+
+# The errors any operation may answer, for the OpenAPI document (400: a body that is not JSON or
+# not multipart; 422: a field refused).
+ERRORS: dict[int, type[Schema]] = {status: ErrorOut for status in (400, 401, 403, 404, 422, 429)}
 
 
 class ApiError(HttpError):
@@ -112,7 +124,8 @@ def install_handlers(api: NinjaAPI) -> None:
     def on_validation(request: HttpRequest, exc: NinjaValidationError) -> HttpResponse:
         errors: dict[str, list[str]] = {}
         for item in exc.errors:
-            errors.setdefault(_field_of(item.get("loc", ())), []).append(str(item.get("msg", "")))
+            message = SCHEMA_WORDS.get(item.get("type", ""), str(item.get("msg", "")))
+            errors.setdefault(_field_of(item.get("loc", ())), []).append(message)
         if not errors:
             errors[NON_FIELD_ERRORS] = ["The request could not be read."]
         return on_api_error(request, invalid(errors))

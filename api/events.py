@@ -16,20 +16,13 @@ from portal.tenancy import get_for_org_or_404
 
 from .auth import key_of, needs
 from .binding import paginate
-from .errors import ErrorOut
+from .errors import ERRORS
 from .models import Scope
 from .schemas import MAX_ID, EventOut, Page
 
 router = Router(tags=["Spark events"])
 
 Id = Annotated[int, Path(ge=1, le=MAX_ID)]
-ERRORS: dict[int, type[Schema]] = {
-    401: ErrorOut,
-    403: ErrorOut,
-    404: ErrorOut,
-    422: ErrorOut,
-    429: ErrorOut,
-}
 
 
 def _row(event: WebhookEvent) -> dict[str, Any]:

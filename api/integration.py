@@ -3,6 +3,7 @@ calls) and "sync now", through integrations/services.py like the record pages' b
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Annotated, Any
 
 from django.contrib.contenttypes.models import ContentType
@@ -19,20 +20,13 @@ from portal.tenancy import get_for_org_or_404
 
 from .auth import key_of, needs
 from .binding import paginate, since
-from .errors import ErrorOut
+from .errors import ERRORS
 from .models import Scope
 from .schemas import MAX_ID, LinkDetailOut, LinkOut, Page, SyncQueuedOut
 
 router = Router(tags=["upstream links"])
 
 Id = Annotated[int, Path(ge=1, le=MAX_ID)]
-ERRORS: dict[int, type[Schema]] = {
-    401: ErrorOut,
-    403: ErrorOut,
-    404: ErrorOut,
-    422: ErrorOut,
-    429: ErrorOut,
-}
 RECORD_MODELS: dict[str, type[models.Model]] = {
     "customer": Customer,
     "home": Home,
@@ -69,7 +63,9 @@ class LinkQuery(Schema):
     state: LinkState | None = None
     record_type: str | None = Field(None, pattern="^(customer|home|meter|device)$")
     record_id: int | None = Field(None, ge=1, le=MAX_ID)
-    updated_since: Any = Field(None, description="ISO 8601 instant")
+    updated_since: datetime | None = Field(
+        None, description="Only links changed at or after this instant."
+    )
     cursor: str | None = None
     limit: int = Field(50, ge=1, le=100)
 

@@ -25,7 +25,7 @@ from readings.views_api import upload_outcome
 
 from .auth import key_of, needs
 from .binding import paginate
-from .errors import ApiError, ErrorOut, invalid
+from .errors import ERRORS, ApiError, ErrorOut, invalid
 from .models import Scope
 from .schemas import (
     MAX_ID,
@@ -40,13 +40,6 @@ from .schemas import (
 router = Router(tags=["readings"])
 
 Id = Annotated[int, Path(ge=1, le=MAX_ID)]
-ERRORS: dict[int, type[Schema]] = {
-    401: ErrorOut,
-    403: ErrorOut,
-    404: ErrorOut,
-    422: ErrorOut,
-    429: ErrorOut,
-}
 NO_FILE = "Attach the file of readings in the 'file' field (multipart/form-data)."
 
 

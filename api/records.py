@@ -24,16 +24,20 @@ from portal.tenancy import get_for_org_or_404
 
 from .auth import key_of, needs
 from .binding import bind, delete_with, narrow, one, paginate, save_form, search, since
-from .errors import ErrorOut, invalid
+from .errors import ERRORS, ErrorOut, invalid
 from .models import Scope
 from .schemas import (
     MAX_ID,
+    CustomerCreate,
     CustomerIn,
     CustomerOut,
+    DeviceCreate,
     DeviceIn,
     DeviceOut,
+    HomeCreate,
     HomeIn,
     HomeOut,
+    MeterCreate,
     MeterIn,
     MeterOut,
     Page,
@@ -42,13 +46,7 @@ from .schemas import (
 router = Router()
 
 Id = Annotated[int, Path(ge=1, le=MAX_ID)]
-READ_ERRORS: dict[int, type[Schema]] = {
-    401: ErrorOut,
-    403: ErrorOut,
-    404: ErrorOut,
-    422: ErrorOut,
-    429: ErrorOut,
-}
+READ_ERRORS = ERRORS
 WRITE_ERRORS: dict[int, type[Schema]] = {**READ_ERRORS, 409: ErrorOut}
 
 
@@ -98,7 +96,7 @@ def get_customer(request: HttpRequest, pk: Id) -> HttpResponse:
     auth=needs(Scope.WRITE),
     tags=["customers"],
 )
-def create_customer(request: HttpRequest, body: CustomerIn) -> HttpResponse:
+def create_customer(request: HttpRequest, body: CustomerCreate) -> HttpResponse:
     form = bind(CustomerForm, _org(request), _payload(body))
     return one(request, save_form(form, home_services.save_customer), CustomerOut, 201)
 
@@ -154,7 +152,7 @@ def get_home(request: HttpRequest, pk: Id) -> HttpResponse:
 @router.post(
     "/homes", response={201: HomeOut, **WRITE_ERRORS}, auth=needs(Scope.WRITE), tags=["homes"]
 )
-def create_home(request: HttpRequest, body: HomeIn) -> HttpResponse:
+def create_home(request: HttpRequest, body: HomeCreate) -> HttpResponse:
     form = bind(HomeForm, _org(request), _payload(body))
     return one(request, save_form(form, home_services.save_home), HomeOut, 201)
 
@@ -208,7 +206,7 @@ def get_meter(request: HttpRequest, pk: Id) -> HttpResponse:
 @router.post(
     "/meters", response={201: MeterOut, **WRITE_ERRORS}, auth=needs(Scope.WRITE), tags=["meters"]
 )
-def create_meter(request: HttpRequest, body: MeterIn) -> HttpResponse:
+def create_meter(request: HttpRequest, body: MeterCreate) -> HttpResponse:
     form = bind(MeterForm, _org(request), _payload(body))
     return one(request, save_form(form, home_services.save_meter), MeterOut, 201)
 
@@ -284,7 +282,7 @@ def _device_data(kind: str, payload: dict[str, Any]) -> tuple[dict[str, Any], di
 @router.post(
     "/devices", response={201: DeviceOut, **WRITE_ERRORS}, auth=needs(Scope.WRITE), tags=["devices"]
 )
-def create_device(request: HttpRequest, body: DeviceIn) -> HttpResponse:
+def create_device(request: HttpRequest, body: DeviceCreate) -> HttpResponse:
     payload = _payload(body)
     kind = payload.get("kind") or ""
     if kind not in KINDS:

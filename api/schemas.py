@@ -45,12 +45,18 @@ class CustomerOut(_Record):
 
 
 class CustomerIn(Schema):
+    """A change: only the fields sent are changed."""
+
     model_config = ConfigDict(extra="forbid")
 
     name: str | None = None
     email: str | None = None
     phone: str | None = None
     external_ref: str | None = None
+
+
+class CustomerCreate(CustomerIn):
+    name: str  # type: ignore[assignment]  # required on create
 
 
 # --- homes ----------------------------------------------------------------------------------------
@@ -96,6 +102,8 @@ class HomeOut(_Record):
 
 
 class HomeIn(Schema):
+    """A change: only the fields sent are changed."""
+
     model_config = ConfigDict(extra="forbid")
 
     customer: int | None = Field(None, description="A customer id of your organization.")
@@ -120,6 +128,12 @@ class HomeIn(Schema):
     ac_type: str | None = None
 
 
+class HomeCreate(HomeIn):
+    customer: int = Field(description="A customer id of your organization.")  # type: ignore[assignment]  # required on create
+    name: str  # type: ignore[assignment]  # required on create
+    zip_code: str  # type: ignore[assignment]  # required on create
+
+
 # --- meters ---------------------------------------------------------------------------------------
 class MeterOut(_Record):
     home: int
@@ -135,6 +149,8 @@ class MeterOut(_Record):
 
 
 class MeterIn(Schema):
+    """A change: only the fields sent are changed."""
+
     model_config = ConfigDict(extra="forbid")
 
     home: int | None = None
@@ -143,6 +159,11 @@ class MeterIn(Schema):
     location_type: str | None = None
     wattics_stream_id: str | None = None
     wattics_format: str | None = None
+
+
+class MeterCreate(MeterIn):
+    home: int  # type: ignore[assignment]  # required on create
+    meter_number: str  # type: ignore[assignment]  # required on create
 
 
 # --- devices --------------------------------------------------------------------------------------
@@ -185,6 +206,8 @@ class DeviceOut(_Record):
 
 
 class DeviceIn(Schema):
+    """A change: only the fields sent are changed (`details` too, field by field)."""
+
     model_config = ConfigDict(extra="forbid")
 
     kind: str | None = Field(
@@ -198,6 +221,13 @@ class DeviceIn(Schema):
     status: str | None = None
     owner_name: str | None = None
     details: dict[str, Any] | None = Field(None, description=KINDS_TEXT)
+
+
+class DeviceCreate(DeviceIn):
+    kind: DeviceKind = Field(description="Fixed once the device exists.")  # type: ignore[assignment]  # required on create
+    home: int  # type: ignore[assignment]  # required on create
+    name: str  # type: ignore[assignment]  # required on create
+    custom_id: str  # type: ignore[assignment]  # required on create
 
 
 # --- upstream links -------------------------------------------------------------------------------
@@ -276,7 +306,9 @@ class RejectedOut(Schema):
 
     detail: str
     errors: dict[str, list[str]] = Field(description="`file`: each error, “Row N, column: message”")
-    report: UploadOutcomeOut
+    report: UploadOutcomeOut | None = Field(
+        None, description="The whole report (absent when the request itself was refused)."
+    )
 
 
 class UploadOut(Schema):

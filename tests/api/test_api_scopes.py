@@ -1,4 +1,4 @@
-"""Every operation of /api/v1/ × every scope × another organization's key × no key.
+"""Every operation of /api/v1/, with every scope, another organization's key and no key.
 
 The operations are read from the API itself (each one's `auth` names its scope), so an operation
 added later is in this matrix without anyone remembering to add it.
