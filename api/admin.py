@@ -1,6 +1,9 @@
 from __future__ import annotations
 
+from typing import Any
+
 from django.contrib import admin
+from django.http import HttpRequest
 
 from .models import ApiKey
 
@@ -23,5 +26,5 @@ class ApiKeyAdmin(admin.ModelAdmin):
     search_fields = ("name", "prefix")
     readonly_fields = [f.name for f in ApiKey._meta.fields]
 
-    def has_add_permission(self, request, obj=None) -> bool:  # type: ignore[no-untyped-def]
+    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False

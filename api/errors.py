@@ -101,27 +101,27 @@ def _respond(
 def install_handlers(api: NinjaAPI) -> None:
     """Every error the API answers goes through one of these (none leaks a key or a body)."""
 
-    def on_api_error(request: HttpRequest, exc: ApiError) -> HttpResponse:
+    def on_api_error(request: HttpRequest, exc: Any) -> HttpResponse:  # a ApiError
         response = _respond(api, request, exc.status_code, exc.detail, exc.errors)
         for name, value in exc.headers.items():
             response[name] = value
         return response
 
-    def on_auth_error(request: HttpRequest, exc: AuthenticationError) -> HttpResponse:
+    def on_auth_error(request: HttpRequest, exc: Any) -> HttpResponse:  # a AuthenticationError
         response = _respond(api, request, 401, UNAUTHORIZED, {})
         response["WWW-Authenticate"] = 'Bearer realm="gridfolio"'
         return response
 
-    def on_http_error(request: HttpRequest, exc: HttpError) -> HttpResponse:
+    def on_http_error(request: HttpRequest, exc: Any) -> HttpResponse:  # a HttpError
         return _respond(api, request, exc.status_code, str(exc), {})
 
-    def on_not_found(request: HttpRequest, exc: Http404) -> HttpResponse:
+    def on_not_found(request: HttpRequest, exc: Any) -> HttpResponse:  # a Http404
         return _respond(api, request, 404, "Not found.", {})
 
-    def on_denied(request: HttpRequest, exc: PermissionDenied) -> HttpResponse:
+    def on_denied(request: HttpRequest, exc: Any) -> HttpResponse:  # a PermissionDenied
         return _respond(api, request, 403, str(exc) or "Not allowed.", {})
 
-    def on_validation(request: HttpRequest, exc: NinjaValidationError) -> HttpResponse:
+    def on_validation(request: HttpRequest, exc: Any) -> HttpResponse:  # a NinjaValidationError
         errors: dict[str, list[str]] = {}
         for item in exc.errors:
             message = SCHEMA_WORDS.get(item.get("type", ""), str(item.get("msg", "")))
@@ -130,7 +130,9 @@ def install_handlers(api: NinjaAPI) -> None:
             errors[NON_FIELD_ERRORS] = ["The request could not be read."]
         return on_api_error(request, invalid(errors))
 
-    def on_django_validation(request: HttpRequest, exc: DjangoValidationError) -> HttpResponse:
+    def on_django_validation(
+        request: HttpRequest, exc: Any
+    ) -> HttpResponse:  # a DjangoValidationError
         return on_api_error(request, invalid(service_errors(exc)))
 
     api.add_exception_handler(ApiError, on_api_error)

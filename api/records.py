@@ -7,6 +7,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any
 
+from django.db import models
 from django.http import HttpRequest, HttpResponse
 from ninja import Field, Query, Router, Schema, Status
 from ninja.params import Path
@@ -75,7 +76,7 @@ def _org(request: HttpRequest) -> Any:
     tags=["customers"],
 )
 def list_customers(request: HttpRequest, filters: Query[ListQuery]) -> Any:
-    rows = Customer.objects.filter(organization=_org(request))
+    rows: models.QuerySet = Customer.objects.filter(organization=_org(request))
     rows = since(search(rows, CustomerList.search_fields, filters.q), filters.updated_since)
     return paginate(rows, filters.cursor, filters.limit)
 
@@ -133,7 +134,7 @@ class HomeQuery(ListQuery):
     "/homes", response={200: Page[HomeOut], **READ_ERRORS}, auth=needs(Scope.READ), tags=["homes"]
 )
 def list_homes(request: HttpRequest, filters: Query[HomeQuery]) -> Any:
-    rows = Home.objects.filter(organization=_org(request))
+    rows: models.QuerySet = Home.objects.filter(organization=_org(request))
     rows = search(rows, HomeList.search_fields, filters.q)
     rows = narrow(rows, HomeList.filters, filters.model_dump())
     return paginate(since(rows, filters.updated_since), filters.cursor, filters.limit)
@@ -187,7 +188,7 @@ class MeterQuery(ListQuery):
     tags=["meters"],
 )
 def list_meters(request: HttpRequest, filters: Query[MeterQuery]) -> Any:
-    rows = Meter.objects.filter(organization=_org(request))
+    rows: models.QuerySet = Meter.objects.filter(organization=_org(request))
     rows = search(rows, MeterList.search_fields, filters.q)
     rows = narrow(rows, MeterList.filters, filters.model_dump())
     return paginate(since(rows, filters.updated_since), filters.cursor, filters.limit)
@@ -245,7 +246,7 @@ class DeviceQuery(ListQuery):
     tags=["devices"],
 )
 def list_devices(request: HttpRequest, filters: Query[DeviceQuery]) -> Any:
-    rows = Device.objects.filter(organization=_org(request))
+    rows: models.QuerySet = Device.objects.filter(organization=_org(request))
     rows = search(rows, DeviceList.search_fields, filters.q)
     rows = narrow(rows, DeviceList.filters, filters.model_dump())
     return paginate(since(rows, filters.updated_since), filters.cursor, filters.limit)

@@ -56,7 +56,7 @@ class CustomerIn(Schema):
 
 
 class CustomerCreate(CustomerIn):
-    name: str  # type: ignore[assignment]  # required on create
+    name: str  # required on create
 
 
 # --- homes ----------------------------------------------------------------------------------------
@@ -129,9 +129,9 @@ class HomeIn(Schema):
 
 
 class HomeCreate(HomeIn):
-    customer: int = Field(description="A customer id of your organization.")  # type: ignore[assignment]  # required on create
-    name: str  # type: ignore[assignment]  # required on create
-    zip_code: str  # type: ignore[assignment]  # required on create
+    customer: int = Field(description="A customer id of your organization.")  # required on create
+    name: str  # required on create
+    zip_code: str  # required on create
 
 
 # --- meters ---------------------------------------------------------------------------------------
@@ -162,8 +162,8 @@ class MeterIn(Schema):
 
 
 class MeterCreate(MeterIn):
-    home: int  # type: ignore[assignment]  # required on create
-    meter_number: str  # type: ignore[assignment]  # required on create
+    home: int  # required on create
+    meter_number: str  # required on create
 
 
 # --- devices --------------------------------------------------------------------------------------
@@ -224,10 +224,10 @@ class DeviceIn(Schema):
 
 
 class DeviceCreate(DeviceIn):
-    kind: DeviceKind = Field(description="Fixed once the device exists.")  # type: ignore[assignment]  # required on create
-    home: int  # type: ignore[assignment]  # required on create
-    name: str  # type: ignore[assignment]  # required on create
-    custom_id: str  # type: ignore[assignment]  # required on create
+    kind: DeviceKind = Field(description="Fixed once the device exists.")  # required on create
+    home: int  # required on create
+    name: str  # required on create
+    custom_id: str  # required on create
 
 
 # --- upstream links -------------------------------------------------------------------------------

@@ -69,8 +69,10 @@ class Command(BaseCommand):
                     )
                 )
         else:
-            key = ApiKey.objects.filter(organization=organization, prefix=options["prefix"]).first()
-            if key is None:
+            found = ApiKey.objects.filter(
+                organization=organization, prefix=options["prefix"]
+            ).first()
+            if found is None:
                 raise CommandError(f"{organization.slug} has no key {options['prefix']!r}.")
-            services.revoke_api_key(key)
-            self.stdout.write(f"revoked {key.prefix} ({key.name})")
+            services.revoke_api_key(found)
+            self.stdout.write(f"revoked {found.prefix} ({found.name})")
