@@ -178,7 +178,9 @@ def uploads_check(request: OrgHttpRequest) -> HttpResponse:
     results: list[Upload | Refusal] = []
     for upload in files:
         owner = route_file(request.organization, upload)
-        results.append(owner if isinstance(owner, Refusal) else check_file(request.user, owner, upload))
+        results.append(
+            owner if isinstance(owner, Refusal) else check_file(request.user, owner, upload)
+        )
     return _results_response(request, results, reverse("upload_list"))
 
 
