@@ -191,7 +191,7 @@ def _readings(owner: Device | Meter, record_type: str, query: ReadingsQuery) -> 
         points = [
             {
                 "start": b.start.isoformat(),
-                "value_kwh": b.value_kwh,
+                "value_kwh": round(b.value_kwh, 6),
                 "hours": b.hours,
                 "expected_hours": b.expected_hours,
             }

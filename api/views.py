@@ -6,7 +6,7 @@ from django.contrib import messages
 from django.core.exceptions import ValidationError
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
-from django.views.decorators.http import require_GET, require_POST
+from django.views.decorators.http import require_POST, require_safe
 
 from portal.models import Role
 from portal.tenancy import OrgHttpRequest, get_for_org_or_404, org_required
@@ -62,7 +62,7 @@ def revoke_key(request: OrgHttpRequest, pk: int) -> HttpResponse:
     return redirect("api_keys")
 
 
-@require_GET
+@require_safe
 def reference(request: HttpRequest) -> HttpResponse:
     """The OpenAPI document, browsable (Swagger UI from static/vendor/, no inline script)."""
     return render(request, "api/reference.html")
