@@ -1,9 +1,16 @@
 """/api/v1/customers, homes, meters, devices: list (the list pages' search and filters), read
 (with an ETag), create, change (PATCH: only the fields sent), delete; each through the page's
-form and the app's service."""
+form and the app's service.
+
+The four resources differ only in what `Resource` names, so their operations are made once, by
+`register()`. (The operations' annotations are set as objects, not strings: ninja reads them to
+build the request parsing and the OpenAPI document.)
+"""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Annotated, Any
 
@@ -21,6 +28,7 @@ from homes import services as home_services
 from homes.forms import CustomerForm, HomeForm, MeterForm
 from homes.models import Customer, Home, LocationType, Meter
 from homes.views import CustomerList, HomeList, MeterList
+from portal.crud import OrgListView, OrgModelForm
 from portal.tenancy import get_for_org_or_404
 
 from .auth import key_of, needs
@@ -47,8 +55,7 @@ from .schemas import (
 router = Router()
 
 Id = Annotated[int, Path(ge=1, le=MAX_ID)]
-READ_ERRORS = ERRORS
-WRITE_ERRORS: dict[int, type[Schema]] = {**READ_ERRORS, 409: ErrorOut}
+WRITE_ERRORS: dict[int, type[Schema]] = {**ERRORS, 409: ErrorOut}
 
 
 class ListQuery(Schema):
@@ -60,260 +67,205 @@ class ListQuery(Schema):
     limit: int = Field(50, ge=1, le=100)
 
 
-def _payload(body: Schema) -> dict[str, Any]:
-    return body.model_dump(exclude_unset=True)
-
-
-def _org(request: HttpRequest) -> Any:
-    return key_of(request).organization
-
-
-# --- customers ------------------------------------------------------------------------------------
-@router.get(
-    "/customers",
-    response={200: Page[CustomerOut], **READ_ERRORS},
-    auth=needs(Scope.READ),
-    tags=["customers"],
-)
-def list_customers(request: HttpRequest, filters: Query[ListQuery]) -> Any:
-    rows: models.QuerySet = Customer.objects.filter(organization=_org(request))
-    rows = since(search(rows, CustomerList.search_fields, filters.q), filters.updated_since)
-    return paginate(rows, filters.cursor, filters.limit)
-
-
-@router.get(
-    "/customers/{pk}",
-    response={200: CustomerOut, 304: None, **READ_ERRORS},
-    auth=needs(Scope.READ),
-    tags=["customers"],
-)
-def get_customer(request: HttpRequest, pk: Id) -> HttpResponse:
-    return one(request, get_for_org_or_404(Customer, _org(request), pk=pk), CustomerOut)
-
-
-@router.post(
-    "/customers",
-    response={201: CustomerOut, **WRITE_ERRORS},
-    auth=needs(Scope.WRITE),
-    tags=["customers"],
-)
-def create_customer(request: HttpRequest, body: CustomerCreate) -> HttpResponse:
-    form = bind(CustomerForm, _org(request), _payload(body))
-    return one(request, save_form(form, home_services.save_customer), CustomerOut, 201)
-
-
-@router.patch(
-    "/customers/{pk}",
-    response={200: CustomerOut, **WRITE_ERRORS},
-    auth=needs(Scope.WRITE),
-    tags=["customers"],
-)
-def update_customer(request: HttpRequest, pk: Id, body: CustomerIn) -> HttpResponse:
-    customer = get_for_org_or_404(Customer, _org(request), pk=pk)
-    form = bind(CustomerForm, _org(request), _payload(body), instance=customer)
-    return one(request, save_form(form, home_services.save_customer), CustomerOut)
-
-
-@router.delete(
-    "/customers/{pk}",
-    response={204: None, **WRITE_ERRORS},
-    auth=needs(Scope.WRITE),
-    tags=["customers"],
-)
-def delete_customer(request: HttpRequest, pk: Id) -> Status[None]:
-    delete_with(get_for_org_or_404(Customer, _org(request), pk=pk), home_services.delete_customer)
-    return Status(204, None)
-
-
-# --- homes ----------------------------------------------------------------------------------------
 class HomeQuery(ListQuery):
     state: str = Field("", description="Two-letter state code.")
 
 
-@router.get(
-    "/homes", response={200: Page[HomeOut], **READ_ERRORS}, auth=needs(Scope.READ), tags=["homes"]
-)
-def list_homes(request: HttpRequest, filters: Query[HomeQuery]) -> Any:
-    rows: models.QuerySet = Home.objects.filter(organization=_org(request))
-    rows = search(rows, HomeList.search_fields, filters.q)
-    rows = narrow(rows, HomeList.filters, filters.model_dump())
-    return paginate(since(rows, filters.updated_since), filters.cursor, filters.limit)
-
-
-@router.get(
-    "/homes/{pk}",
-    response={200: HomeOut, 304: None, **READ_ERRORS},
-    auth=needs(Scope.READ),
-    tags=["homes"],
-)
-def get_home(request: HttpRequest, pk: Id) -> HttpResponse:
-    return one(request, get_for_org_or_404(Home, _org(request), pk=pk), HomeOut)
-
-
-@router.post(
-    "/homes", response={201: HomeOut, **WRITE_ERRORS}, auth=needs(Scope.WRITE), tags=["homes"]
-)
-def create_home(request: HttpRequest, body: HomeCreate) -> HttpResponse:
-    form = bind(HomeForm, _org(request), _payload(body))
-    return one(request, save_form(form, home_services.save_home), HomeOut, 201)
-
-
-@router.patch(
-    "/homes/{pk}", response={200: HomeOut, **WRITE_ERRORS}, auth=needs(Scope.WRITE), tags=["homes"]
-)
-def update_home(request: HttpRequest, pk: Id, body: HomeIn) -> HttpResponse:
-    home = get_for_org_or_404(Home, _org(request), pk=pk)
-    form = bind(HomeForm, _org(request), _payload(body), instance=home)
-    return one(request, save_form(form, home_services.save_home), HomeOut)
-
-
-@router.delete(
-    "/homes/{pk}", response={204: None, **WRITE_ERRORS}, auth=needs(Scope.WRITE), tags=["homes"]
-)
-def delete_home(request: HttpRequest, pk: Id) -> Status[None]:
-    delete_with(get_for_org_or_404(Home, _org(request), pk=pk), home_services.delete_home)
-    return Status(204, None)
-
-
-# --- meters ---------------------------------------------------------------------------------------
 class MeterQuery(ListQuery):
     location_type: LocationType | None = None
     home: int | None = Field(None, ge=1, le=MAX_ID)
 
 
-@router.get(
-    "/meters",
-    response={200: Page[MeterOut], **READ_ERRORS},
-    auth=needs(Scope.READ),
-    tags=["meters"],
-)
-def list_meters(request: HttpRequest, filters: Query[MeterQuery]) -> Any:
-    rows: models.QuerySet = Meter.objects.filter(organization=_org(request))
-    rows = search(rows, MeterList.search_fields, filters.q)
-    rows = narrow(rows, MeterList.filters, filters.model_dump())
-    return paginate(since(rows, filters.updated_since), filters.cursor, filters.limit)
-
-
-@router.get(
-    "/meters/{pk}",
-    response={200: MeterOut, 304: None, **READ_ERRORS},
-    auth=needs(Scope.READ),
-    tags=["meters"],
-)
-def get_meter(request: HttpRequest, pk: Id) -> HttpResponse:
-    return one(request, get_for_org_or_404(Meter, _org(request), pk=pk), MeterOut)
-
-
-@router.post(
-    "/meters", response={201: MeterOut, **WRITE_ERRORS}, auth=needs(Scope.WRITE), tags=["meters"]
-)
-def create_meter(request: HttpRequest, body: MeterCreate) -> HttpResponse:
-    form = bind(MeterForm, _org(request), _payload(body))
-    return one(request, save_form(form, home_services.save_meter), MeterOut, 201)
-
-
-@router.patch(
-    "/meters/{pk}",
-    response={200: MeterOut, **WRITE_ERRORS},
-    auth=needs(Scope.WRITE),
-    tags=["meters"],
-)
-def update_meter(request: HttpRequest, pk: Id, body: MeterIn) -> HttpResponse:
-    meter = get_for_org_or_404(Meter, _org(request), pk=pk)
-    form = bind(MeterForm, _org(request), _payload(body), instance=meter)
-    return one(request, save_form(form, home_services.save_meter), MeterOut)
-
-
-@router.delete(
-    "/meters/{pk}", response={204: None, **WRITE_ERRORS}, auth=needs(Scope.WRITE), tags=["meters"]
-)
-def delete_meter(request: HttpRequest, pk: Id) -> Status[None]:
-    delete_with(get_for_org_or_404(Meter, _org(request), pk=pk), home_services.delete_meter)
-    return Status(204, None)
-
-
-# --- devices --------------------------------------------------------------------------------------
 class DeviceQuery(ListQuery):
     kind: DeviceKind | None = None
     status: DeviceStatus | None = None
     home: int | None = Field(None, ge=1, le=MAX_ID)
 
 
-@router.get(
-    "/devices",
-    response={200: Page[DeviceOut], **READ_ERRORS},
-    auth=needs(Scope.READ),
-    tags=["devices"],
-)
-def list_devices(request: HttpRequest, filters: Query[DeviceQuery]) -> Any:
-    rows: models.QuerySet = Device.objects.filter(organization=_org(request))
-    rows = search(rows, DeviceList.search_fields, filters.q)
-    rows = narrow(rows, DeviceList.filters, filters.model_dump())
-    return paginate(since(rows, filters.updated_since), filters.cursor, filters.limit)
+# What a resource's form gets from a JSON body: (data, API names of the form's fields, the form's
+# own keyword arguments), given the record being changed (None on create).
+FormInput = tuple[dict[str, Any], dict[str, str], dict[str, Any]]
 
 
-@router.get(
-    "/devices/{pk}",
-    response={200: DeviceOut, 304: None, **READ_ERRORS},
-    auth=needs(Scope.READ),
-    tags=["devices"],
-)
-def get_device(request: HttpRequest, pk: Id) -> HttpResponse:
-    return one(request, get_for_org_or_404(Device, _org(request), pk=pk), DeviceOut)
+def _as_is(payload: dict[str, Any], record: Any) -> FormInput:
+    return payload, {}, {}
 
 
-def _device_data(kind: str, payload: dict[str, Any]) -> tuple[dict[str, Any], dict[str, str]]:
+@dataclass(frozen=True)
+class Resource:
+    """One kind of record the API serves, and the page parts it goes through."""
+
+    name: str  # the path segment: "customers"
+    model: type[models.Model]
+    out: type[Schema]
+    create: type[Schema]
+    change: type[Schema]
+    query: type[ListQuery]
+    list_view: type[OrgListView]
+    form: type[OrgModelForm]
+    save: Callable[[Any], Any]
+    delete: Callable[[Any], None]
+    form_input: Callable[[dict[str, Any], Any], FormInput] = field(default=_as_is)
+
+
+def _org(request: HttpRequest) -> Any:
+    return key_of(request).organization
+
+
+def register(resource: Resource) -> None:
+    """The five operations of `resource` on the router."""
+    name, model, out = resource.name, resource.model, resource.out
+    singular = name.removesuffix("s")
+
+    def list_records(request: HttpRequest, filters: Any) -> Any:
+        rows = model._default_manager.filter(organization=_org(request))
+        rows = search(rows, resource.list_view.search_fields, filters.q)
+        rows = narrow(rows, resource.list_view.filters, filters.model_dump())
+        return paginate(since(rows, filters.updated_since), filters.cursor, filters.limit)
+
+    def get_record(request: HttpRequest, pk: int) -> HttpResponse:
+        return one(request, get_for_org_or_404(model, _org(request), pk=pk), out)
+
+    def save(request: HttpRequest, body: Schema, record: Any, status: int) -> HttpResponse:
+        data, rename, form_kwargs = resource.form_input(body.model_dump(exclude_unset=True), record)
+        form = bind(
+            resource.form, _org(request), data, instance=record, rename=rename, **form_kwargs
+        )
+        return one(request, save_form(form, resource.save, rename), out, status)
+
+    def create_record(request: HttpRequest, body: Any) -> HttpResponse:
+        return save(request, body, None, 201)
+
+    def update_record(request: HttpRequest, pk: int, body: Any) -> HttpResponse:
+        return save(request, body, get_for_org_or_404(model, _org(request), pk=pk), 200)
+
+    def delete_record(request: HttpRequest, pk: int) -> Status[None]:
+        delete_with(get_for_org_or_404(model, _org(request), pk=pk), resource.delete)
+        return Status(204, None)
+
+    list_records.__annotations__ = {"request": HttpRequest, "filters": Query[resource.query]}  # type: ignore[misc]  # ninja reads the real class
+    get_record.__annotations__ = {"request": HttpRequest, "pk": Id}
+    create_record.__annotations__ = {"request": HttpRequest, "body": resource.create}
+    update_record.__annotations__ = {"request": HttpRequest, "pk": Id, "body": resource.change}
+    delete_record.__annotations__ = {"request": HttpRequest, "pk": Id}
+    read, write = needs(Scope.READ), needs(Scope.WRITE)
+    tags = [name]
+    router.get(
+        f"/{name}",
+        response={200: Page[out], **ERRORS},  # type: ignore[valid-type]  # a class made at run time
+        auth=read,
+        operation_id=f"list_{name}",
+        summary=f"List {name}",
+        tags=tags,
+    )(list_records)
+    router.get(
+        f"/{name}/{{pk}}",
+        response={200: out, 304: None, **ERRORS},
+        auth=read,
+        operation_id=f"get_{singular}",
+        summary=f"Get a {singular}",
+        tags=tags,
+    )(get_record)
+    router.post(
+        f"/{name}",
+        response={201: out, **WRITE_ERRORS},
+        auth=write,
+        operation_id=f"create_{singular}",
+        summary=f"Create a {singular}",
+        tags=tags,
+    )(create_record)
+    router.patch(
+        f"/{name}/{{pk}}",
+        response={200: out, **WRITE_ERRORS},
+        auth=write,
+        operation_id=f"update_{singular}",
+        summary=f"Change a {singular}",
+        tags=tags,
+    )(update_record)
+    router.delete(
+        f"/{name}/{{pk}}",
+        response={204: None, **WRITE_ERRORS},
+        auth=write,
+        operation_id=f"delete_{singular}",
+        summary=f"Delete a {singular}",
+        description="Refused (409, with the reasons) while something depends on it.",
+        tags=tags,
+    )(delete_record)
+
+
+def _device_input(payload: dict[str, Any], device: Device | None) -> FormInput:
     """The device form's data from a JSON body: `details` flattened into the kind's own fields
     (lists as the form writes them); a detail the kind does not have is refused in the words of
-    devices.kinds.validate_details."""
-    details = payload.pop("details", None) or {}
-    payload.pop("kind", None)
-    known = set(KINDS[kind].field_names())
-    _, messages = validate_details(
-        kind, {name: details[name] for name in details if name not in known}
-    )
-    unknown = {f"details.{name}": [messages[name]] for name in details if name not in known}
-    if unknown:
-        raise invalid(unknown)
-    for name, value in details.items():
-        payload[name] = ", ".join(str(v) for v in value) if isinstance(value, list) else value
-    return payload, {name: f"details.{name}" for name in known}
-
-
-@router.post(
-    "/devices", response={201: DeviceOut, **WRITE_ERRORS}, auth=needs(Scope.WRITE), tags=["devices"]
-)
-def create_device(request: HttpRequest, body: DeviceCreate) -> HttpResponse:
-    payload = _payload(body)
-    kind = payload.get("kind") or ""
+    devices.kinds.validate_details. The kind is chosen on create and fixed after."""
+    kind = payload.pop("kind", None)
+    if device is not None:
+        if kind not in (None, device.kind):
+            raise invalid(
+                {"kind": [f"A device's kind is fixed once it exists (this one is {device.kind})."]}
+            )
+        kind = device.kind
     if kind not in KINDS:
         raise invalid({"kind": [f"Choose one of: {', '.join(KINDS)}."]})
-    data, rename = _device_data(kind, payload)
-    form = bind(DeviceForm, _org(request), data, rename=rename, kind=kind)
-    return one(request, save_form(form, device_services.save_device, rename), DeviceOut, 201)
+    details = payload.pop("details", None) or {}
+    known = set(KINDS[kind].field_names())
+    strange = {name: details[name] for name in details if name not in known}
+    _, messages = validate_details(kind, strange)
+    if strange:
+        raise invalid({f"details.{name}": [messages[name]] for name in strange})
+    for name, value in details.items():
+        payload[name] = ", ".join(str(v) for v in value) if isinstance(value, list) else value
+    return payload, {name: f"details.{name}" for name in known}, {"kind": kind}
 
 
-@router.patch(
-    "/devices/{pk}",
-    response={200: DeviceOut, **WRITE_ERRORS},
-    auth=needs(Scope.WRITE),
-    tags=["devices"],
-)
-def update_device(request: HttpRequest, pk: Id, body: DeviceIn) -> HttpResponse:
-    device = get_for_org_or_404(Device, _org(request), pk=pk)
-    payload = _payload(body)
-    if payload.get("kind") not in (None, device.kind):
-        raise invalid(
-            {"kind": [f"A device's kind is fixed once it exists (this one is {device.kind})."]}
-        )
-    data, rename = _device_data(device.kind, payload)
-    form = bind(DeviceForm, _org(request), data, instance=device, rename=rename, kind=device.kind)
-    return one(request, save_form(form, device_services.save_device, rename), DeviceOut)
-
-
-@router.delete(
-    "/devices/{pk}", response={204: None, **WRITE_ERRORS}, auth=needs(Scope.WRITE), tags=["devices"]
-)
-def delete_device(request: HttpRequest, pk: Id) -> Status[None]:
-    delete_with(get_for_org_or_404(Device, _org(request), pk=pk), device_services.delete_device)
-    return Status(204, None)
+for _resource in (
+    Resource(
+        "customers",
+        Customer,
+        CustomerOut,
+        CustomerCreate,
+        CustomerIn,
+        ListQuery,
+        CustomerList,
+        CustomerForm,
+        home_services.save_customer,
+        home_services.delete_customer,
+    ),
+    Resource(
+        "homes",
+        Home,
+        HomeOut,
+        HomeCreate,
+        HomeIn,
+        HomeQuery,
+        HomeList,
+        HomeForm,
+        home_services.save_home,
+        home_services.delete_home,
+    ),
+    Resource(
+        "meters",
+        Meter,
+        MeterOut,
+        MeterCreate,
+        MeterIn,
+        MeterQuery,
+        MeterList,
+        MeterForm,
+        home_services.save_meter,
+        home_services.delete_meter,
+    ),
+    Resource(
+        "devices",
+        Device,
+        DeviceOut,
+        DeviceCreate,
+        DeviceIn,
+        DeviceQuery,
+        DeviceList,
+        DeviceForm,
+        device_services.save_device,
+        device_services.delete_device,
+        _device_input,
+    ),
+):
+    register(_resource)
