@@ -144,7 +144,7 @@ def _uploads(
     rows = body["rows"]
     return Row(
         "api",
-        f"device-year upload ({rows:,} rows) vs import_readings",
+        "device-year upload vs import_readings",
         min(api_times),
         min(command_times),
         1.2,
