@@ -5,11 +5,16 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import pytest
+from django.contrib.contenttypes.models import ContentType
 from django.core.cache import cache
 from django.test import Client
 
 from api.models import Scope
 from api.services import create_api_key
+from integrations.models import UpstreamLink, WebhookEndpoint, WebhookEvent
+from readings.models import Upload, UploadStatus
+from readings.services import series_for
+from tests.factories import CustomerFactory, DeviceFactory, HomeFactory, MeterFactory
 
 ALL_SCOPES = list(Scope.values)
 
@@ -63,3 +68,38 @@ def api(make_key) -> ApiClient:
 def rival_api(db, other_org) -> ApiClient:
     """A key of another organization with every scope."""
     return ApiClient(create_api_key(other_org, name="rival", scopes=ALL_SCOPES).plaintext)
+
+
+@pytest.fixture
+def world(org, data_dir):
+    """One record of every kind the API serves, in the organization."""
+    customer = CustomerFactory(organization=org)
+    home = HomeFactory(organization=org, customer=customer)
+    meter = MeterFactory(organization=org, home=home)
+    device = DeviceFactory(organization=org, home=home)
+    link = UpstreamLink.objects.create(
+        organization=org,
+        platform="wattcarbon",
+        content_type=ContentType.objects.get_for_model(device),
+        object_id=device.pk,
+    )
+    upload = Upload.objects.create(
+        organization=org,
+        series=series_for(device),
+        filename="a.csv",
+        sha256="0" * 64,
+        status=UploadStatus.PREVIEW,
+    )
+    endpoint = WebhookEndpoint.objects.create(organization=org)
+    event = WebhookEvent.objects.create(
+        organization=org, endpoint=endpoint, notification_id="n-1", body={"eventType": "Test"}
+    )
+    return {
+        "customers": customer.pk,
+        "homes": home.pk,
+        "meters": meter.pk,
+        "devices": device.pk,
+        "links": link.pk,
+        "uploads": upload.pk,
+        "events": event.pk,
+    }

@@ -9,14 +9,9 @@ from __future__ import annotations
 import re
 
 import pytest
-from django.contrib.contenttypes.models import ContentType
 
 from api.main import api as ninja_api
 from api.models import Scope
-from integrations.models import UpstreamLink, WebhookEndpoint, WebhookEvent
-from readings.models import Upload, UploadStatus
-from readings.services import series_for
-from tests.factories import CustomerFactory, DeviceFactory, HomeFactory, MeterFactory
 
 from .conftest import ApiClient
 
@@ -44,41 +39,6 @@ def test_it_covers_every_operation_in_the_openapi_document():
     }
     assert documented == {(method, path) for method, path, _ in OPERATIONS}
     assert len(OPERATIONS) >= 35
-
-
-@pytest.fixture
-def world(org, data_dir):
-    """One record of every kind the API serves, in the organization."""
-    customer = CustomerFactory(organization=org)
-    home = HomeFactory(organization=org, customer=customer)
-    meter = MeterFactory(organization=org, home=home)
-    device = DeviceFactory(organization=org, home=home)
-    link = UpstreamLink.objects.create(
-        organization=org,
-        platform="wattcarbon",
-        content_type=ContentType.objects.get_for_model(device),
-        object_id=device.pk,
-    )
-    upload = Upload.objects.create(
-        organization=org,
-        series=series_for(device),
-        filename="a.csv",
-        sha256="0" * 64,
-        status=UploadStatus.PREVIEW,
-    )
-    endpoint = WebhookEndpoint.objects.create(organization=org)
-    event = WebhookEvent.objects.create(
-        organization=org, endpoint=endpoint, notification_id="n-1", body={"eventType": "Test"}
-    )
-    return {
-        "customers": customer.pk,
-        "homes": home.pk,
-        "meters": meter.pk,
-        "devices": device.pk,
-        "links": link.pk,
-        "uploads": upload.pk,
-        "events": event.pk,
-    }
 
 
 def _url(path: str, world: dict[str, int]) -> str:
