@@ -3,7 +3,7 @@ with the customers and meters each event names."""
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Annotated, Any
 
 from django.db import models
@@ -73,7 +73,8 @@ def list_events(request: HttpRequest, filters: Query[EventQuery]) -> Any:
     if filters.meter:
         rows = rows.filter(meters=filters.meter)
     if filters.received_since:
-        rows = rows.filter(received_at__gte=filters.received_since)
+        since = filters.received_since
+        rows = rows.filter(received_at__gte=since if since.tzinfo else since.replace(tzinfo=UTC))
     page = paginate(rows, filters.cursor, filters.limit)
     page["items"] = [_row(event) for event in page["items"]]
     return page

@@ -10,9 +10,9 @@ build the request parsing and the OpenAPI document.)
 from __future__ import annotations
 
 from collections.abc import Callable
-from operator import getitem
 from dataclasses import dataclass, field
 from datetime import datetime
+from operator import getitem
 from typing import Annotated, Any
 
 from django.db import models

@@ -1,4 +1,5 @@
-"""Routes under /api/ (portal/urls.py mounts `api.urls.api`) and the API keys page under /org/."""
+"""Routes under /api/ (portal/urls.py mounts `api.urls.api`) and the API keys page under
+/api-keys/ (`api.urls.keys`)."""
 
 from __future__ import annotations
 

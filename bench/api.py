@@ -148,7 +148,7 @@ def _uploads(
         min(api_times),
         min(command_times),
         1.2,
-        "API rounds "
+        f"{rows:,} rows; API rounds "
         + ", ".join(f"{t:.2f}" for t in api_times)
         + "; command "
         + ", ".join(f"{t:.2f}" for t in command_times)
