@@ -167,6 +167,7 @@ def test_it_finds_no_serious_accessibility_violation_on_the_main_pages(
         ("events", "/integrations/events/"),
         ("event", f"/integrations/events/{data['event'].pk}/"),
         ("members", "/members/"),
+        ("api-keys", "/api-keys/"),
         ("customer-form", "/customers/new/"),
         ("home-form", "/homes/add/"),
         ("meter-form", f"/meters/{data['meter'].pk}/edit/"),
