@@ -2,7 +2,7 @@
 of what the record (or a new one) already holds, so PATCH changes only what it names and every
 rule and message is the form's and the service's own.
 
-Lists: the list pages' search fields and filters (`portal.crud.ListFilter`), then keyset
+Lists: the list pages' search (`portal.crud.search`) and filters (`portal.crud.ListFilter`), then keyset
 pagination on the primary key with an opaque cursor (a page costs one index range scan, whatever
 its depth), and `updated_since` for cheap polling.
 """
@@ -17,12 +17,12 @@ from datetime import UTC, datetime
 from typing import Any
 
 from django.core.exceptions import ValidationError
-from django.db import models, transaction
-from django.db.models import Q
+from django.db import models
 from django.http import HttpRequest, HttpResponse, HttpResponseNotModified, JsonResponse
 from ninja import Schema
 from ninja.responses import NinjaJSONEncoder
 
+from portal import crud
 from portal.crud import ListFilter, OrgModelForm
 from portal.models import Organization
 
@@ -54,15 +54,11 @@ def bind(
 def save_form(
     form: OrgModelForm, save: Callable[[Any], Any], rename: dict[str, str] | None = None
 ) -> Any:
-    """Save a valid form's record through its service, as the pages do (OrgFormView.form_valid)."""
-    record = form.save(commit=False)
-    record.organization = form.organization
-    try:
-        with transaction.atomic():
-            save(record)
-    except ValidationError as exc:
-        form.add_service_errors(exc)
-        raise invalid(form_errors(form, rename)) from exc
+    """Save a valid form's record through its service, as the pages do; the service's refusal
+    is a 422 with its messages on the form's fields."""
+    record = crud.save_form(form, save)
+    if record is None:
+        raise invalid(form_errors(form, rename))
     return record
 
 
@@ -76,17 +72,6 @@ def delete_with(record: models.Model, delete: Callable[[Any], None]) -> None:
 
 
 # --- lists ---------------------------------------------------------------------------------------
-def search(queryset: models.QuerySet, fields: Iterable[str], text: str) -> models.QuerySet:
-    """The list pages' `?q=`: any of `fields` contains it (NUL removed, at most 200 characters)."""
-    text = text.replace("\x00", "").strip()[:200]
-    if not text:
-        return queryset
-    condition = Q()
-    for name in fields:
-        condition |= Q(**{f"{name}__icontains": text})
-    return queryset.filter(condition)
-
-
 def narrow(
     queryset: models.QuerySet, filters: Iterable[ListFilter], values: dict[str, Any]
 ) -> models.QuerySet:

@@ -29,11 +29,11 @@ from homes import services as home_services
 from homes.forms import CustomerForm, HomeForm, MeterForm
 from homes.models import Customer, Home, LocationType, Meter
 from homes.views import CustomerList, HomeList, MeterList
-from portal.crud import OrgListView, OrgModelForm
+from portal.crud import OrgListView, OrgModelForm, search
 from portal.tenancy import get_for_org_or_404
 
 from .auth import key_of, needs
-from .binding import bind, delete_with, narrow, one, paginate, save_form, search, since
+from .binding import bind, delete_with, narrow, one, paginate, save_form, since
 from .errors import ERRORS, ErrorOut, invalid
 from .models import Scope
 from .schemas import (
