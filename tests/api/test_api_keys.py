@@ -135,6 +135,17 @@ def test_it_limits_each_key_with_429_and_retry_after(org, settings):
     assert calm.get("/api/v1/devices").status_code == 200  # per key
 
 
+def test_an_error_report_hides_the_authorization_header(org, rf):
+    """What Django's error report (the 500 email, the debug page) shows of a request."""
+    from django.views.debug import SafeExceptionReporterFilter
+
+    new = create_api_key(org, name="ours", scopes=["read"])
+    request = rf.get("/api/v1/devices", HTTP_AUTHORIZATION=f"Bearer {new.plaintext}")
+    meta = SafeExceptionReporterFilter().get_safe_request_meta(request)
+    assert new.plaintext not in str(meta)
+    assert meta["HTTP_AUTHORIZATION"] != request.META["HTTP_AUTHORIZATION"]
+
+
 def test_keys_never_reach_the_logs(org, settings, caplog, capsys):
     settings.API_RATE_LIMIT = 2
     caplog.set_level(logging.DEBUG)
