@@ -113,6 +113,13 @@ def test_a_revoked_or_expired_key_is_refused(admin_client_, org):
     assert ApiClient(forged).get("/api/v1/devices").status_code == 401
 
 
+def test_a_signed_in_session_is_no_key(owner_client):
+    """The API is CSRF-exempt because only the Authorization header, which a browser never adds
+    to another site's request by itself, authenticates it: the session cookie does not."""
+    assert owner_client.get("/api/v1/devices").status_code == 401
+    assert owner_client.post("/api/v1/customers", {"name": "x"}).status_code == 401
+
+
 def test_it_notes_when_a_key_was_last_used(org):
     new = create_api_key(org, name="ours", scopes=["read"])
     assert new.api_key.last_used_at is None

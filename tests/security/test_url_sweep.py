@@ -21,6 +21,7 @@ PUBLIC = {
     "password_reset_complete",
     "accept_invitation",
     "spark_webhook",
+    "api_reference",  # the API's OpenAPI reference (the document is public; no record in it)
 }
 # Signed-in pages of one's own account (no organization data).
 ACCOUNT = {"logout", "password_change", "password_change_done"}
