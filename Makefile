@@ -42,7 +42,7 @@ lint: install  ## ruff, the layer contract (import-linter) and the type checker 
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/lint-imports
-	$(PY) -m mypy portal homes devices readings onboarding integrations alerts
+	$(PY) -m mypy portal homes devices readings onboarding integrations alerts api
 
 format: install
 	$(VENV)/bin/ruff check --fix .

@@ -87,6 +87,22 @@ def _with_related(queryset: models.QuerySet, related: tuple[str, ...]) -> models
     return queryset.select_related(*related) if related else queryset
 
 
+def search_text(raw: str) -> str:
+    """A `?q=` as searched: without NUL characters (PostgreSQL refuses them), at most 200."""
+    return raw.replace("\x00", "").strip()[:200]
+
+
+def search(queryset: models.QuerySet, fields: tuple[str, ...], text: str) -> models.QuerySet:
+    """The records where any of `fields` contains `text` (the lists' search; the API's `q`)."""
+    text = search_text(text)
+    if not text or not fields:
+        return queryset
+    condition = Q()
+    for name in fields:
+        condition |= Q(**{f"{name}__icontains": text})
+    return queryset.filter(condition)
+
+
 class _Linked(Protocol):
     def get_absolute_url(self) -> str: ...
 
@@ -143,6 +159,22 @@ class OrgModelForm(forms.ModelForm):
         return value
 
 
+def save_form(form: OrgModelForm, save: Callable[[Any], Any]) -> Any | None:
+    """Save a valid form's record through its service (`save`, e.g. homes.services.save_home), in
+    the form's organization; None, with the service's errors placed on the form, when it refuses.
+    (The pages' OrgFormView and the public API both save this way.)"""
+    record = form.save(commit=False)
+    record.organization = form.organization
+    try:
+        save(record)
+    except ValidationError as exc:
+        form.add_service_errors(exc)
+        return None
+    if hasattr(form, "save_m2m"):
+        form.save_m2m()
+    return record
+
+
 class OrgListView(OrgRequiredMixin, ListView):
     """A searchable, filterable, sortable, paginated list of the organization's records."""
 
@@ -161,8 +193,7 @@ class OrgListView(OrgRequiredMixin, ListView):
         )
 
     def search_text(self) -> str:
-        """`?q=` without NUL characters (PostgreSQL refuses them), at most 200 characters."""
-        return self.request.GET.get("q", "").replace("\x00", "").strip()[:200]
+        return search_text(self.request.GET.get("q", ""))
 
     def filter_values(self) -> dict[str, Any]:
         """Each filter's value from the query string, cleaned; a value it can't take is left out."""
@@ -178,13 +209,7 @@ class OrgListView(OrgRequiredMixin, ListView):
         return values
 
     def get_queryset(self) -> models.QuerySet:
-        queryset = self.base_queryset()
-        query = self.search_text()
-        if query and self.search_fields:
-            condition = Q()
-            for name in self.search_fields:
-                condition |= Q(**{f"{name}__icontains": query})
-            queryset = queryset.filter(condition)
+        queryset = search(self.base_queryset(), self.search_fields, self.search_text())
         values = self.filter_values()
         for list_filter in self.filters:
             if list_filter.name in values:
@@ -314,15 +339,9 @@ class OrgFormView(OrgRequiredMixin, FormView):
         return [f"{meta.app_label}/{meta.model_name}_form.html", "portal/record_form.html"]
 
     def form_valid(self, form: OrgModelForm) -> HttpResponse:
-        record = form.save(commit=False)
-        record.organization = self.request.organization
-        try:
-            type(self).save(record)
-        except ValidationError as exc:
-            form.add_service_errors(exc)
+        record = save_form(form, type(self).save)
+        if record is None:
             return self.form_invalid(form)
-        if hasattr(form, "save_m2m"):
-            form.save_m2m()
         verb = "saved" if self.object else "created"
         messages.success(self.request, f"{_verbose_name(self.model)} “{record}” {verb}.")
         return HttpResponseRedirect(record.get_absolute_url())

@@ -45,6 +45,7 @@ INSTALLED_APPS = [
     "onboarding",
     "integrations",
     "alerts",
+    "api",
 ]
 
 MIDDLEWARE = [
@@ -290,6 +291,12 @@ WATTICS_BASE_URL = env.str("WATTICS_BASE_URL", default="https://web-collector.wa
 # besides each platform's published hosts, e.g. `http://127.0.0.1:9000` for a local stand-in.
 # Organization admins can only choose among these and the published ones (integrations/egress.py).
 UPSTREAM_ALLOWED_ORIGINS = env.list("UPSTREAM_ALLOWED_ORIGINS", default=[])
+
+# === Public API (/api/v1/) =======================================================================
+# Requests one API key may make per window (a fixed window per key, counted in Django's cache:
+# share it through CACHE_URL when several processes serve); past it, 429 with Retry-After. 0: no limit.
+API_RATE_LIMIT = env.int("API_RATE_LIMIT", default=600)
+API_RATE_WINDOW_S = env.int("API_RATE_WINDOW_S", default=60)
 
 # === Onboarding lookups ==========================================================================
 # Where the onboarding wizard looks up utilities and rate plans by zip code (dotted path of a

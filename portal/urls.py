@@ -60,5 +60,7 @@ urlpatterns = [
     path("uploads/", routes("readings.urls.uploads")),
     path("integrations/", routes("integrations.urls.integrations")),
     path("alerts/", routes("alerts.urls.alerts")),
+    path("api/", routes("api.urls.api")),
+    path("api-keys/", routes("api.urls.keys")),
     path("admin/", admin.site.urls),
 ]

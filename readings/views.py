@@ -116,11 +116,10 @@ def _needs_background(upload: UploadedFile) -> bool:
     return size * (GZIP_RATIO if magic == b"\x1f\x8b" else 1) > BACKGROUND_BYTES
 
 
-def check_file(
-    request: HttpRequest, owner: Device | Meter, upload: UploadedFile
-) -> Upload | Refusal:
-    """Check one file for `owner`: here and now, or (a big file) in a Celery task. A file over
-    the parser's size limit is refused before anything is kept of it."""
+def check_file(user: Any, owner: Device | Meter, upload: UploadedFile) -> Upload | Refusal:
+    """Check one file for `owner`, uploaded by `user`: here and now, or (a big file) in a Celery
+    task. A file over the parser's size limit is refused before anything is kept of it. (The
+    pages and the public API's check both come here.)"""
     if (upload.size or 0) > DEFAULT_LIMITS.max_bytes:
         return Refusal(
             upload.name or "file",
@@ -135,7 +134,7 @@ def check_file(
             series,
             upload,
             filename=filename,
-            user=request.user,
+            user=user,
             in_background=_needs_background(upload),
         )
     except services.PendingUploadsFull as exc:
@@ -179,7 +178,9 @@ def uploads_check(request: OrgHttpRequest) -> HttpResponse:
     results: list[Upload | Refusal] = []
     for upload in files:
         owner = route_file(request.organization, upload)
-        results.append(owner if isinstance(owner, Refusal) else check_file(request, owner, upload))
+        results.append(
+            owner if isinstance(owner, Refusal) else check_file(request.user, owner, upload)
+        )
     return _results_response(request, results, reverse("upload_list"))
 
 
@@ -205,7 +206,7 @@ def readings_check(request: OrgHttpRequest, pk: int, kind: str) -> HttpResponse:
                 )
             )
             continue
-        results.append(check_file(request, owner, upload))
+        results.append(check_file(request.user, owner, upload))
     return _results_response(request, results, owner.get_absolute_url())
 
 

@@ -63,7 +63,7 @@ def _upload(request: HttpRequest, owner: Device | Meter) -> HttpResponse:
         return _bad_file("The uploaded file could not be read; send it again.")
     if wants_json:
         status = 422 if upload.status == UploadStatus.REJECTED else 200
-        return JsonResponse(_outcome(upload), status=status)
+        return JsonResponse(upload_outcome(upload), status=status)
     _message(request, upload)
     return redirect(owner.get_absolute_url())
 
@@ -91,7 +91,8 @@ def _issues(items: list[dict[str, Any]]) -> list[dict[str, Any]]:
     ]
 
 
-def _outcome(upload: Upload) -> dict[str, Any]:
+def upload_outcome(upload: Upload) -> dict[str, Any]:
+    """What became of a file, with the preview report's findings (also the public API's answer)."""
     report = upload.report
     return {
         "status": upload.status,
@@ -106,6 +107,7 @@ def _outcome(upload: Upload) -> dict[str, Any]:
         "warning_count": report["warning_count"],
         "errors": _issues(report["errors"]),
         "warnings": _issues(report["warnings"]),
+        "summary": report.get("summary") or {},
     }
 
 

@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
-BENCHES = ("sync", "wattics", "load", "mv")
+BENCHES = ("sync", "wattics", "load", "mv", "api")
 LOCAL_POSTGRES = "postgres://postgres@127.0.0.1:5432/postgres"
 LOCAL_REDIS = "redis://127.0.0.1:6379/5"
 
@@ -70,6 +70,7 @@ def _redis_url() -> str | None:
         pytest.param("wattics", marks=pytest.mark.worker),
         "load",
         "mv",
+        "api",
     ],
 )
 def test_it_runs_the_tiny_mode_end_to_end(name):

@@ -81,6 +81,8 @@ def main_pages(data: dict[str, Any]) -> list[tuple[str, str]]:
         ("events", "/integrations/events/"),
         ("event", f"/integrations/events/{data['event'].pk}/"),
         ("members", "/members/"),
+        ("api-keys", "/api-keys/"),
+        ("alerts", "/alerts/"),
         ("customer-form", "/customers/new/"),
         ("home-form", "/homes/add/"),
         ("meter-form", f"/meters/{data['meter'].pk}/edit/"),

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
-APPS = ("portal", "homes", "devices", "readings", "onboarding", "integrations")
+APPS = ("portal", "homes", "devices", "readings", "onboarding", "integrations", "api")
 
 
 def module_name(path: Path) -> str:

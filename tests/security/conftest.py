@@ -12,6 +12,7 @@ from django.urls import URLPattern, URLResolver, get_resolver
 from django.utils import timezone
 
 from alerts.models import Alert
+from api.services import create_api_key
 from integrations.models import ChargeReport, UpstreamLink, WebhookEndpoint, WebhookEvent
 from portal.models import Invitation, Membership
 from readings import store, uploads
@@ -27,7 +28,9 @@ def all_patterns(
     found = []
     for pattern in resolver.url_patterns:
         if isinstance(pattern, URLResolver):
-            if str(pattern.pattern).startswith("admin/"):
+            # The public API authenticates by key, never by session: tests/api/test_api_scopes.py
+            # sweeps each of its operations (no key, another organization's key, every scope).
+            if str(pattern.pattern).startswith("admin/") or pattern.namespace == "api-v1":
                 continue
             found.extend(all_patterns(pattern, prefix + str(pattern.pattern)))
         elif pattern.name:
@@ -78,8 +81,10 @@ def victim(org, owner, settings, tmp_path):
         opened_at=timezone.now(),
         last_seen_at=timezone.now(),
     )
+    api_key = create_api_key(org, name=f"Key {SECRET}", scopes=["read"]).api_key
     return {
         "alert": alert,
+        "api_key": api_key,
         "customer": home.customer,
         "home": home,
         "meter": meter,
@@ -118,6 +123,7 @@ def kwargs_for(name: str, route: str, victim: dict) -> dict:
                 "charge_report": "device",
                 "alert_detail": "alert",
                 "alert_acknowledge": "alert",
+                "revoke_api_key": "api_key",
             }.get(name) or next(
                 (
                     key

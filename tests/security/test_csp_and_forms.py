@@ -72,6 +72,7 @@ def test_it_puts_a_csrf_token_in_every_post_form(org, owner_client):
         reverse("meter_import"),
         reverse("home_wizard"),
         reverse("password_change"),
+        reverse("api_keys"),
     ]
     checked = 0
     for url in pages:

@@ -22,6 +22,7 @@ PUBLIC = {
     "accept_invitation",
     "spark_webhook",
     "alert_unsubscribe",
+    "api_reference",  # the API's OpenAPI reference (the document is public; no record in it)
 }
 # Signed-in pages of one's own account (no organization data).
 ACCOUNT = {"logout", "password_change", "password_change_done"}
