@@ -185,7 +185,7 @@ class SparkLocation(_Current[Home]):
     ) -> str:
         if link.remote_id:
             return client.put_location(parent_remote_id, payload)  # UpdateLocation
-        return self.create(client, link, payload, parent_remote_id)
+        return super().push(client, link, payload, parent_remote_id)
 
     def create(
         self, client: spark.SparkClient, link: UpstreamLink, payload: dict[str, Any], parent: str

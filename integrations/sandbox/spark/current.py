@@ -166,18 +166,6 @@ class SparkCurrentEmulator(SparkState, SparkDeliveries, Emulator):
             body["expires_in"] = self.token_lifetime_s
         return Response.json(200, body)
 
-    def _authenticated(
-        self, handler: Callable[[Request], Response]
-    ) -> Callable[[Request], Response]:
-        def guarded(request: Request) -> Response:
-            scheme, _, token = request.headers.get("authorization", "").partition(" ")
-            grant = self.state["tokens"].get(token.strip()) if scheme.lower() == "bearer" else None
-            if grant is None or grant["expires_at"] <= self.clock():
-                return _empty(401, [("WWW-Authenticate", "Bearer")])
-            return handler(request)
-
-        return guarded
-
     # --- bodies -----------------------------------------------------------------------------------
     def _read(
         self, request: Request, schema: v.Schema, style: str
