@@ -358,11 +358,15 @@ def retry_links(link_ids: Iterable[int]) -> int:
 def sync_now(organization_id: int | None = None, max_rounds: int = 50) -> dict[str, int]:
     """Run all due work in this process until nothing is left to do; counts of links by state."""
     tried: set[int] = set()
+    progressed = True
     for _ in range(max_rounds):
         ids = due_link_ids(organization_id)
-        if not ids or set(ids) <= tried:
-            break  # nothing due, or only links that already ran and are still due (no progress)
+        if not ids or (set(ids) <= tried and not progressed):
+            # Nothing due, or only links that already ran and are still due while nothing else
+            # settled (a link waiting for a parent that synced meanwhile runs again).
+            break
         tried = set()
+        progressed = False
         for link_id in ids:
             outcome = run_link(link_id)
             if outcome.state not in {
@@ -373,6 +377,8 @@ def sync_now(organization_id: int | None = None, max_rounds: int = 50) -> dict[s
                 "gone",
             }:
                 tried.add(link_id)
+            else:
+                progressed = True
     queryset = UpstreamLink.objects.all()
     if organization_id is not None:
         queryset = queryset.filter(organization_id=organization_id)

@@ -7,6 +7,7 @@ from typing import Any
 
 from django import forms
 from django.conf import settings
+from django.utils import timezone
 
 from devices.models import Device
 from portal.crud import OrgModelForm
@@ -143,17 +144,26 @@ class SimulationForm(forms.Form):
     )
 
 
+class UTCDateTimeField(forms.DateTimeField):
+    """A date and time read and shown in UTC, whatever the page's timezone (Spark's report
+    points and event curves are in UTC)."""
+
+    widget = forms.DateTimeInput(attrs={"type": "datetime-local"}, format="%Y-%m-%dT%H:%M")
+
+    def to_python(self, value: Any) -> Any:
+        with timezone.override(UTC):
+            return super().to_python(value)
+
+    def prepare_value(self, value: Any) -> Any:
+        with timezone.override(UTC):
+            return super().prepare_value(value)
+
+
 class EnergyUsageReportForm(forms.Form):
     """The period of an EnergyUsage report: the device must have readings in it."""
 
-    start = forms.DateTimeField(
-        widget=forms.DateTimeInput(attrs={"type": "datetime-local"}, format="%Y-%m-%dT%H:%M"),
-        help_text="The first hour reported.",
-    )
-    end = forms.DateTimeField(
-        widget=forms.DateTimeInput(attrs={"type": "datetime-local"}, format="%Y-%m-%dT%H:%M"),
-        help_text="The end of the last hour reported.",
-    )
+    start = UTCDateTimeField(label="Start (UTC)", help_text="The first hour reported.")
+    end = UTCDateTimeField(label="End (UTC)", help_text="The end of the last hour reported.")
     MAX_SPAN = timedelta(days=31)
 
     def __init__(self, *args: Any, device: Device, **kwargs: Any) -> None:

@@ -533,6 +533,32 @@ class WebhookEvent(OrgOwned):
         return [t for t in targets if isinstance(t, dict)] if isinstance(targets, list) else []
 
     @property
+    def payload_type(self) -> str:
+        return str(self.payload.get("payloadType") or "")
+
+    @property
+    def eligibility_changes(self) -> tuple[list[str], list[str]] | None:
+        """A UserEligibility payload's (added users, removed users); None for other payloads."""
+        added, removed = self.payload.get("addedUsers"), self.payload.get("removedUsers")
+        if not isinstance(added, list) and not isinstance(removed, list):
+            return None
+        return (
+            [str(user) for user in added] if isinstance(added, list) else [],
+            [str(user) for user in removed] if isinstance(removed, list) else [],
+        )
+
+    @property
+    def target_labels(self) -> list[str]:
+        """Each target as `resource @ location` (either part absent when the target lacks it)."""
+        labels = []
+        for target in self.targets:
+            resource, location = target.get("resourceId"), target.get("locationId")
+            parts = [str(part) for part in (resource, location) if part]
+            if parts:
+                labels.append(" @ ".join(parts))
+        return labels
+
+    @property
     def period(self) -> tuple[datetime, datetime] | None:
         """The hours the event's price points cover (UTC): the first point's start to the last
         point's start plus the curve's resolution (an hour when unreadable)."""
