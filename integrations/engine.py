@@ -210,8 +210,6 @@ def run_link(link_id: int, *, ignore_schedule: bool = False) -> Outcome:
     parent_remote_id = ""
     if parent_link is not None:
         if parent_link.state != LinkState.SYNCED or not parent_link.remote_id:
-            if parent_link.state == LinkState.PENDING:
-                enqueue(parent_link.pk)
             finish(
                 link,
                 lease,
@@ -220,6 +218,10 @@ def run_link(link_id: int, *, ignore_schedule: bool = False) -> Outcome:
                 waiting_for=f"{parent_link.get_platform_display()} {parent_label}"[:200],
                 next_attempt_at=timezone.now() + timedelta(seconds=WAIT_FOR_PARENT_S),
             )
+            # After the wait is written: a parent that syncs (an eager queue runs it right here)
+            # then finds this link among its waiting children and queues it at once.
+            if parent_link.state == LinkState.PENDING:
+                enqueue(parent_link.pk)
             return Outcome(LinkState.PENDING, note="waiting for parent")
         parent_remote_id = parent_link.remote_id
 

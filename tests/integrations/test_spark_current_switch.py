@@ -78,8 +78,10 @@ def test_a_switch_registers_every_record_again_under_our_ids_and_back_restores_t
     # What the connection page says a switch will do: nothing keeps its id.
     plan = services.plan_profile_switch(connection, Profile.CURRENT)
     assert not plan.kept
-    assert {l.pk for l in plan.recreated} == {link(r).pk for r in (home.customer, vehicle, tank)}
-    assert {l.pk for l in plan.unplaced} == {link(meter).pk, link(report).pk}
+    assert {moved.pk for moved in plan.recreated} == {
+        link(r).pk for r in (home.customer, vehicle, tank)
+    }
+    assert {kept.pk for kept in plan.unplaced} == {link(meter).pk, link(report).pk}
     page = admin_client_.get(reverse("connection_edit", args=["spark"])).content.decode()
     assert "3 records will be created again" in page
 

@@ -94,7 +94,7 @@ def site(org):
 def test_it_registers_everything_under_our_own_ids_with_the_published_calls(
     org, site, spark_current_connection, spark_current
 ):
-    home, meters, devices = site
+    home, _, devices = site
     engine.sync_now(org.pk)
     state = spark_current.app.state
     user = f"gridfolio-{org.pk}-customer-{home.customer.pk}"
@@ -173,7 +173,7 @@ def test_a_new_meter_is_sent_as_an_update_of_the_location(
 def test_a_resource_change_has_no_update_call_and_shows_as_out_of_date(
     org, site, spark_current_connection
 ):
-    home, meters, devices = site
+    _, meters, devices = site
     engine.sync_now(org.pk)
     charger = devices["ev_charger"]
     charger.meter = meters[1]

@@ -467,7 +467,7 @@ class SparkCurrentEmulator(SparkState, SparkDeliveries, Emulator):
             curve = data.get("priceCurveDelta") or {
                 "points": [
                     {
-                        "price": round(rng.uniform(-50, 50), 4),
+                        "price": round(rng.uniform(-0.5, 0.5), 4),  # a change, in NOK/kWh
                         "timestamp": (hour + timedelta(hours=n)).isoformat(),
                     }
                     for n in range(24)
