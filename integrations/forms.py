@@ -172,6 +172,7 @@ class EnergyUsageReportForm(forms.Form):
 
     def clean(self) -> dict[str, Any]:
         data = super().clean()
+        assert data is not None  # a Form's clean() returns its cleaned_data
         start, end = data.get("start"), data.get("end")
         if start is None or end is None:
             return data

@@ -291,7 +291,7 @@ class SparkEnergyUsageReport(_Current[EnergyUsageReport]):
         ).order_by("instant")
         at_location = device.kind != "vehicle"  # a vehicle has no location on Spark
         return spark.energy_usage_report_payload(
-            event_id=(record.event.event_id or None) if record.event_id else None,
+            event_id=(record.event.event_id or None) if record.event is not None else None,
             resource_id=parent_remote_id,
             points=rows.values_list("instant", "value_kwh"),
             location_id=location_id(device.home) if at_location else "",
