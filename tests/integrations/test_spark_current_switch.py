@@ -119,3 +119,27 @@ def test_a_switch_registers_every_record_again_under_our_ids_and_back_restores_t
     assert len(quickstart.state["users"]) == 1
     tank_page = member_client.get(tank.get_absolute_url()).content.decode()
     assert "Energy usage reports to Spark" not in tank_page  # none sent, not the profile's
+
+
+def test_the_sandbox_emit_button_runs_the_price_curve_simulation_under_current(
+    org, sandbox, admin_client_
+):
+    home = HomeFactory(organization=org)
+    charger = DeviceFactory(organization=org, home=home, kind="ev_charger", details={"power_kw": 7})
+    services.save_connection(
+        Connection(organization=org, platform="spark", profile="current"),
+        **SANDBOX_CREDENTIALS["spark"],
+    )
+    engine.sync_now(org.pk)
+    current = sandbox.emulator("spark", "current")
+    delivered: list[bytes] = []
+    current.deliver = lambda url, body, headers: delivered.append(body) or 200
+    current.background = False
+    services.register_spark_webhook(org, notification_types=["PriceCurveCreated"])
+    answer = admin_client_.post(reverse("sandbox_emit_price_event"))
+    assert answer.status_code == 302
+    [event] = current.state["events"]
+    assert event["payload"]["targets"] == [
+        {"resourceId": link(charger).remote_id, "locationId": link(home).remote_id}
+    ]
+    assert event["tenant"] == f"org-{org.pk}" and len(delivered) == 1

@@ -183,6 +183,21 @@ def test_a_resource_change_has_no_update_call_and_shows_as_out_of_date(
     assert "no update call for resources" in link(charger).unsent_note
 
 
+def test_a_new_meter_point_id_updates_the_location_and_flags_its_devices(
+    org, site, spark_current_connection, spark_current
+):
+    home, meters, devices = site
+    engine.sync_now(org.pk)
+    meters[0].meter_point_id = "707-NEW"
+    home_services.save_meter(meters[0])
+    engine.sync_now(org.pk)
+    location = spark_current.app.state["locations"][link(home).remote_id]
+    assert location["meterPointIds"] == ["707-NEW", "M-2"]
+    charger = link(devices["ev_charger"])
+    assert charger.unsent == "out_of_date"
+    assert {change["field"] for change in charger.unsent_changes} == {"meterPointId"}
+
+
 @pytest.mark.parametrize(
     ("path", "kind"),
     [
@@ -415,9 +430,18 @@ def test_a_current_registration_takes_x_payload_signature_only(org, spark_curren
     assert WebhookEvent.objects.count() == 1
 
 
-def test_an_unknown_notification_type_is_stored_not_refused(org, spark_current_connection):
+@pytest.mark.parametrize(
+    ("notification_type", "payload"),
+    [
+        ("SomethingNewCreated", {"payloadType": "SomethingNew"}),  # not in the enum: kept too
+        ("LPCReservationCreated", {"payloadType": "LPCReservation", "targets": []}),
+    ],
+)
+def test_a_notification_type_without_a_simulation_or_unknown_is_stored_not_refused(
+    org, spark_current_connection, notification_type, payload
+):
     endpoint = services.register_spark_webhook(org)
-    body = signed_delivery(endpoint, "SomethingNewCreated", {"payloadType": "SomethingNew"})
+    body = signed_delivery(endpoint, notification_type, payload)
     answer = Client().post(
         reverse("spark_webhook", args=[endpoint.token]),
         body,
@@ -425,7 +449,7 @@ def test_an_unknown_notification_type_is_stored_not_refused(org, spark_current_c
         HTTP_X_PAYLOAD_SIGNATURE=spark.sign(body, endpoint.secret),
     )
     assert answer.status_code == 200
-    assert WebhookEvent.objects.get().notification_type == "SomethingNewCreated"
+    assert WebhookEvent.objects.get().notification_type == notification_type
 
 
 def test_the_event_page_shows_the_price_curve_and_offers_energy_usage_reports(

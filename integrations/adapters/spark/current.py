@@ -249,6 +249,10 @@ class SparkResource(_Resource):
     def parent(self, record: Device) -> Parent:
         return Parent(record.home, Platform.SPARK, label=f"location {record.home.name}")
 
+    def dependents(self, changed: models.Model) -> Iterable[Device]:
+        # A meter's point id is in its devices' payloads (shown out of date when it changes).
+        return changed.devices.all() if isinstance(changed, Meter) else ()
+
     def payload(self, record: Device, parent_remote_id: str) -> dict[str, Any]:
         return spark.resource_payload(
             resource_id=resource_id(record),
