@@ -266,7 +266,8 @@ def test_it_sends_an_energy_usage_report_of_the_stored_readings(
         }
     ]
     device_page = member_client.get(charger.get_absolute_url()).content.decode()
-    assert "Energy usage reports to Spark" in device_page and "2026-01-05 00:00" in device_page
+    assert "Energy usage reports to Spark" in device_page
+    assert "2026-01-05 00:00 to 2026-01-05 03:00 UTC" in device_page
 
 
 def test_a_report_period_without_readings_is_refused_with_a_message(
