@@ -104,6 +104,7 @@ def kwargs_for(name: str, route: str, victim: dict) -> dict:
                 "webhook_event": "event",
                 "home_prices": "home",
                 "charge_report": "device",
+                "energy_usage_report": "device",
             }.get(name) or next(
                 (
                     key
