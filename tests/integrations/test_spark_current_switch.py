@@ -108,7 +108,8 @@ def test_a_switch_registers_every_record_again_under_our_ids_and_back_restores_t
     vehicle_page = member_client.get(vehicle.get_absolute_url()).content.decode()
     assert "Charge reports to Spark" in vehicle_page
     assert "Energy usage reports to Spark" in vehicle_page
-    assert member_client.get(reverse("charge_report", args=[vehicle.pk])).status_code == 200
+    charge_url = reverse("charge_report", args=[vehicle.pk])
+    assert charge_url not in vehicle_page  # not offered: the current profile cannot send one
 
     # Back: every record takes back its quickstart id; nothing is created there again.
     switch(connection, Profile.QUICKSTART)
@@ -117,6 +118,8 @@ def test_a_switch_registers_every_record_again_under_our_ids_and_back_restores_t
         assert link(record).state == LinkState.SYNCED, link(record).last_error
     assert link(home.customer).former_remote_ids == {"current": user_id}
     assert len(quickstart.state["users"]) == 1
+    assert charge_url in member_client.get(vehicle.get_absolute_url()).content.decode()
+    assert member_client.get(charge_url).status_code == 200
     tank_page = member_client.get(tank.get_absolute_url()).content.decode()
     assert "Energy usage reports to Spark" not in tank_page  # none sent, not the profile's
 
