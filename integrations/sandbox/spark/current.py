@@ -15,18 +15,16 @@ What it holds callers to (docs/upstreams/spark.md, "Current"; the published swag
   quickstart emulator does (deliveries.py).
 - `POST /reports` takes EnergyUsage payloads for known resources; the location and LPC report
   types are invite-only and refused.
-A webhook belongs to the tenant that registered it (base.py, "Tenants").
+A webhook belongs to the tenant that registered it (base.py, "Tenants"). The schema checks are in
+current_validation.py; simulations, deliveries, reports and the event list in current_events.py.
 """
 
 from __future__ import annotations
 
-import json
-import random
 import threading
 import time
 import uuid
 from collections.abc import Callable
-from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -35,32 +33,15 @@ from integrations.sandbox.base import Emulator, Request, Response
 
 from . import current_validation as v
 from .app import _oauth_error
+from .current_events import SIMULATION_NOTIFICATIONS, SparkCurrentEvents, empty
 from .data import DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET, SparkState, utc_now
-from .deliveries import (
-    DELIVERY_USER_AGENT,
-    PUBLISHED_SIGNATURE_HEADER,
-    Deliver,
-    SparkDeliveries,
-    http_deliver,
-    signature,
-)
+from .deliveries import Deliver, http_deliver
 
 TOKEN_LIFETIME_S = 3600  # docs.voluespark.com/authentication: 60 minutes
 TOKEN_PATH = "/connect/token"
-SIMULATION_NOTIFICATIONS = {
-    "pricecurve": ("PriceCurve", "PriceCurveCreated"),
-    "usereligibility": ("UserEligibility", "UserEligibilityUpdated"),
-    "lpc/locations": ("LocationLPC", "LocationLPCRequested"),
-    "lpc/resources": ("ResourceLPC", "ResourceLPCRequested"),
-}
-MAX_PAGE_SIZE = 1000
 
 
-def _empty(status: int, headers: list[tuple[str, str]] | None = None) -> Response:
-    return Response(status, b"", headers or [])
-
-
-class SparkCurrentEmulator(SparkState, SparkDeliveries, Emulator):
+class SparkCurrentEmulator(SparkState, SparkCurrentEvents, Emulator):
     """Users, locations, resources, webhooks, simulated events and reports of the published API."""
 
     name = "spark-current"
@@ -138,10 +119,10 @@ class SparkCurrentEmulator(SparkState, SparkDeliveries, Emulator):
         return Response.json(status, {"title": f"HTTP {status}", "status": status})
 
     def not_found(self, request: Request) -> Response:
-        return _empty(404)
+        return empty(404)
 
     def method_not_allowed(self, request: Request) -> Response:
-        return _empty(405)
+        return empty(405)
 
     def malformed(self, request: Request) -> Response:
         return Response.json(400, "The request body could not be read.")
@@ -166,23 +147,6 @@ class SparkCurrentEmulator(SparkState, SparkDeliveries, Emulator):
             body["expires_in"] = self.token_lifetime_s
         return Response.json(200, body)
 
-    # --- bodies -----------------------------------------------------------------------------------
-    def _read(
-        self, request: Request, schema: v.Schema, style: str
-    ) -> tuple[dict[str, Any], Response | None]:
-        """The body checked against `schema`, or the refusal in the endpoint's shape."""
-        if request.content_type != "application/json":
-            return {}, _empty(415)
-        try:
-            data = json.loads(request.body.decode("utf-8"), parse_constant=_no_constant)
-        except (ValueError, UnicodeDecodeError):
-            return {}, v.refuse("$", "The body is not valid JSON.", style)
-        errors = v.Errors()
-        v.check(data, schema, errors)
-        if errors:
-            return {}, v.refusal(errors, style)
-        return data, None
-
     # --- users ------------------------------------------------------------------------------------
     def create_user(self, request: Request) -> Response:
         data, refusal = self._read(request, v.POST_USER, v.STRING)
@@ -192,7 +156,7 @@ class SparkCurrentEmulator(SparkState, SparkDeliveries, Emulator):
         if not user_id.strip():
             return v.refuse("userId", "Must not be empty.", v.STRING)
         if user_id in self.state["users"]:
-            return _empty(409)
+            return empty(409)
         self.state["users"][user_id] = {"userId": user_id}
         return Response.json(201, {"userId": user_id})
 
@@ -202,19 +166,19 @@ class SparkCurrentEmulator(SparkState, SparkDeliveries, Emulator):
 
     def get_user(self, request: Request) -> Response:
         user = self.state["users"].get(request.params["user_id"])
-        return Response.json(200, user) if user else _empty(404)
+        return Response.json(200, user) if user else empty(404)
 
     def delete_user(self, request: Request) -> Response:
         user_id = request.params["user_id"]
         if self.state["users"].pop(user_id, None) is None:
-            return _empty(404)
+            return empty(404)
         self.state["locations"] = {
             key: loc for key, loc in self.state["locations"].items() if loc["userId"] != user_id
         }
         self.state["resources"] = {
             key: res for key, res in self.state["resources"].items() if res["userId"] != user_id
         }
-        return _empty(204)
+        return empty(204)
 
     # --- locations --------------------------------------------------------------------------------
     def create_location(self, request: Request) -> Response:
@@ -225,9 +189,9 @@ class SparkCurrentEmulator(SparkState, SparkDeliveries, Emulator):
             return v.refuse("locationId", "Must not be empty.", v.STRING)
         user_id = request.params["user_id"]
         if user_id not in self.state["users"]:
-            return _empty(404)
+            return empty(404)
         if data["locationId"] in self.state["locations"]:
-            return _empty(409)
+            return empty(409)
         location = _location(data, user_id)
         self.state["locations"][location["locationId"]] = location
         return Response.json(201, location)
@@ -241,13 +205,13 @@ class SparkCurrentEmulator(SparkState, SparkDeliveries, Emulator):
     def list_locations(self, request: Request) -> Response:
         user_id = request.params["user_id"]
         if user_id not in self.state["users"]:
-            return _empty(404)
+            return empty(404)
         found = [loc for loc in self.state["locations"].values() if loc["userId"] == user_id]
         return Response.json(200, found)
 
     def get_location(self, request: Request) -> Response:
         location = self._own_location(request)
-        return Response.json(200, location) if location else _empty(404)
+        return Response.json(200, location) if location else empty(404)
 
     def put_location(self, request: Request) -> Response:
         data, refusal = self._read(request, v.PUT_LOCATION, v.STRING)
@@ -255,7 +219,7 @@ class SparkCurrentEmulator(SparkState, SparkDeliveries, Emulator):
             return refusal
         location = self._own_location(request)
         if location is None:
-            return _empty(404)
+            return empty(404)
         if data["locationId"] != location["locationId"]:
             return v.refuse("locationId", "Must be the location's id in the path.", v.STRING)
         updated = _location(data, location["userId"])
@@ -268,7 +232,7 @@ class SparkCurrentEmulator(SparkState, SparkDeliveries, Emulator):
             return refusal
         location = self._own_location(request)
         if location is None:
-            return _empty(404)
+            return empty(404)
         merged = {**location, **{key: value for key, value in data.items() if value is not None}}
         taken = {
             point
@@ -277,7 +241,7 @@ class SparkCurrentEmulator(SparkState, SparkDeliveries, Emulator):
             for point in other["meterPointIds"]
         }
         if taken & set(merged.get("meterPointIds") or []):
-            return _empty(409)  # a meter point belongs to one location
+            return empty(409)  # a meter point belongs to one location
         updated = _location(merged, location["userId"])
         self.state["locations"][updated["locationId"]] = updated
         return Response.json(200, updated)
@@ -285,9 +249,9 @@ class SparkCurrentEmulator(SparkState, SparkDeliveries, Emulator):
     def delete_location(self, request: Request) -> Response:
         location = self._own_location(request)
         if location is None:
-            return _empty(404)
+            return empty(404)
         del self.state["locations"][location["locationId"]]
-        return _empty(204)
+        return empty(204)
 
     # --- resources --------------------------------------------------------------------------------
     def create_vehicle(self, request: Request) -> Response:
@@ -300,9 +264,9 @@ class SparkCurrentEmulator(SparkState, SparkDeliveries, Emulator):
             return v.refuse("resourceId", "Must not be empty.", v.PROBLEM)
         user_id = request.params["user_id"]
         if user_id not in self.state["users"]:
-            return _empty(404)
+            return empty(404)
         if data["resourceId"] in self.state["resources"]:
-            return _empty(409)
+            return empty(409)
         resource = {**data, "userId": user_id, "locationId": None, "meterPointId": None}
         self.state["resources"][data["resourceId"]] = resource
         return Response.json(201, resource)
@@ -320,7 +284,7 @@ class SparkCurrentEmulator(SparkState, SparkDeliveries, Emulator):
         if point and point not in location["meterPointIds"]:
             return v.refuse("meterPointId", "Not one of the location's meterPointIds.", v.STRING)
         if data["resourceId"] in self.state["resources"]:
-            return _empty(409)
+            return empty(409)
         resource = {
             "resourceId": data["resourceId"],
             "resourceType": data["resourceType"],
@@ -334,14 +298,14 @@ class SparkCurrentEmulator(SparkState, SparkDeliveries, Emulator):
     def list_user_resources(self, request: Request) -> Response:
         user_id = request.params["user_id"]
         if user_id not in self.state["users"]:
-            return _empty(404)
+            return empty(404)
         found = [r for r in self.state["resources"].values() if r["userId"] == user_id]
         return Response.json(200, {"resources": found})
 
     def list_location_resources(self, request: Request) -> Response:
         location = self._own_location(request)
         if location is None:
-            return _empty(404)
+            return empty(404)
         found = [
             r for r in self.state["resources"].values() if r["locationId"] == location["locationId"]
         ]
@@ -355,8 +319,8 @@ class SparkCurrentEmulator(SparkState, SparkDeliveries, Emulator):
 
     def delete_resource(self, request: Request) -> Response:
         if self.state["resources"].pop(request.params["resource_id"], None) is None:
-            return _empty(404)
-        return _empty(204)
+            return empty(404)
+        return empty(204)
 
     # --- webhooks ---------------------------------------------------------------------------------
     def _own_webhook(self, request: Request) -> dict[str, Any] | None:
@@ -401,7 +365,7 @@ class SparkCurrentEmulator(SparkState, SparkDeliveries, Emulator):
 
     def get_webhook(self, request: Request) -> Response:
         webhook = self._own_webhook(request)
-        return Response.json(200, _public_webhook(webhook)) if webhook else _empty(404)
+        return Response.json(200, _public_webhook(webhook)) if webhook else empty(404)
 
     def put_webhook(self, request: Request) -> Response:
         return self._change_webhook(request, v.PUT_WEBHOOK)
@@ -415,7 +379,7 @@ class SparkCurrentEmulator(SparkState, SparkDeliveries, Emulator):
             return refusal
         webhook = self._own_webhook(request)
         if webhook is None:
-            return _empty(404)
+            return empty(404)
         url_error = _url_error(data["webhookUrl"]) if data.get("webhookUrl") else ""
         if url_error:
             return v.refuse("webhookUrl", url_error, v.PROBLEM)
@@ -430,224 +394,7 @@ class SparkCurrentEmulator(SparkState, SparkDeliveries, Emulator):
         if webhook is None:
             return Response.json(404, "The webhook was not found.")
         del self.state["webhooks"][webhook["webhookId"]]
-        return _empty(204)
-
-    # --- simulated events and their deliveries ----------------------------------------------------
-    def _simulation(self, kind: str) -> Callable[[Request], Response]:
-        def simulate(request: Request) -> Response:
-            return self.simulate(kind, request)
-
-        return simulate
-
-    def simulate(self, kind: str, request: Request) -> Response:
-        payload_type, notification_type = SIMULATION_NOTIFICATIONS[kind]
-        data: dict[str, Any] = {}
-        if kind == "usereligibility":
-            if request.body.strip():
-                return v.refuse("$", "This call takes no body.", v.STRING)
-        else:
-            schema = {
-                "pricecurve": v.SIMULATE_PRICE_CURVE,
-                "lpc/locations": v.SIMULATE_LOCATION_LPC,
-                "lpc/resources": v.SIMULATE_RESOURCE_LPC,
-            }[kind]
-            data, refusal = self._read(request, schema, v.STRING)
-            if refusal is not None:
-                return refusal
-        payload = self._simulated_payload(kind, payload_type, data)
-        event = self.emit(payload, notification_type, tenant=request.tenant)
-        return Response.json(200, {"simulatedEvent": _public_event(event)})
-
-    def _simulated_payload(
-        self, kind: str, payload_type: str, data: dict[str, Any]
-    ) -> dict[str, Any]:
-        hour = (datetime.now(UTC) + timedelta(hours=1)).replace(minute=0, second=0, microsecond=0)
-        if kind == "pricecurve":
-            rng = random.Random()
-            curve = data.get("priceCurveDelta") or {
-                "points": [
-                    {
-                        "price": round(rng.uniform(-0.5, 0.5), 4),  # a change, in NOK/kWh
-                        "timestamp": (hour + timedelta(hours=n)).isoformat(),
-                    }
-                    for n in range(24)
-                ],
-                "energyUnit": "kWh",
-                "currency": "NOK",
-                "resolution": "01:00:00",
-            }
-            return {
-                "payloadType": payload_type,
-                "priceArea": data.get("priceArea") or rng.choice(v.PRICE_AREAS[1:]),
-                "priceCurveDelta": curve,
-                "targets": list(data.get("targets") or []),
-            }
-        if kind == "usereligibility":
-            return {
-                "payloadType": payload_type,
-                "lastUpdated": utc_now(),
-                "addedUsers": sorted(self.state["users"])[:5],
-                "removedUsers": [],
-            }
-        targets = []
-        for item in data.get("locations" if kind == "lpc/locations" else "resources") or []:
-            target = dict(item.get("location") or item.get("resource") or {})
-            target["resolution"] = "01:00:00"
-            target["points"] = item.get("points") or [
-                {"maxPowerInKiloWatts": 5.0, "timestamp": hour.isoformat()}
-            ]
-            targets.append(target)
-        return {"payloadType": payload_type, "targets": targets}
-
-    def emit(
-        self, payload: dict[str, Any], notification_type: str, *, tenant: str | None = None
-    ) -> dict[str, Any]:
-        """Record an event and deliver it to the webhooks subscribed to `notification_type` (of
-        `tenant` only, when given): also the Python entry of the sandbox and the tests."""
-        with self.lock:
-            event = {
-                "id": str(uuid.uuid4()),
-                "createdAt": utc_now(),
-                "payload": payload,
-                "tenant": tenant or "",
-            }
-            self.state["events"].append(event)
-            for webhook in list(self.state["webhooks"].values()):
-                if (
-                    webhook["enabled"]
-                    and notification_type in webhook["notificationTypes"]
-                    and (tenant is None or webhook["tenant"] == tenant)
-                ):
-                    self._notify(webhook, event, notification_type)
-            self.save()
-        return event
-
-    def _notify(
-        self, webhook: dict[str, Any], event: dict[str, Any], notification_type: str
-    ) -> None:
-        """One signed EventNotification to one webhook (caller holds the lock)."""
-        envelope = {
-            "notificationId": str(uuid.uuid4()),
-            "eventId": event["id"],
-            "eventCreatedAtUtc": event["createdAt"],
-            "notificationSentUtc": utc_now(),
-            "notificationType": notification_type,
-            "payload": event["payload"],
-        }
-        body = (json.dumps(envelope, separators=(",", ":")) + "\n").encode("utf-8")
-        headers = {
-            "Content-Type": "application/json",
-            "User-Agent": DELIVERY_USER_AGENT,
-            PUBLISHED_SIGNATURE_HEADER: signature(body, webhook["webhookSecret"]),
-        }
-        delivery = {
-            "id": str(uuid.uuid4()),
-            "webhook_id": webhook["webhookId"],
-            "url": webhook["webhookUrl"],
-            "notification_id": envelope["notificationId"],
-            "event_id": event["id"],
-            "notification_type": notification_type,
-            "outcome": "pending",
-            "attempts": 0,
-            "status": None,
-            "attempt_statuses": [],
-            "error": "",
-            "body": body.decode("utf-8"),
-        }
-        self.state["deliveries"].append(delivery)
-        args = (delivery["id"], webhook["webhookUrl"], body, headers)
-        if self.background:
-            thread = threading.Thread(target=self._deliver, args=args, daemon=True)
-            self._threads = [t for t in self._threads if t.is_alive()] + [thread]
-            thread.start()
-        else:
-            self._deliver(*args)
-
-    def list_events(self, request: Request) -> Response:
-        events = [_public_event(e) for e in reversed(self.state["events"])]
-        return self._page(request, "events", events, v.PROBLEM)
-
-    def get_event(self, request: Request) -> Response:
-        event = next(
-            (e for e in self.state["events"] if e["id"] == request.params["event_id"]), None
-        )
-        return Response.json(200, _public_event(event)) if event else _empty(404)
-
-    # --- reports ----------------------------------------------------------------------------------
-    def create_report(self, request: Request) -> Response:
-        data, refusal = self._read(request, v.POST_REPORT, v.STRING)
-        if refusal is not None:
-            return refusal
-        errors = v.Errors()
-        event_id = data.get("eventId")
-        if event_id is not None and not any(e["id"] == event_id for e in self.state["events"]):
-            errors.add("eventId", "No event with this id.")
-        payloads = data.get("payloads") or []
-        if not payloads:
-            errors.add("payloads", "At least one payload is required.")
-        for index, item in enumerate(payloads):
-            self._check_usage(item, f"payloads[{index}]", errors)
-        if errors:
-            return v.refusal(errors, v.STRING)
-        report = {"id": str(uuid.uuid4()), "eventId": event_id, "createdAt": utc_now()}
-        self.state["reports"][report["id"]] = {**report, "payloads": payloads}
-        return Response.json(200, report)
-
-    def _check_usage(self, item: dict[str, Any], path: str, errors: v.Errors) -> None:
-        kind = item.get("payloadType")
-        if kind not in v.REPORT_PAYLOAD_TYPES:
-            errors.add(
-                f"{path}.payloadType", f"Must be one of: {', '.join(v.REPORT_PAYLOAD_TYPES)}."
-            )
-            return
-        if kind not in v.OPEN_REPORT_PAYLOAD_TYPES:
-            errors.add(f"{path}.payloadType", f"{kind} reports are open to invited partners only.")
-            return
-        before = len(errors.fields)
-        v.check(item, v.ENERGY_USAGE, errors, path)
-        if len(errors.fields) > before:
-            return
-        resource = self.state["resources"].get(item["resourceId"])
-        if resource is None:
-            errors.add(f"{path}.resourceId", "No resource with this id.")
-        elif item.get("locationId") and item["locationId"] != resource["locationId"]:
-            errors.add(f"{path}.locationId", "Not the resource's location.")
-        step_s = v.time_span_s(item["resolution"]) or 0
-        if step_s <= 0:
-            errors.add(f"{path}.resolution", "Must be longer than zero.")
-            return
-        previous: datetime | None = None
-        for index, point in enumerate(item.get("points") or []):
-            instant = v.parse_instant(point["timestamp"])
-            assert instant is not None  # checked by the schema
-            where = f"{path}.points[{index}].timestamp"
-            if instant.timestamp() % step_s:
-                errors.add(where, f"Must start a period of {item['resolution']} (UTC).")
-            if previous is not None and instant <= previous:
-                errors.add(where, "Points must be in time order, one per period.")
-            previous = instant
-
-    # --- pages ------------------------------------------------------------------------------------
-    def _page(self, request: Request, key: str, items: list[Any], style: str) -> Response:
-        try:
-            page = int(request.query.get("page", ["1"])[-1])
-            size = int(request.query.get("pageSize", ["100"])[-1])
-        except ValueError:
-            return v.refuse("page", "page and pageSize must be integers.", style)
-        if page < 1 or not 1 <= size <= MAX_PAGE_SIZE:
-            return v.refuse("pageSize", f"page >= 1, 1 <= pageSize <= {MAX_PAGE_SIZE}.", style)
-        total_pages = max(1, -(-len(items) // size))
-        pagination = {
-            "totalRecords": len(items),
-            "pageSize": size,
-            "currentPage": page,
-            "totalPages": total_pages,
-            "nextPage": page + 1 if page < total_pages else None,
-            "previousPage": page - 1 if page > 1 else None,
-        }
-        return Response.json(
-            200, {"pagination": pagination, key: items[(page - 1) * size : page * size]}
-        )
+        return empty(204)
 
 
 def _location(data: dict[str, Any], user_id: str) -> dict[str, Any]:
@@ -670,16 +417,8 @@ def _public_webhook(webhook: dict[str, Any]) -> dict[str, Any]:
     return {k: val for k, val in webhook.items() if k not in ("webhookSecret", "tenant")}
 
 
-def _public_event(event: dict[str, Any]) -> dict[str, Any]:
-    return {"id": event["id"], "createdAt": event["createdAt"], "payload": event["payload"]}
-
-
 def _url_error(url: str) -> str:
     parts = urlsplit(url)
     if parts.scheme not in ("http", "https") or not parts.netloc:
         return "Must be an absolute http or https URL."
     return ""
-
-
-def _no_constant(name: str) -> Any:
-    raise ValueError(f"{name} is not valid JSON")
