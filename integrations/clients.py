@@ -16,7 +16,7 @@ from django.conf import settings
 from django.utils import timezone
 
 from .http import CallRecord, UpstreamClient
-from .models import Connection, Platform, SyncAttempt, UpstreamLink
+from .models import Connection, Platform, Profile, SyncAttempt, UpstreamLink
 
 _lock = threading.Lock()
 _cache: dict[tuple[int, str], UpstreamClient] = {}
@@ -89,7 +89,7 @@ def build_client(
             **common,
         )
     if connection.platform == Platform.SPARK:
-        from .spark import SparkClient
+        from .spark import CURRENT_TOKEN_LIFETIME_S, DEFAULT_TOKEN_LIFETIME_S, SparkClient
 
         # The in-process emulator issues tokens itself; a real address uses the connection's.
         token_url = (
@@ -100,6 +100,10 @@ def build_client(
             token_url=token_url,
             client_id=credentials.get("username", ""),
             client_secret=credentials.get("password", ""),
+            # Without `expires_in`, a token lives as long as the profile's contract says.
+            default_token_lifetime_s=CURRENT_TOKEN_LIFETIME_S
+            if connection.profile == Profile.CURRENT
+            else DEFAULT_TOKEN_LIFETIME_S,
             **common,
         )
     if connection.platform == Platform.WATTSHIFT:

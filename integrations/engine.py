@@ -210,8 +210,6 @@ def run_link(link_id: int, *, ignore_schedule: bool = False) -> Outcome:
     parent_remote_id = ""
     if parent_link is not None:
         if parent_link.state != LinkState.SYNCED or not parent_link.remote_id:
-            if parent_link.state == LinkState.PENDING:
-                enqueue(parent_link.pk)
             finish(
                 link,
                 lease,
@@ -220,6 +218,10 @@ def run_link(link_id: int, *, ignore_schedule: bool = False) -> Outcome:
                 waiting_for=f"{parent_link.get_platform_display()} {parent_label}"[:200],
                 next_attempt_at=timezone.now() + timedelta(seconds=WAIT_FOR_PARENT_S),
             )
+            # After the wait is written: a parent that syncs (an eager queue runs it right here)
+            # then finds this link among its waiting children and queues it at once.
+            if parent_link.state == LinkState.PENDING:
+                enqueue(parent_link.pk)
             # The parent may have synced meanwhile (in-process tasks even run it inside this
             # call) without seeing this link wait for it: then this one runs now, not in 30 s.
             if UpstreamLink.objects.filter(pk=parent_link.pk, state=LinkState.SYNCED).exclude(
@@ -366,11 +368,15 @@ def retry_links(link_ids: Iterable[int]) -> int:
 def sync_now(organization_id: int | None = None, max_rounds: int = 50) -> dict[str, int]:
     """Run all due work in this process until nothing is left to do; counts of links by state."""
     tried: set[int] = set()
+    progressed = True
     for _ in range(max_rounds):
         ids = due_link_ids(organization_id)
-        if not ids or set(ids) <= tried:
-            break  # nothing due, or only links that already ran and are still due (no progress)
+        if not ids or (set(ids) <= tried and not progressed):
+            # Nothing due, or only links that already ran and are still due while nothing else
+            # settled (a link waiting for a parent that synced meanwhile runs again).
+            break
         tried = set()
+        progressed = False
         for link_id in ids:
             outcome = run_link(link_id)
             if outcome.state not in {
@@ -381,6 +387,8 @@ def sync_now(organization_id: int | None = None, max_rounds: int = 50) -> dict[s
                 "gone",
             }:
                 tried.add(link_id)
+            else:
+                progressed = True
     queryset = UpstreamLink.objects.all()
     if organization_id is not None:
         queryset = queryset.filter(organization_id=organization_id)

@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+from datetime import UTC, timedelta
 from typing import Any
 
 from django import forms
 from django.conf import settings
+from django.utils import timezone
 
+from devices.models import Device
 from portal.crud import OrgModelForm
+from readings.models import Reading
 
-from . import wattics
+from . import spark, wattics
 from .models import (
     CREDENTIAL_LABELS,
     PROFILE_HELP,
@@ -176,6 +180,78 @@ class WebhookForm(forms.Form):
         initial=["PriceDelta"],
         widget=forms.CheckboxSelectMultiple,
     )
+
+
+class CurrentWebhookForm(forms.Form):
+    """Which notification types the organization's webhook receives (current profile)."""
+
+    notification_types = forms.MultipleChoiceField(
+        choices=[(kind, kind) for kind in spark.NOTIFICATION_TYPES],
+        initial=list(spark.NOTIFICATION_TYPES),
+        widget=forms.CheckboxSelectMultiple,
+    )
+
+
+class SimulationForm(forms.Form):
+    """Which simulated event Spark sends as the test (current profile)."""
+
+    simulation = forms.ChoiceField(
+        choices=[(kind, note) for kind, note in spark.SIMULATIONS.items()],
+        initial="pricecurve",
+    )
+
+
+class UTCDateTimeField(forms.DateTimeField):
+    """A date and time read and shown in UTC, whatever the page's timezone (Spark's report
+    points and event curves are in UTC)."""
+
+    widget = forms.DateTimeInput(attrs={"type": "datetime-local"}, format="%Y-%m-%dT%H:%M")
+
+    def to_python(self, value: Any) -> Any:
+        with timezone.override(UTC):
+            return super().to_python(value)
+
+    def prepare_value(self, value: Any) -> Any:
+        with timezone.override(UTC):
+            return super().prepare_value(value)
+
+
+class EnergyUsageReportForm(forms.Form):
+    """The period of an EnergyUsage report: the device must have readings in it."""
+
+    start = UTCDateTimeField(label="Start (UTC)", help_text="The first hour reported.")
+    end = UTCDateTimeField(label="End (UTC)", help_text="The end of the last hour reported.")
+    MAX_SPAN = timedelta(days=31)
+
+    def __init__(self, *args: Any, device: Device, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.device = device
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean()
+        assert data is not None  # a Form's clean() returns its cleaned_data
+        start, end = data.get("start"), data.get("end")
+        if start is None or end is None:
+            return data
+        # Whole hours, as the readings are stored (start of each hour, UTC).
+        start = start.astimezone(UTC).replace(minute=0, second=0, microsecond=0)
+        end = end.astimezone(UTC).replace(minute=0, second=0, microsecond=0)
+        if end <= start:
+            raise forms.ValidationError(
+                {"end": "The end must be at least an hour after the start."}
+            )
+        if end - start > self.MAX_SPAN:
+            raise forms.ValidationError({"end": "A report covers at most 31 days."})
+        has_readings = Reading.objects.filter(
+            series__device=self.device, instant__gte=start, instant__lt=end
+        ).exists()
+        if not has_readings:
+            raise forms.ValidationError(
+                f"{self.device.name} has no readings between {start:%Y-%m-%d %H:%M} and "
+                f"{end:%Y-%m-%d %H:%M} UTC: upload them first."
+            )
+        data["start"], data["end"] = start, end
+        return data
 
 
 class ChargeReportForm(forms.Form):

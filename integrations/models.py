@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from django.conf import settings
@@ -371,6 +371,16 @@ class SyncAttempt(models.Model):
         return self.status_code is not None and 200 <= self.status_code < 300
 
 
+def _time_span(value: str) -> timedelta | None:
+    """A .NET time span `hh:mm:ss` (as Spark writes resolutions), else None."""
+    parts = value.split(":")
+    if len(parts) != 3 or not all(part.split(".")[0].isdigit() for part in parts):
+        return None
+    hours, minutes, seconds = (float(part) for part in parts)
+    span = timedelta(hours=hours, minutes=minutes, seconds=seconds)
+    return span if span > timedelta(0) else None
+
+
 def _webhook_token() -> str:
     import secrets
 
@@ -401,7 +411,14 @@ class WebhookEndpoint(OrgOwned):
     removal_note = models.TextField(
         blank=True, help_text="What became of the registration before the current one."
     )
+    profile = models.CharField(
+        max_length=12,
+        choices=Profile.choices,
+        default=Profile.QUICKSTART,
+        help_text="The profile of the connection that made the registration.",
+    )
     operations = models.JSONField(default=list)
+    # Quickstart: the event types (PriceDelta); current: the notification types subscribed to.
     event_types = models.JSONField(default=list)
     registered_at = models.DateTimeField(null=True, blank=True)
     last_error = models.TextField(blank=True)
@@ -507,14 +524,86 @@ class WebhookEvent(OrgOwned):
         kinds = {
             self.event_type,
             self.notification_type,
-            (self.body.get("payload") or {}).get("payloadType"),
+            str(self.payload.get("payloadType") or ""),
         }
         return any(kind and ("PriceDelta" in kind or "PriceCurve" in kind) for kind in kinds)
 
     @property
+    def payload(self) -> dict[str, Any]:
+        payload = self.body.get("payload") if isinstance(self.body, dict) else None
+        return payload if isinstance(payload, dict) else {}
+
+    @property
     def price_points(self) -> list[dict[str, Any]]:
-        payload = self.body.get("payload") or {}
-        return list((payload.get("priceCurveDelta") or {}).get("points") or [])
+        points = (self._price_curve.get("points") or []) if self._price_curve else []
+        return [point for point in points if isinstance(point, dict)]
+
+    @property
+    def _price_curve(self) -> dict[str, Any]:
+        curve = self.payload.get("priceCurveDelta")
+        return curve if isinstance(curve, dict) else {}
+
+    @property
+    def price_area(self) -> str:
+        return str(self.payload.get("priceArea") or "")
+
+    @property
+    def price_currency(self) -> str:
+        return str(self._price_curve.get("currency") or "")
+
+    @property
+    def price_unit(self) -> str:
+        """What a price is per: `NOK/kWh`, from the curve's currency and energy unit."""
+        unit = str(self._price_curve.get("energyUnit") or "")
+        return f"{self.price_currency}/{unit}" if self.price_currency and unit else unit
+
+    @property
+    def targets(self) -> list[dict[str, Any]]:
+        """The published payloads' `targets` (price curve, LPC), as sent."""
+        targets = self.payload.get("targets")
+        return [t for t in targets if isinstance(t, dict)] if isinstance(targets, list) else []
+
+    @property
+    def payload_type(self) -> str:
+        return str(self.payload.get("payloadType") or "")
+
+    @property
+    def eligibility_changes(self) -> tuple[list[str], list[str]] | None:
+        """A UserEligibility payload's (added users, removed users); None for other payloads."""
+        added, removed = self.payload.get("addedUsers"), self.payload.get("removedUsers")
+        if not isinstance(added, list) and not isinstance(removed, list):
+            return None
+        return (
+            [str(user) for user in added] if isinstance(added, list) else [],
+            [str(user) for user in removed] if isinstance(removed, list) else [],
+        )
+
+    @property
+    def target_labels(self) -> list[str]:
+        """Each target as `resource @ location` (either part absent when the target lacks it)."""
+        labels = []
+        for target in self.targets:
+            resource, location = target.get("resourceId"), target.get("locationId")
+            parts = [str(part) for part in (resource, location) if part]
+            if parts:
+                labels.append(" @ ".join(parts))
+        return labels
+
+    @property
+    def period(self) -> tuple[datetime, datetime] | None:
+        """The hours the event's price points cover (UTC): the first point's start to the last
+        point's start plus the curve's resolution (an hour when unreadable)."""
+        instants = []
+        for point in self.price_points:
+            try:
+                instants.append(datetime.fromisoformat(str(point.get("timestamp"))))
+            except ValueError:
+                continue
+        instants = [instant for instant in instants if instant.tzinfo is not None]
+        if not instants:
+            return None
+        step = _time_span(str(self._price_curve.get("resolution") or "")) or timedelta(hours=1)
+        return min(instants), max(instants) + step
 
 
 class ChargeAction(models.TextChoices):
@@ -551,3 +640,39 @@ class ChargeReport(OrgOwned):
         from django.urls import reverse
 
         return reverse("device_detail", args=[self.vehicle_id])
+
+
+class EnergyUsageReport(OrgOwned):
+    """An EnergyUsage report to Spark (current profile): a device's stored hourly readings over a
+    period, usually an event's, synced through the engine once the device is on Spark."""
+
+    links: list[UpstreamLink]  # not a column: set for the page by the energy_reports tag
+
+    device = models.ForeignKey(
+        "devices.Device", on_delete=models.CASCADE, related_name="energy_usage_reports"
+    )
+    event = models.ForeignKey(
+        WebhookEvent,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="energy_usage_reports",
+    )
+    start = models.DateTimeField(help_text="First hour reported (UTC).")
+    end = models.DateTimeField(help_text="End of the last hour reported (UTC), exclusive.")
+
+    class Meta:
+        ordering = ["-created_at", "-pk"]
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(end__gt=models.F("start")), name="energy_report_period"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"Energy usage of {self.device.name}, {self.start:%Y-%m-%d %H:%M}Z to {self.end:%Y-%m-%d %H:%M}Z"
+
+    def get_absolute_url(self) -> str:
+        from django.urls import reverse
+
+        return reverse("device_detail", args=[self.device_id])

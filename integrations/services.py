@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from django.core.exceptions import ValidationError
@@ -22,6 +23,7 @@ from .models import (
     CREDENTIAL_LABELS,
     ChargeReport,
     Connection,
+    EnergyUsageReport,
     LinkState,
     Platform,
     UpstreamLink,
@@ -263,14 +265,29 @@ def register_spark_webhook(
     organization: Organization,
     operations: Iterable[str] = webhooks.OPERATIONS,
     event_types: Iterable[str] = webhooks.EVENT_TYPES,
+    notification_types: Iterable[str] = webhooks.NOTIFICATION_TYPES,
 ) -> WebhookEndpoint:
-    """Register (or re-register, with a new secret) the organization's Spark webhook."""
-    return webhooks.register_webhook(organization, operations, event_types)
+    """Register (or re-register, with a new secret) the organization's Spark webhook, in the
+    shape of its connection's profile (operations and event types: quickstart; notification
+    types: current)."""
+    return webhooks.register_webhook(organization, operations, event_types, notification_types)
 
 
-def send_spark_test_event(organization: Organization) -> None:
-    """Ask Spark to send a signed test event to the registered URL."""
-    webhooks.send_test_event(organization)
+def send_spark_test_event(organization: Organization, simulation: str = "pricecurve") -> None:
+    """Ask Spark to send a signed event to the registered URL (the quickstart's test call, or
+    the current profile's `simulation` call)."""
+    webhooks.send_test_event(organization, simulation)
+
+
+def create_energy_usage_report(
+    *, device: Device, event: WebhookEvent | None, start: datetime, end: datetime
+) -> EnergyUsageReport:
+    """Record an EnergyUsage report of the device's readings in [start, end) (UTC); the engine
+    sends it to Spark (current profile) once the device is there."""
+    report = EnergyUsageReport(
+        organization_id=device.organization_id, device=device, event=event, start=start, end=end
+    )
+    return save_record(report)
 
 
 def receive_spark_delivery(

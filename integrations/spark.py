@@ -1,10 +1,11 @@
 """Volue Spark (Energy Coordination API): webhook signatures, payload builders and the client.
 
-The contract is docs/upstreams/spark.md, the quickstart profile (seed 002, Volue's quickstart);
-"seed §N" below names the quickstart's numbered sections. The published API
-(https://api.sandbox.voluespark.com/energy-coordination/v1/swagger/Partner/swagger.json)
-settles what the seed leaves open: the signature scheme, problem+json errors, the event envelope.
-Nothing here touches the ORM: callers hand plain values to the builders.
+The contract is docs/upstreams/spark.md, in two profiles: quickstart (seed 002, Volue's
+quickstart; "seed §N" below names its numbered sections) and current, the published v1 API
+(https://api.sandbox.voluespark.com/energy-coordination/v1/swagger/Partner/swagger.json, "swagger"
+below: operation ids in the comments), which also settles what the seed leaves open: the signature
+scheme, problem+json errors, the event envelope. Nothing here touches the ORM: callers hand plain
+values to the builders.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ import math
 import threading
 import time
 from collections.abc import Callable, Iterable, Mapping
+from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 from urllib.parse import quote
@@ -27,10 +29,13 @@ from integrations.http import CallRecord, UpstreamClient, UpstreamError
 # The seed names `Spark-Signature`; the published API sends the same value as `X-Payload-Signature`.
 SIGNATURE_HEADER = "Spark-Signature"
 PUBLISHED_SIGNATURE_HEADER = "X-Payload-Signature"
-_SIGNATURE_HEADER_NAMES = frozenset({SIGNATURE_HEADER.lower(), PUBLISHED_SIGNATURE_HEADER.lower()})
+SIGNATURE_HEADER_NAMES = frozenset({SIGNATURE_HEADER.lower(), PUBLISHED_SIGNATURE_HEADER.lower()})
+CURRENT_SIGNATURE_HEADERS = frozenset({PUBLISHED_SIGNATURE_HEADER.lower()})
 
-# Seed §Authentication: "The token is valid for 30 minutes"; used only when `expires_in` is missing.
+# Used only when the token answer has no usable `expires_in`: seed §Authentication says "The token is
+# valid for 30 minutes"; the published docs (docs.voluespark.com/authentication) say 60 minutes.
 DEFAULT_TOKEN_LIFETIME_S = 1800.0
+CURRENT_TOKEN_LIFETIME_S = 3600.0
 CHARGE_ACTIONS = {"start": "Start", "stop": "Stop"}
 
 Number = int | float | Decimal | str
@@ -43,8 +48,15 @@ def sign(body: bytes, secret: str) -> str:
     return base64.b64encode(digest).decode("ascii")
 
 
-def verify_signature(body: bytes, secret: str, headers: Mapping[str, str]) -> bool:
+def verify_signature(
+    body: bytes,
+    secret: str,
+    headers: Mapping[str, str],
+    header_names: frozenset[str] = SIGNATURE_HEADER_NAMES,
+) -> bool:
     """True when the delivery carries a signature header and every one given matches `body`.
+    `header_names` (lower case): the headers that carry it; both by default (quickstart), only
+    `X-Payload-Signature` for the current profile (`CURRENT_SIGNATURE_HEADERS`).
 
     `body` must be the raw request bytes: re-serialised JSON (or a stripped trailing newline) no
     longer matches. `headers` is any mapping with header names as keys, in any case (Django's
@@ -52,7 +64,7 @@ def verify_signature(body: bytes, secret: str, headers: Mapping[str, str]) -> bo
     """
     if not secret:
         return False  # an unset secret must never verify anything
-    given = [value for name, value in headers.items() if name.lower() in _SIGNATURE_HEADER_NAMES]
+    given = [value for name, value in headers.items() if name.lower() in header_names]
     if not given:
         return False
     expected = sign(body, secret).encode("ascii")
@@ -170,6 +182,105 @@ def charge_report_payload(
     }
 
 
+# --- payload builders of the current profile (swagger `components.schemas`) ----------------------
+# Every schema sets `additionalProperties: false`: the builders send the published fields only.
+LOCATION_TYPES = ("Unknown", "Residential", "Commercial", "Other")  # LocationType
+RESOURCE_TYPES = ("Generic", "Vehicle", "Charger", "HotWaterTank", "HVAC", "SolarInverter")
+NOTIFICATION_TYPES = (  # NotificationType (without "Unknown", which nobody subscribes to)
+    "PriceCurveCreated",
+    "UserEligibilityUpdated",
+    "LocationLPCRequested",
+    "ResourceLPCRequested",
+    "LPCReservationCreated",
+)
+# The sandbox's simulation calls (tag "Simulation | Events"), by the notification each one causes.
+SIMULATIONS = {
+    "pricecurve": "PriceCurveCreated",
+    "usereligibility": "UserEligibilityUpdated",
+    "lpc/locations": "LocationLPCRequested",
+    "lpc/resources": "ResourceLPCRequested",
+}
+HOURLY = "01:00:00"  # a .NET time-span: the resolution of our hourly readings
+
+
+def location_payload(
+    *,
+    location_id: str,
+    location_type: str,
+    meter_point_ids: Iterable[str],
+    latitude: Number | None = None,
+    longitude: Number | None = None,
+) -> dict[str, Any]:
+    """PostLocationRequest / PutLocationRequest: our `locationId`, its type, its meter points
+    (`meterPointIds`; the single `meterPointId` is deprecated) and, when known, `coordinates`."""
+    if location_type not in LOCATION_TYPES:
+        raise ValueError(f"unknown Spark location type {location_type!r}")
+    payload: dict[str, Any] = {
+        "locationId": location_id,
+        "locationType": location_type,
+        "meterPointIds": [str(point) for point in meter_point_ids],
+    }
+    if latitude is not None and longitude is not None:
+        payload["coordinates"] = {"latitude": _finite(latitude), "longitude": _finite(longitude)}
+    return payload
+
+
+def resource_payload(
+    *, resource_id: str, resource_type: str, meter_point_id: str = ""
+) -> dict[str, Any]:
+    """PostVehicleResourceRequest (`resourceType: "Vehicle"`) or PostLocationBoundResourceRequest
+    (any other type, with the meter point it is behind when there is one)."""
+    if resource_type not in RESOURCE_TYPES:
+        raise ValueError(f"unknown Spark resource type {resource_type!r}")
+    payload: dict[str, Any] = {"resourceId": resource_id, "resourceType": resource_type}
+    if meter_point_id and resource_type != "Vehicle":  # the vehicle schema has no meterPointId
+        payload["meterPointId"] = meter_point_id
+    return payload
+
+
+def webhook_payload(
+    *, url: str, secret: str, name: str, notification_types: Iterable[str]
+) -> dict[str, Any]:
+    """PostWebhookRequest."""
+    types = list(notification_types)
+    unknown = [kind for kind in types if kind not in NOTIFICATION_TYPES]
+    if unknown:
+        raise ValueError(f"unknown Spark notification types: {', '.join(unknown)}")
+    return {"webhookUrl": url, "webhookSecret": secret, "name": name, "notificationTypes": types}
+
+
+def energy_usage_report_payload(
+    *,
+    event_id: str | None,
+    resource_id: str,
+    points: Iterable[tuple[datetime, Number]],
+    location_id: str = "",
+    meter_point_id: str = "",
+    resolution: str = HOURLY,
+) -> dict[str, Any]:
+    """PostReportRequest with one EnergyUsage payload: each point is the start of its hour (UTC)
+    and the kWh used in it (`points`; the docs' `curvePoints` is deprecated)."""
+    curve = []
+    for instant, kwh in points:
+        if instant.tzinfo is None:
+            raise ValueError("report points need timezone-aware instants")
+        stamp = instant.astimezone(UTC).isoformat()
+        curve.append({"timestamp": stamp, "kiloWattHours": _finite(kwh)})
+    if not curve:
+        raise ValueError("an energy usage report needs at least one reading")
+    usage: dict[str, Any] = {
+        "payloadType": "EnergyUsage",
+        "resourceId": resource_id,
+        "resolution": resolution,
+        "points": curve,
+    }
+    if location_id:
+        usage["locationId"] = location_id
+    if meter_point_id:
+        usage["meterPointId"] = meter_point_id
+    return {"eventId": event_id, "payloads": [usage]}
+
+
 # --- client ---------------------------------------------------------------------------------------
 # What an error answer without a body means (Spark answers 401/404 with nothing in them).
 _EMPTY_BODY_MESSAGES = {401: "unauthorized", 403: "forbidden", 404: "not found", 409: "conflict"}
@@ -193,8 +304,10 @@ class SparkClient(UpstreamClient):
         on_call: Callable[[CallRecord], None] | None = None,
         http: httpx.Client | None = None,
         clock: Callable[[], float] = time.monotonic,
+        default_token_lifetime_s: float = DEFAULT_TOKEN_LIFETIME_S,
     ) -> None:
         super().__init__(base_url, transport=transport, on_call=on_call, http=http)
+        self.default_token_lifetime_s = default_token_lifetime_s  # the profile's, see above
         self.token_url = token_url
         self.client_id = client_id
         self.client_secret = client_secret
@@ -251,11 +364,7 @@ class SparkClient(UpstreamClient):
                 permanent=True,
                 status_code=response.status_code,
             )
-        try:
-            lifetime_s = max(0.0, float(data.get("expires_in", DEFAULT_TOKEN_LIFETIME_S)))
-        except (TypeError, ValueError):
-            lifetime_s = DEFAULT_TOKEN_LIFETIME_S
-        return token, lifetime_s
+        return token, token_lifetime_s(data.get("expires_in"), self.default_token_lifetime_s)
 
     # --- operations -------------------------------------------------------------------------------
     def create_user(self, payload: Mapping[str, Any] | None = None) -> str:
@@ -314,6 +423,67 @@ class SparkClient(UpstreamClient):
         data = self._post("/reports", dict(payload))
         return self._id(data, "id")
 
+    # --- operations of the current profile (swagger operation ids) -------------------------------
+    # Every id is ours, so each create can be recognised after a lost answer by a GET of that id.
+    def post_user(self, user_id: str) -> str:
+        """PostUser: POST /users {userId} -> 201 {userId}."""
+        data = self._post("/users", user_payload(user_id=user_id))
+        return str(data.get("userId") or user_id)
+
+    def get_user(self, user_id: str) -> dict[str, Any] | None:
+        """GetUserById: the user, or None when Spark has none with this id (404)."""
+        return self._get_or_none(f"/users/{_segment(user_id)}")
+
+    def post_location(self, user_id: str, payload: Mapping[str, Any]) -> str:
+        """PostLocation: POST /users/{userId}/locations -> 201 the location (409: already there)."""
+        data = self._post(f"/users/{_segment(user_id)}/locations", dict(payload))
+        return str(data.get("locationId") or payload["locationId"])
+
+    def get_location(self, user_id: str, location_id: str) -> dict[str, Any] | None:
+        """GetLocationByLocationId, or None (404)."""
+        return self._get_or_none(f"/users/{_segment(user_id)}/locations/{_segment(location_id)}")
+
+    def put_location(self, user_id: str, payload: Mapping[str, Any]) -> str:
+        """UpdateLocation: PUT /users/{userId}/locations/{locationId} with the whole location."""
+        location_id = str(payload["locationId"])
+        self.request(
+            "PUT",
+            f"/users/{_segment(user_id)}/locations/{_segment(location_id)}",
+            json=dict(payload),
+        )
+        return location_id
+
+    def post_vehicle(self, user_id: str, payload: Mapping[str, Any]) -> str:
+        """PostVehicle: POST /users/{userId}/vehicles {resourceId, resourceType: "Vehicle"}."""
+        data = self._post(f"/users/{_segment(user_id)}/vehicles", dict(payload))
+        return str(data.get("resourceId") or payload["resourceId"])
+
+    def post_location_resource(
+        self, user_id: str, location_id: str, payload: Mapping[str, Any]
+    ) -> str:
+        """PostLocationBoundResource: POST /users/{userId}/locations/{locationId}/resources."""
+        path = f"/users/{_segment(user_id)}/locations/{_segment(location_id)}/resources"
+        data = self._post(path, dict(payload))
+        return str(data.get("resourceId") or payload["resourceId"])
+
+    def get_resource(self, resource_id: str) -> dict[str, Any] | None:
+        """GetResourceById: a vehicle or a location-bound resource, or None (404)."""
+        return self._get_or_none(f"/resources/{_segment(resource_id)}")
+
+    def post_webhook(self, payload: Mapping[str, Any]) -> str:
+        """PostWebhook: POST /webhooks -> 201 the webhook object, whose `webhookId` we keep."""
+        data = self._post("/webhooks", dict(payload))
+        return self._id(data, "webhookId")
+
+    def simulate_event(self, kind: str, payload: Mapping[str, Any] | None = None) -> dict[str, Any]:
+        """Simulation | Events (sandbox only): POST /simulation/events/{kind}; Spark sends the
+        event to every webhook subscribed to its notification type (the published API has no
+        `/webhooks/{id}/test`). Answers `{simulatedEvent {id, createdAt, payload}}`."""
+        if kind not in SIMULATIONS:
+            raise ValueError(f"unknown Spark simulation {kind!r}")
+        body = None if kind == "usereligibility" else dict(payload or {})  # it takes no body
+        return self._post(f"/simulation/events/{kind}", body)
+
     # --- errors -----------------------------------------------------------------------------------
     def error_message(self, response: httpx.Response) -> str:
         if not response.content.strip():
@@ -323,6 +493,9 @@ class SparkClient(UpstreamClient):
             data = response.json()
         except ValueError:
             return super().error_message(response)
+        if isinstance(data, str) and data.strip():
+            # The published API answers many 400s (and some 404s) with a bare JSON string.
+            return _short_text(data.strip())
         if isinstance(data, dict):
             if isinstance(data.get("error"), str):
                 # OAuth2 token errors (RFC 6749 §5.2): {"error": "invalid_client", ...}
@@ -337,6 +510,16 @@ class SparkClient(UpstreamClient):
         kwargs: dict[str, Any] = {} if payload is None else {"json": payload}
         response = self.request("POST", path, **kwargs)
         return self._json(response) if response.content.strip() else {}
+
+    def _get_or_none(self, path: str) -> dict[str, Any] | None:
+        """A GET of a record by our id: its body, or None when Spark answers 404."""
+        try:
+            response = self.request("GET", path)
+        except UpstreamError as exc:
+            if exc.status_code == 404:
+                return None
+            raise
+        return self._json(response)
 
     def _json(self, response: httpx.Response) -> dict[str, Any]:
         try:
@@ -381,6 +564,20 @@ def problem_message(problem: Mapping[str, Any]) -> str:
     if title and detail:
         return f"{title}: {detail}"
     return title or detail or "error"
+
+
+def token_lifetime_s(expires_in: Any, default_s: float) -> float:
+    """A token's lifetime from the answer's `expires_in` (seconds, a number or a numeric string);
+    `default_s` when it is absent, unreadable, negative or not finite."""
+    try:
+        lifetime_s = float(expires_in)
+    except (TypeError, ValueError):
+        return default_s
+    return lifetime_s if math.isfinite(lifetime_s) and lifetime_s >= 0 else default_s
+
+
+def _short_text(text: str, limit: int = 500) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 def _segment(value: str) -> str:

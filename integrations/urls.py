@@ -46,4 +46,5 @@ homes = [
 
 devices = [
     path("<int:pk>/charge-report/", views.charge_report, name="charge_report"),
+    path("<int:pk>/energy-report/", views.energy_usage_report, name="energy_usage_report"),
 ]

@@ -23,7 +23,16 @@ from portal.tenancy import OrgHttpRequest, get_for_org_or_404, org_required
 
 from . import prices, services, webhooks
 from .adapters.wattics import streams_behind
-from .forms import ChargeReportForm, ConnectionForm, RemoteIdForm, SandboxOutageForm, WebhookForm
+from .forms import (
+    ChargeReportForm,
+    ConnectionForm,
+    CurrentWebhookForm,
+    EnergyUsageReportForm,
+    RemoteIdForm,
+    SandboxOutageForm,
+    SimulationForm,
+    WebhookForm,
+)
 from .models import (
     PROFILE_HELP,
     Connection,
@@ -102,6 +111,11 @@ def integrations(request: OrgHttpRequest) -> HttpResponse:
                 organization=organization, platform=Platform.SPARK
             ).first(),
             "webhook_form": WebhookForm(),
+            # The webhook's forms follow the Spark connection's profile.
+            "spark_current": Platform.SPARK in connections
+            and connections[Platform.SPARK].profile == Profile.CURRENT,
+            "current_webhook_form": CurrentWebhookForm(),
+            "simulation_form": SimulationForm(),
             "outage_form": SandboxOutageForm(platforms=sandboxed) if sandboxed else None,
             "profile_help": PROFILE_HELP,
         },
@@ -313,17 +327,36 @@ def spark_webhook(request: HttpRequest, token: str) -> HttpResponse:
     return JsonResponse({"detail": receipt.message}, status=receipt.status)
 
 
+def _spark_profile(request: OrgHttpRequest) -> str:
+    connection = Connection.objects.filter(
+        organization=request.organization, platform=Platform.SPARK
+    ).first()
+    return connection.profile if connection is not None else Profile.QUICKSTART
+
+
 @require_POST
 @org_required(Role.ADMIN)
 def register_spark_webhook(request: OrgHttpRequest) -> HttpResponse:
-    form = WebhookForm(request.POST)
-    if not form.is_valid():
-        messages.error(request, "Choose at least one operation and one event type.")
-        return redirect("integrations")
+    """Register with the calls of the Spark connection's profile (services.register_spark_webhook)."""
     try:
-        endpoint = services.register_spark_webhook(
-            request.organization, form.cleaned_data["operations"], form.cleaned_data["event_types"]
-        )
+        if _spark_profile(request) == Profile.CURRENT:
+            current = CurrentWebhookForm(request.POST)
+            if not current.is_valid():
+                messages.error(request, "Choose at least one notification type.")
+                return redirect("integrations")
+            endpoint = services.register_spark_webhook(
+                request.organization, notification_types=current.cleaned_data["notification_types"]
+            )
+        else:
+            form = WebhookForm(request.POST)
+            if not form.is_valid():
+                messages.error(request, "Choose at least one operation and one event type.")
+                return redirect("integrations")
+            endpoint = services.register_spark_webhook(
+                request.organization,
+                form.cleaned_data["operations"],
+                form.cleaned_data["event_types"],
+            )
     except webhooks.WebhookSetupError as exc:
         messages.error(request, str(exc))
     else:
@@ -338,8 +371,11 @@ def register_spark_webhook(request: OrgHttpRequest) -> HttpResponse:
 @require_POST
 @org_required(Role.ADMIN)
 def test_spark_webhook(request: OrgHttpRequest) -> HttpResponse:
+    """Quickstart: Spark's test call; current: the simulation chosen (a price curve by default)."""
+    form = SimulationForm(request.POST)
+    simulation = form.cleaned_data["simulation"] if form.is_valid() else "pricecurve"
     try:
-        services.send_spark_test_event(request.organization)
+        services.send_spark_test_event(request.organization, simulation)
     except webhooks.WebhookSetupError as exc:
         messages.error(request, str(exc))
     else:
@@ -352,12 +388,22 @@ def test_spark_webhook(request: OrgHttpRequest) -> HttpResponse:
 @require_POST
 @org_required(Role.ADMIN)
 def sandbox_emit_price_event(request: OrgHttpRequest) -> HttpResponse:
-    """Sandbox only: have the Spark emulator emit a PriceDelta for this organization's customers."""
+    """Sandbox only: have the Spark emulator emit a price event for this organization's records
+    (quickstart: a PriceDelta naming its users; current: the published price-curve simulation,
+    targeting its resources)."""
     connection = Connection.objects.filter(
         organization=request.organization, platform=Platform.SPARK
     ).first()
     if connection is None or not connection.uses_sandbox:
         raise Http404("Only the sandbox emulator can be told to emit events.")
+    if connection.profile == Profile.CURRENT:
+        try:
+            services.send_spark_test_event(request.organization, "pricecurve")
+        except webhooks.WebhookSetupError as exc:
+            messages.error(request, str(exc))
+        else:
+            messages.success(request, "The Spark emulator is sending a price curve.")
+        return redirect("webhook_events")
     from .sandbox.registry import emulator, tenant_of
 
     user_ids = list(
@@ -445,13 +491,20 @@ def webhook_event(request: OrgHttpRequest, pk: int) -> HttpResponse:
         request.organization,
         pk=pk,
     )
-    vehicles = Device.objects.filter(
-        organization=request.organization, kind="vehicle", home__customer__in=event.customers.all()
+    devices = Device.objects.filter(
+        organization=request.organization, home__customer__in=event.customers.all()
     )
+    current = _spark_profile(request) == Profile.CURRENT
     return render(
         request,
         "integrations/event_detail.html",
-        {"event": event, "body": json.dumps(event.body, indent=2)[:20000], "vehicles": vehicles},
+        {
+            "event": event,
+            "body": json.dumps(event.body, indent=2)[:20000],
+            # The report each profile sends: charge reports (vehicles) or energy usage.
+            "vehicles": [] if current else devices.filter(kind="vehicle"),
+            "usage_devices": devices if current else [],
+        },
     )
 
 
@@ -488,6 +541,34 @@ def charge_report(request: OrgHttpRequest, pk: int) -> HttpResponse:
         request,
         "integrations/charge_report_form.html",
         {"form": form, "vehicle": vehicle, "event": event},
+    )
+
+
+@org_required(Role.MEMBER)
+def energy_usage_report(request: OrgHttpRequest, pk: int) -> HttpResponse:
+    """Send an EnergyUsage report of a device's readings (optionally answering an event, whose
+    price curve's hours are the default period)."""
+    device = get_for_org_or_404(Device.objects.select_related("home"), request.organization, pk=pk)
+    event = None
+    event_pk = query_id(request.POST.get("event") or request.GET.get("event"))
+    if event_pk is not None:
+        event = get_for_org_or_404(WebhookEvent, request.organization, pk=event_pk)
+    period = event.period if event is not None else None
+    initial = {"start": period[0], "end": period[1]} if period else {}
+    form = EnergyUsageReportForm(request.POST or None, initial=initial, device=device)
+    if request.method == "POST" and form.is_valid():
+        report = services.create_energy_usage_report(
+            device=device,
+            event=event,
+            start=form.cleaned_data["start"],
+            end=form.cleaned_data["end"],
+        )
+        messages.success(request, f"Report “{report}” queued for Spark.")
+        return redirect(device.get_absolute_url())
+    return render(
+        request,
+        "integrations/energy_report_form.html",
+        {"form": form, "device": device, "event": event},
     )
 
 

@@ -18,18 +18,19 @@ from django.db.models import F
 from django.utils import timezone
 
 from devices.models import Device
-from homes.models import Customer, Meter
+from homes.models import Customer, Home, Meter
 from portal.models import Organization
 
 from . import queue, spark
 from .clients import CallLog, client_for
-from .models import Connection, Platform, UpstreamLink, WebhookEndpoint, WebhookEvent
+from .models import Connection, Platform, Profile, UpstreamLink, WebhookEndpoint, WebhookEvent
 
 logger = logging.getLogger(__name__)
 
 MAX_BODY_BYTES = 1_000_000
 OPERATIONS = ("Create", "Update", "Delete")
 EVENT_TYPES = ("PriceDelta",)
+NOTIFICATION_TYPES = spark.NOTIFICATION_TYPES  # the current profile subscribes to these
 
 
 class WebhookSetupError(Exception):
@@ -52,6 +53,7 @@ def register_webhook(
     organization: Organization,
     operations: Iterable[str] = OPERATIONS,
     event_types: Iterable[str] = EVENT_TYPES,
+    notification_types: Iterable[str] = NOTIFICATION_TYPES,
 ) -> WebhookEndpoint:
     """Register (or re-register, with a new secret) the organization's Spark webhook.
 
@@ -59,6 +61,9 @@ def register_webhook(
     the current registration and secret exactly as they were, with the error shown. On success
     the candidate becomes current, the previous secret stays accepted for
     SPARK_WEBHOOK_SECRET_GRACE_S, and the previous registration is removed upstream.
+
+    The connection's profile chooses the call: quickstart `{url, operations, eventTypes}`, current
+    `{webhookUrl, webhookSecret, name, notificationTypes}` (docs/upstreams/spark.md).
     """
     from .http import UpstreamError
 
@@ -73,10 +78,23 @@ def register_webhook(
         # The token (and so the URL) exists before Spark hears of it.
         endpoint.save(update_fields=["candidate_secret_encrypted", "rotation_started_at"])
     candidate = endpoint.candidate_secret_encrypted
-    operations, event_types = list(operations), list(event_types)
+    profile = connection.profile
+    if profile == Profile.CURRENT:
+        operations, event_types = [], list(notification_types)
+    else:
+        operations, event_types = list(operations), list(event_types)
     try:
         try:
-            remote_id = client.register_webhook(endpoint.url, secret, operations, event_types)
+            if profile == Profile.CURRENT:
+                payload = spark.webhook_payload(
+                    url=endpoint.url,
+                    secret=secret,
+                    name=f"Gridfolio: {organization.name}"[:200],
+                    notification_types=event_types,
+                )
+                remote_id = client.post_webhook(payload)
+            else:
+                remote_id = client.register_webhook(endpoint.url, secret, operations, event_types)
         except UpstreamError as exc:
             # Only our own candidate is dropped: another registration may have started meanwhile.
             WebhookEndpoint.objects.filter(
@@ -91,7 +109,9 @@ def register_webhook(
                     f"{endpoint.remote_id} and its secret still work."
                 ) from exc
             raise WebhookSetupError(f"Spark refused the webhook: {exc}") from exc
-        endpoint = _promote(endpoint.pk, secret, candidate, remote_id, operations, event_types)
+        endpoint = _promote(
+            endpoint.pk, secret, candidate, remote_id, operations, event_types, profile
+        )
         return _remove_retired(client, endpoint)
     finally:
         log.save(connection)
@@ -104,6 +124,7 @@ def _promote(
     remote_id: str,
     operations: list[str],
     event_types: list[str],
+    profile: str,
 ) -> WebhookEndpoint:
     """Spark accepted the registration: its secret becomes current, the one before is kept for the
     grace period, and the registration before goes on the list to remove upstream."""
@@ -123,6 +144,7 @@ def _promote(
         endpoint.remote_id = remote_id
         endpoint.operations = operations
         endpoint.event_types = event_types
+        endpoint.profile = profile
         endpoint.registered_at = now
         endpoint.last_error = ""
         endpoint.last_error_at = None
@@ -167,8 +189,10 @@ def _remove_retired(client: spark.SparkClient, endpoint: WebhookEndpoint) -> Web
     return endpoint
 
 
-def send_test_event(organization: Organization) -> None:
-    """Ask Spark to send a signed test event to the registered URL."""
+def send_test_event(organization: Organization, simulation: str = "pricecurve") -> None:
+    """Have Spark send a signed event to the registered URL: quickstart `POST
+    /webhooks/{id}/test`; current, which has no such call, one of the sandbox's simulation calls
+    (`simulation`, a key of `spark.SIMULATIONS`), targeting this organization's own records."""
     from .http import UpstreamError
 
     endpoint = WebhookEndpoint.objects.filter(
@@ -177,12 +201,87 @@ def send_test_event(organization: Organization) -> None:
     if endpoint is None or not endpoint.remote_id:
         raise WebhookSetupError("Register the webhook first.")
     client, connection, log = _spark_client(organization)
+    if endpoint.profile != connection.profile:
+        raise WebhookSetupError(
+            f"The webhook was registered under the {Profile(endpoint.profile).label.lower()} "
+            f"profile and the connection now speaks {Profile(connection.profile).label.lower()}: "
+            "register it again first."
+        )
+    if connection.profile == Profile.CURRENT and simulation not in spark.SIMULATIONS:
+        raise WebhookSetupError(f"Unknown simulation {simulation!r}.")
     try:
-        client.test_webhook(endpoint.remote_id)
+        if connection.profile == Profile.CURRENT:
+            client.simulate_event(simulation, simulation_body(organization, simulation))
+        else:
+            client.test_webhook(endpoint.remote_id)
     except UpstreamError as exc:
         raise WebhookSetupError(f"Spark could not send the test: {exc}") from exc
     finally:
         log.save(connection)
+
+
+def simulation_body(organization: Organization, simulation: str) -> dict[str, Any]:
+    """A simulation call's body naming this organization's records on Spark (current profile):
+    its location-bound resources as a price curve's or a resource LPC's targets, its locations
+    with a meter point as a location LPC's. Spark picks targets of its own when the list is
+    absent, which would reach no record of ours."""
+    from .adapters.spark.current import device_meter_point, location_id
+
+    links = UpstreamLink.objects.filter(
+        organization=organization, platform=Platform.SPARK, profile=Profile.CURRENT
+    ).exclude(remote_id="")
+    if simulation == "lpc/locations":
+        homes = Home.objects.filter(
+            organization=organization,
+            pk__in=links.filter(content_type=ContentType.objects.get_for_model(Home)).values(
+                "object_id"
+            ),
+        ).prefetch_related("meters")
+        return {
+            "locations": [
+                {
+                    "location": {
+                        "locationId": location_id(home),
+                        "meterPointId": meter.meter_point_id or meter.meter_number,
+                    }
+                }
+                for home in homes
+                for meter in list(home.meters.all())[:1]
+            ]
+        }
+    devices = Device.objects.filter(
+        organization=organization,
+        pk__in=links.filter(content_type=ContentType.objects.get_for_model(Device)).values(
+            "object_id"
+        ),
+    ).exclude(kind="vehicle")
+    resource_ids = dict(
+        links.filter(content_type=ContentType.objects.get_for_model(Device)).values_list(
+            "object_id", "remote_id"
+        )
+    )
+    if simulation == "pricecurve":
+        return {
+            "targets": [
+                {"resourceId": resource_ids[d.pk], "locationId": location_id(d.home)}
+                for d in devices.select_related("home")
+            ]
+        }
+    if simulation == "lpc/resources":
+        return {
+            "resources": [
+                {
+                    "resource": {
+                        "locationId": location_id(d.home),
+                        "resourceId": resource_ids[d.pk],
+                        "meterPointId": device_meter_point(d),
+                    }
+                }
+                for d in devices.select_related("home", "meter")
+                if device_meter_point(d)
+            ]
+        }
+    return {}
 
 
 @dataclass
@@ -201,7 +300,14 @@ def receive(endpoint: WebhookEndpoint, body: bytes, headers: Mapping[str, str]) 
     answers 200 and Spark retries a delivery that gets anything else (docs/upstreams/spark.md).
     """
     secrets_now = endpoint.verifying_secrets(timezone.now())
-    if not any(spark.verify_signature(body, secret, headers) for secret in secrets_now):
+    # The published API signs in `X-Payload-Signature` only; the quickstart's `Spark-Signature`
+    # is no signature of a current registration.
+    names = (
+        spark.CURRENT_SIGNATURE_HEADERS
+        if endpoint.profile == Profile.CURRENT
+        else spark.SIGNATURE_HEADER_NAMES
+    )
+    if not any(spark.verify_signature(body, secret, headers, names) for secret in secrets_now):
         return Receipt(401, "missing or wrong signature")
     try:
         data = json.loads(body)
@@ -243,6 +349,7 @@ class NamedIds:
     users: set[str]
     meters: set[str]
     resources: set[str]
+    locations: set[str]
 
 
 # Where the docs name the records an event concerns (docs/upstreams/spark.md, "Event deliveries"):
@@ -253,7 +360,10 @@ class NamedIds:
 USER_ID_FIELDS = frozenset({"userId", "userIds", "addedUsers", "removedUsers"})
 METER_ID_FIELDS = frozenset({"meterId", "meterIds"})
 RESOURCE_ID_FIELDS = frozenset({"resourceId", "resourceIds", "vehicleId"})
-TARGET_RESOURCE_FIELDS = frozenset({"resourceId"})  # `locationId`: we register no locations
+TARGET_RESOURCE_FIELDS = frozenset({"resourceId"})
+# The published API's locations (our homes, current profile): `targets[].locationId` of a price
+# curve, and `locationId` in the LPC payloads' targets and their `location`/`resource` objects.
+LOCATION_ID_FIELDS = frozenset({"locationId"})
 MAX_PAYLOAD_DEPTH = 8
 
 
@@ -263,7 +373,7 @@ def named_ids(payload: Any) -> NamedIds:
     Inside `targets` only the documented target fields count: a `userId` or `meterId` there (the
     shape our emulator once invented) names nothing.
     """
-    found = NamedIds(set(), set(), set())
+    found = NamedIds(set(), set(), set(), set())
     stack: list[tuple[Any, int]] = [(payload, 0)]
     while stack:
         node, depth = stack.pop()
@@ -280,12 +390,19 @@ def named_ids(payload: Any) -> NamedIds:
                     if isinstance(target, dict):
                         for field in TARGET_RESOURCE_FIELDS:
                             found.resources |= _ids(target.get(field))
+                        for field in LOCATION_ID_FIELDS:
+                            found.locations |= _ids(target.get(field))
+                        for inner in ("location", "resource"):
+                            if isinstance(target.get(inner), dict):
+                                stack.append(({"targets": [target[inner]]}, depth + 1))
             elif key in USER_ID_FIELDS:
                 found.users |= _ids(value)
             elif key in METER_ID_FIELDS:
                 found.meters |= _ids(value)
             elif key in RESOURCE_ID_FIELDS:
                 found.resources |= _ids(value)
+            elif key in LOCATION_ID_FIELDS:
+                found.locations |= _ids(value)
             elif isinstance(value, dict | list):
                 stack.append((value, depth + 1))
     return found
@@ -304,7 +421,8 @@ def _ids(value: Any) -> set[str]:
 
 def process_event(event_id: int) -> None:
     """Link the event to the customers and meters it names (by their Spark ids): a resource
-    (vehicle, tank) links its home's customer, a meter its home's customer too."""
+    (vehicle, tank) links its home's customer, a meter its home's customer too, a location (a
+    home, current profile) its customer and its meters."""
     event = WebhookEvent.objects.filter(pk=event_id).first()
     if event is None or event.processed_at:
         return
@@ -327,6 +445,12 @@ def process_event(event_id: int) -> None:
         meters = Meter.objects.filter(
             organization_id=event.organization_id, pk__in=local_ids(Meter, named.meters)
         ).select_related("home")
+        homes = Home.objects.filter(
+            organization_id=event.organization_id, pk__in=local_ids(Home, named.locations)
+        )
+        meters = meters | Meter.objects.filter(
+            organization_id=event.organization_id, home__in=homes
+        ).select_related("home")
         devices = Device.objects.filter(
             organization_id=event.organization_id, pk__in=local_ids(Device, named.resources)
         ).select_related("home")
@@ -334,9 +458,10 @@ def process_event(event_id: int) -> None:
             set(local_ids(Customer, named.users))
             | {meter.home.customer_id for meter in meters}
             | {device.home.customer_id for device in devices}
+            | {home.customer_id for home in homes}
         )
         event.customers.set(
             Customer.objects.filter(organization_id=event.organization_id, pk__in=customer_ids)
         )
-        event.meters.set(meters)
+        event.meters.set(meters.distinct())
         WebhookEvent.objects.filter(pk=event.pk).update(processed_at=timezone.now())

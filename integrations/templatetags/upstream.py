@@ -130,9 +130,39 @@ def price_events(record: Any) -> dict[str, Any]:
 
 @register.inclusion_tag("integrations/_charge_reports.html", takes_context=True)
 def charge_reports(context: template.Context, device: Any) -> dict[str, Any]:
-    from ..models import ChargeReport
+    from ..models import ChargeReport, Connection, Platform, Profile
 
     reports = list(ChargeReport.objects.filter(vehicle=device)[:20])
     for report in reports:
         report.links = links_for(report)
-    return {"device": device, "reports": reports, "can_edit": context.get("can_edit", False)}
+    # Charge reports are the quickstart's: under the current profile, only those already made.
+    current = Connection.objects.filter(
+        organization_id=device.organization_id, platform=Platform.SPARK, profile=Profile.CURRENT
+    ).exists()
+    return {
+        "device": device,
+        "reports": reports,
+        "shown": not current or bool(reports),
+        "offered": not current,
+        "can_edit": context.get("can_edit", False),
+    }
+
+
+@register.inclusion_tag("integrations/_energy_reports.html", takes_context=True)
+def energy_reports(context: template.Context, device: Any) -> dict[str, Any]:
+    """A device's EnergyUsage reports (the current Spark profile's), shown while its
+    organization's Spark connection speaks that profile or once it has reports."""
+    from ..models import Connection, EnergyUsageReport, Platform, Profile
+
+    reports = list(EnergyUsageReport.objects.filter(device=device).select_related("event")[:20])
+    current = Connection.objects.filter(
+        organization_id=device.organization_id, platform=Platform.SPARK, profile=Profile.CURRENT
+    ).exists()
+    for report in reports:
+        report.links = links_for(report)
+    return {
+        "device": device,
+        "reports": reports,
+        "shown": current or bool(reports),
+        "can_edit": context.get("can_edit", False),
+    }

@@ -140,3 +140,48 @@ def wattcarbon_current_connection(org, wattcarbon_current) -> Connection:
         username=SANDBOX_EMAIL,
         password=SANDBOX_API_KEY,
     )
+
+
+# --- Volue Spark, current profile (the published v1 API), over real HTTP --------------------------
+@pytest.fixture(scope="module")
+def spark_current_server() -> Iterator[RunningEmulator]:
+    from integrations.sandbox.spark.current import SparkCurrentEmulator
+
+    deliveries: list[tuple[str, bytes, dict[str, str]]] = []
+
+    def collect(url: str, body: bytes, headers: dict[str, str]) -> int:
+        # Kept for the test to post to the receiver in its own thread (and database connection).
+        deliveries.append((url, body, headers))
+        return 200
+
+    app = SparkCurrentEmulator(deliver=collect, background=False, retry_delay_s=0)
+    app.collected = deliveries  # type: ignore[attr-defined]  # the tests read what was delivered
+    with RunningEmulator(app) as running:
+        yield running
+
+
+@pytest.fixture
+def spark_current(spark_current_server) -> Iterator[RunningEmulator]:
+    """The current Spark emulator, reset, its collected deliveries emptied."""
+    spark_current_server.app.reset()
+    spark_current_server.app.collected.clear()
+    forget_clients()
+    yield spark_current_server
+    forget_clients()
+
+
+@pytest.fixture
+def spark_current_connection(org, spark_current) -> Connection:
+    from integrations.sandbox.spark import DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET
+
+    return services.save_connection(
+        Connection(
+            organization=org,
+            platform="spark",
+            profile="current",
+            base_url=spark_current.base_url,
+            token_url=f"{spark_current.base_url}/connect/token",
+        ),
+        username=DEFAULT_CLIENT_ID,
+        password=DEFAULT_CLIENT_SECRET,
+    )

@@ -124,6 +124,7 @@ def kwargs_for(name: str, route: str, victim: dict) -> dict:
                 "alert_detail": "alert",
                 "alert_acknowledge": "alert",
                 "revoke_api_key": "api_key",
+                "energy_usage_report": "device",
             }.get(name) or next(
                 (
                     key

@@ -1,6 +1,6 @@
 """Volue Spark's adapters: `quickstart.py` (the seed contract) and `current.py` (the published v1
 API), registered by importing them (docs/upstreams/spark.md)."""
 
-from . import quickstart
+from . import current, quickstart
 
-__all__ = ["quickstart"]
+__all__ = ["current", "quickstart"]

@@ -22,8 +22,11 @@ Python `add_client()`, `expire_tokens()`, `emit_price_delta()`, `wait_for_delive
 that registered it (base.py, "Tenants"): only that tenant can test it, and an event emitted for a
 tenant reaches its webhooks alone.
 
-The package: `data.py` (sandbox clients, vocabulary, state), `validation.py` (the contract's
-field checks), `deliveries.py` (signing, webhook deliveries), `app.py` (the routes).
+The package: `data.py` (sandbox clients, vocabulary, state, the bearer check), `validation.py` (the
+contract's field checks), `deliveries.py` (signing, webhook deliveries), `app.py` (the routes).
+The current profile's emulator (the published v1 API) is `current.py` (`SparkCurrentEmulator`,
+built by the registry for connections of that profile) with its schema checks in
+`current_validation.py`.
 """
 
 from __future__ import annotations

@@ -140,19 +140,6 @@ class SparkEmulator(SparkState, SparkDeliveries, Emulator):
         response.headers.append(("Cache-Control", "no-store"))
         return response
 
-    def _authenticated(
-        self, handler: Callable[[Request], Response]
-    ) -> Callable[[Request], Response]:
-        def guarded(request: Request) -> Response:
-            scheme, _, token = request.headers.get("authorization", "").partition(" ")
-            grant = self.state["tokens"].get(token.strip()) if scheme.lower() == "bearer" else None
-            if grant is None or grant["expires_at"] <= self.clock():
-                error = 'Bearer error="invalid_token"' if token else "Bearer"
-                return empty(401, [("WWW-Authenticate", error)])
-            return handler(request)
-
-        return guarded
-
     # --- users and their children (seed §1-§4) ----------------------------------------------------
     def create_user(self, request: Request) -> Response:
         data, refusal = self._body(request, allow_empty=True)

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
-from integrations.sandbox.base import Emulator
+from integrations.sandbox.base import Emulator, Request, Response
 
 DEFAULT_CLIENT_ID = "sandbox-spark-client"
 DEFAULT_CLIENT_SECRET = "sandbox-spark-secret"
@@ -32,7 +33,25 @@ def utc_now() -> str:
 
 
 class SparkState(Emulator):
-    """The emulator's state and clients (mixed into SparkEmulator)."""
+    """The emulator's state and clients (mixed into SparkEmulator and SparkCurrentEmulator)."""
+
+    clock: Callable[[], float]  # wall clock: token expiry instants are kept in the state
+
+    def _authenticated(
+        self, handler: Callable[[Request], Response]
+    ) -> Callable[[Request], Response]:
+        """`handler` behind the bearer check: a missing, unknown or expired token is an empty
+        401 (both profiles)."""
+
+        def guarded(request: Request) -> Response:
+            scheme, _, token = request.headers.get("authorization", "").partition(" ")
+            grant = self.state["tokens"].get(token.strip()) if scheme.lower() == "bearer" else None
+            if grant is None or grant["expires_at"] <= self.clock():
+                error = 'Bearer error="invalid_token"' if token else "Bearer"
+                return Response(401, b"", [("WWW-Authenticate", error)])
+            return handler(request)
+
+        return guarded
 
     # --- state ------------------------------------------------------------------------------------
     def initial_state(self) -> dict[str, Any]:
