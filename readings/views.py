@@ -36,7 +36,7 @@ from portal.crud import ListFilter, OrgListView, query_ids
 from portal.models import Membership, Role
 from portal.tenancy import OrgHttpRequest, can, get_for_org_or_404, org_required
 
-from . import charts, services
+from . import charts, services, store
 from .models import PENDING_STATUSES, Series, Upload, UploadStatus
 from .parser import (
     DEFAULT_LIMITS,
@@ -89,11 +89,9 @@ def get_upload_for(request: OrgHttpRequest, pk: int) -> Upload:
     )
 
 
-def series_of(owner: Device | Meter) -> Series | None:
-    try:
-        return owner.series
-    except Series.DoesNotExist:
-        return None
+def series_of(owner: Device | Meter) -> dict[str, Series]:
+    """The owner's series by channel (delivered, received, net), none created."""
+    return store.series_of(owner)
 
 
 def tz_of(owner: Device | Meter) -> str:
@@ -266,6 +264,8 @@ class Card:
     chart_url: str = ""
     chart_kind: str = "line"
     chart_label: str = "kWh per hour"
+    channels: list[dict[str, Any]] | None = None  # of a file that fills or names its channels
+    net_kwh: float | None = None  # delivered minus received, when the file has both
 
 
 def _card(request: HttpRequest, item: Upload | Refusal) -> Card:
@@ -296,6 +296,16 @@ def _card(request: HttpRequest, item: Upload | Refusal) -> Card:
         or (upload.status == UploadStatus.PREVIEW and upload.stored_file)
     )
     hourly = (summary.get("readings") or 0) <= charts.PREVIEW_HOURLY_MAX
+    channels = [
+        {**row, "label": charts.CHANNEL_LABELS.get(row.get("channel"), row.get("channel"))}
+        for row in summary.get("channels") or []
+    ]
+    totals = {row.get("channel"): row.get("total_kwh") or 0.0 for row in channels}
+    net_kwh = (
+        totals["delivered"] - totals["received"]
+        if "delivered" in totals and "received" in totals
+        else None
+    )
     return Card(
         upload=upload,
         owner=owner,
@@ -336,6 +346,8 @@ def _card(request: HttpRequest, item: Upload | Refusal) -> Card:
         chart_url=reverse("upload_chart", args=[upload.pk]) if charted else "",
         chart_kind="line" if hourly else "bars",
         chart_label="kWh per hour" if hourly else "kWh per day",
+        channels=channels,
+        net_kwh=net_kwh,
     )
 
 
@@ -456,10 +468,22 @@ def upload_chart(request: OrgHttpRequest, pk: int) -> JsonResponse:
     confirmation, read from the database once stored (cached per file)."""
     upload = get_upload_for(request, pk)
     series = upload.series
+    channels = [c["channel"] for c in (upload.report or {}).get("summary", {}).get("channels", [])]
     if upload.status == UploadStatus.STORED and upload.first_instant and upload.last_instant:
-        return JsonResponse(
-            charts.stored_payload(series, upload.first_instant, upload.last_instant)
-        )
+        owned = series_of(series.owner)
+        parts = [
+            (channel, charts.stored_payload(one, upload.first_instant, upload.last_instant))
+            for channel, one in charts.ordered_channels(owned)
+            if channel in (channels or [series.channel])
+        ]
+        if not parts:
+            parts = [
+                (
+                    series.channel,
+                    charts.stored_payload(series, upload.first_instant, upload.last_instant),
+                )
+            ]
+        return JsonResponse(charts.merge_payloads(parts))
     kept = Path(upload.stored_file) if upload.stored_file else None
     if upload.status != UploadStatus.PREVIEW or kept is None or not kept.is_file():
         return JsonResponse({"error": "This upload has no readings to chart."}, status=404)
@@ -467,9 +491,18 @@ def upload_chart(request: OrgHttpRequest, pk: int) -> JsonResponse:
     payload = cache.get(key)
     if payload is None:
         with kept.open("rb") as stream:
-            parsed = parse_readings(stream, tz=series.timezone, filename=upload.filename)
-        epochs, values = parsed.readings.arrays()
-        payload = charts.readings_payload(epochs, values, series.timezone)
+            parsed = parse_readings(
+                stream,
+                tz=series.timezone,
+                filename=upload.filename,
+                context=store.context_for(series),
+            )
+        payload = charts.merge_payloads(
+            [
+                (channel, charts.readings_payload(*readings.arrays(), series.timezone))
+                for channel, readings in parsed.by_channel()
+            ]
+        )
         cache.set(key, payload, 3600)
     return JsonResponse(payload)
 

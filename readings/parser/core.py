@@ -40,14 +40,13 @@ from .fast import _FastPath
 from .hourly import _Hourly, _sorted_columns, _steps
 from .report import _issue_order, _Issues, _Summarizing
 from .rows import _looks_like_time, _RowLoop
-from .timeline import _Timeline, _TimelineRules, _zone
+from .timeline import _Timeline, _TimelineRules
 from .types import (
     _CUSTOM_ID_COLUMN,
     _DAY,
     _NO_RUN,
     _TIME_COLUMNS,
     _VALUE_COLUMNS,
-    DEFAULT_LIMITS,
     HourlyReadings,
     Issue,
     Limits,
@@ -58,34 +57,6 @@ from .types import (
     _Rejected,
     _show,
 )
-
-
-def parse_readings(
-    fileobj: BinaryIO,
-    *,
-    tz: str,
-    filename: str = "",
-    context: SeriesContext | None = None,
-    limits: Limits = DEFAULT_LIMITS,
-    sink: Sink | None = None,
-) -> ParseResult:
-    """Read an interval-data CSV (plain or gzip) from a binary stream and validate it.
-
-    ``tz`` is the site's IANA timezone: naive timestamps are local to it, and it decides local
-    hours, days and the daylight-saving notes. Never raises for anything in the file; an unknown
-    ``tz`` is the caller's bug and raises ``ValueError``.
-
-    ``sink``, when given, is called with each batch of rows as they are read, before the file is
-    known to be valid: ``sink(epochs, kwh)``, two arrays in file order, for as long as no error
-    has been found. It lets a caller start storing while the rest is parsed; what it received
-    is the final series only if the result is ``ok`` and its readings are exactly the
-    concatenation of the batches (the whole-file checks may still sort, drop, resample or
-    re-resolve rows). Exceptions from ``sink`` propagate.
-    """
-    zone = _zone(tz)
-    parser = _Parser(tz, zone, filename, context or SeriesContext(), limits)
-    parser.sink = sink
-    return parser.run(fileobj)
 
 
 class _Parser(_FastPath, _RowLoop, _TimelineRules, _Hourly, _FileChecks, _Summarizing):
@@ -314,7 +285,7 @@ class _Parser(_FastPath, _RowLoop, _TimelineRules, _Hourly, _FileChecks, _Summar
         if self.unit == "Wh":
             # Division, not * 0.001: 1234 / 1000 is the float nearest 1.234, as typed in kWh.
             values = array("d", map(truediv, values, repeat(1000.0)))
-        dropped = self._resolve_ambiguous()
+        dropped = self._resolve_ambiguous() | self._refuse_mixed_offsets()
         timeline = None
         if epochs:
             timeline = _Timeline(self.zone, min(epochs) - 2 * _DAY, max(epochs) + 2 * _DAY)

@@ -251,6 +251,7 @@ def time_notes(summary: dict[str, Any], zone: ZoneInfo) -> list[str]:
         notes.append("Hourly readings; each timestamp is the start of its hour.")
     if summary.get("unit") == "Wh":
         notes.append("Values are in Wh and were divided by 1,000 into kWh.")
+    notes.extend(summary.get("notes") or [])
     dropped = summary.get("duplicates_dropped") or 0
     if dropped:
         notes.append(

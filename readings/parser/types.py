@@ -116,6 +116,11 @@ class SeriesContext:
     nameplate_kw: float | None = None
     commenced_on: date | None = None  # local date; WattCarbon ignores data before it
     custom_id: str | None = None  # the record's id: a customId column must name it
+    owner_kind: str | None = None  # "device" or "meter": a utility's Green Button file is a meter's
+
+
+# The channels a series may be on (readings.models.ReadingChannel's values), in display order.
+CHANNELS = ("delivered", "received", "net")
 
 
 @dataclass(frozen=True, slots=True)
@@ -152,6 +157,19 @@ class DstDay:
 
 
 @dataclass(frozen=True, slots=True)
+class ChannelSummary:
+    """One channel of a file that fills several (or names its own): what it holds."""
+
+    channel: str  # delivered, received or net
+    readings: int
+    first: datetime | None
+    last: datetime | None
+    total_kwh: float
+    source_interval_minutes: int | None
+    source: str  # where in the file it comes from, with the units and multiplier applied
+
+
+@dataclass(frozen=True, slots=True)
 class Summary:
     """What the file holds, for the upload preview."""
 
@@ -175,6 +193,11 @@ class Summary:
     gaps: tuple[Gap, ...]  # the first few
     dst_days: tuple[DstDay, ...]
     dst_day_count: int
+    # What kind of file it was (csv, greenbutton_xml, greenbutton_csv, channel_csv), its
+    # channels when it fills more than one or names them, and what its format meant.
+    source_format: str = "csv"
+    channels: tuple[ChannelSummary, ...] = ()
+    notes: tuple[str, ...] = ()
 
     @property
     def expected_hours(self) -> int:
@@ -234,10 +257,16 @@ class ParseResult:
 
     report: Report
     readings: HourlyReadings
+    # (channel, readings) of a file that names its channels; empty: ``readings`` is delivered.
+    channels: tuple[tuple[str, HourlyReadings], ...] = ()
 
     @property
     def ok(self) -> bool:
         return self.report.ok
+
+    def by_channel(self) -> tuple[tuple[str, HourlyReadings], ...]:
+        """Each channel's hourly readings (a plain file's are the delivered channel's)."""
+        return self.channels or (("delivered", self.readings),)
 
 
 Sink = Callable[[array, array], None]
