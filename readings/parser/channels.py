@@ -80,7 +80,9 @@ class ChannelFile:
         """A utility's file (its directions are the utility meter's) is a meter's, not a
         device's: on a device its import would read as generation."""
         if self.context.owner_kind == "device":
-            raise _Rejected(
+            self.issues.error(
+                None,
+                None,
                 "meter_file_on_device",
                 f"{self.name} is {what}: a utility meter's readings, delivered to and received "
                 "from the home. Upload it on the page of the home's meter; a device takes its own "

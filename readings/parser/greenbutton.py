@@ -177,6 +177,11 @@ class _FeedReader:
         self.text: list[str] = []
         self.text_len = 0
         self.collect = False
+        # Block mode (inside an IntervalBlock): where the lean handlers stand.
+        self.in_reading = self.in_period = False
+        self.leaf: str | None = None
+        self.buffer = ""
+        self.nested_blocks = 0
         self.reading_line = 0
         self.reading: dict[str, str] = {}
         self.entries: list[_Entry] = []  # every entry but the blocks' readings (kept per block)
@@ -258,14 +263,11 @@ class _FeedReader:
             entry.kind = local
             if local == "IntervalBlock":
                 entry.block = _Block(line)
+                self.path.append(local)
+                self._block_mode(True)
+                return
         self.path.append(local)
-        if entry.kind == "IntervalBlock":
-            if local == "IntervalReading":
-                self.reading_line = line
-                self.reading = {}
-            elif len(self.path) >= 3 and self.path[-2] in ("timePeriod", "IntervalReading"):
-                self._collect()
-        elif entry.kind == "ReadingType" and len(self.path) == 2:
+        if entry.kind == "ReadingType" and len(self.path) == 2:
             if local in _READING_TYPE_FIELDS:
                 self._collect()
         elif entry.kind == "LocalTimeParameters" and len(self.path) == 2:
@@ -312,15 +314,78 @@ class _FeedReader:
         was_collecting = self.collect
         self.collect = False
         self.path.pop()
-        if entry.kind == "IntervalBlock":
-            if local == "IntervalReading":
-                self._end_reading(entry)
-            elif was_collecting:
-                parent = self.path[-1] if self.path else ""
-                name = f"{parent}/{local}" if parent == "timePeriod" else local
-                self.reading[name] = text
-        elif was_collecting:
+        if was_collecting:
             entry.values[local] = (text, self.parser.CurrentLineNumber)
+
+    # -- an IntervalBlock's readings: the hot path, handlers of their own ---------------------
+    def _block_mode(self, on: bool) -> None:
+        """Inside an IntervalBlock, lean handlers (a dict lookup per element, no path) take over
+        from the general ones: a year of 15-minute readings is 35,040 of them, ~17 calls each."""
+        parser = self.parser
+        if on:
+            parser.StartElementHandler = self._block_start
+            parser.EndElementHandler = self._block_end
+            parser.CharacterDataHandler = self._block_text
+            self.in_reading = self.in_period = False
+            self.leaf = None
+            self.nested_blocks = 0
+        else:
+            parser.StartElementHandler = self._start
+            parser.EndElementHandler = self._end
+            parser.CharacterDataHandler = self._text
+
+    def _block_start(self, tag: str, attrs: dict[str, str]) -> None:
+        local = _BLOCK_TAGS.get(tag)
+        if local is None:
+            return
+        if local == "IntervalReading":
+            self.reading_line = self.parser.CurrentLineNumber
+            self.reading = {}
+            self.in_reading = True
+        elif local == "timePeriod":
+            self.in_period = self.in_reading
+        elif local == "value":
+            if self.in_reading:
+                self.leaf, self.buffer = "value", ""
+        elif local in ("duration", "start"):
+            if self.in_period:
+                self.leaf, self.buffer = f"timePeriod/{local}", ""
+        elif local == "IntervalBlock":
+            self.nested_blocks += 1
+
+    def _block_text(self, data: str) -> None:
+        if self.leaf is None:
+            return
+        self.buffer += data
+        if len(self.buffer) > _MAX_TEXT:
+            line = self.parser.CurrentLineNumber
+            raise _Rejected(
+                "xml_too_long",
+                f"<{self.leaf}> on line {line} of {self.name} holds more than {_MAX_TEXT} "
+                "characters, where Green Button holds a number.",
+                line,
+            )
+
+    def _block_end(self, tag: str) -> None:
+        local = _BLOCK_TAGS.get(tag)
+        if local is None:
+            return
+        if self.leaf is not None:
+            self.reading[self.leaf] = self.buffer.strip()
+            self.leaf = None
+        elif local == "IntervalReading":
+            self.in_reading = False
+            assert self.entry is not None  # block mode starts inside an entry's content
+            self._end_reading(self.entry)
+        elif local == "timePeriod":
+            self.in_period = False
+        elif local == "IntervalBlock":
+            if self.nested_blocks:
+                self.nested_blocks -= 1
+                return
+            self.path.pop()
+            self.depth -= 1
+            self._block_mode(False)
 
     def _end_reading(self, entry: _Entry) -> None:
         block = entry.block
@@ -436,6 +501,12 @@ class _FeedReader:
             )
 
 
+_BLOCK_TAGS = {
+    f"{ESPI} {local}": local
+    for local in ("IntervalBlock", "IntervalReading", "timePeriod", "duration", "start", "value")
+}
+
+
 _NO_ELEMENT = expat.errors.codes[expat.errors.XML_ERROR_NO_ELEMENTS]
 
 
@@ -451,9 +522,10 @@ def parse_greenbutton_xml(channel_file: ChannelFile, stream: BinaryIO) -> ParseR
     """A Green Button feed: each MeterReading of electricity into its channel."""
     reader = _FeedReader(channel_file)
     try:
-        channel_file.refuse_device_file("a Green Button file")
         reader.feed(_text_bytes(stream, channel_file.limits, channel_file.name, channel_file))  # type: ignore[arg-type]  # it only sets .compressed
         _link(reader, channel_file)
+        # After the checks, so a hostile file gets its own refusal wherever it is dropped.
+        channel_file.refuse_device_file("a Green Button file")
         return channel_file.result()
     except _Rejected as exc:
         return channel_file.rejected(exc)

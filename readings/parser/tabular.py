@@ -82,8 +82,8 @@ def parse_tabular(channel_file: ChannelFile, stream: BinaryIO) -> ParseResult:
         chunks = _text_bytes(stream, channel_file.limits, channel_file.name, channel_file)  # type: ignore[arg-type]  # it only sets .compressed
         batches = _line_batches(chunks, channel_file.limits, channel_file.name)
         if channel_file.source_format == "greenbutton_csv":
-            channel_file.refuse_device_file("a utility's Green Button CSV")
             _GreenButtonCsv(channel_file).read(batches)
+            channel_file.refuse_device_file("a utility's Green Button CSV")
         else:
             _ChannelCsv(channel_file).read(batches)
         return channel_file.result()
