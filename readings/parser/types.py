@@ -207,8 +207,9 @@ class Summary:
 
     @property
     def coverage(self) -> float:
-        """Share of the hours between first and last that have a reading."""
-        expected = self.expected_hours
+        """Share of the hours between first and last that have a reading (in each channel, for
+        a file of several)."""
+        expected = self.expected_hours * max(1, len(self.channels))
         return self.readings / expected if expected else 0.0
 
 

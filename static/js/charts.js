@@ -87,6 +87,14 @@
       };
     }
     var scales = { x: { time: true } };
+    if (data.lines && data.bucket !== "hour" && data.x.length) {
+      // Days or months as lines: the axis spans whole buckets, even for a single one.
+      var span = data.x.length > 1 ? data.x[data.x.length - 1] - data.x[data.x.length - 2]
+        : (data.bucket === "month" ? 31 : 1) * 86400;
+      var first = data.x[0];
+      var end = data.x[data.x.length - 1] + span;
+      scales.x.range = function () { return [first - span / 2, end - span / 2]; };
+    }
     if (bars) {
       // Room for the last bar (a bar spans its day or month), and bars grow from zero.
       var xs = data.x;
