@@ -166,3 +166,36 @@ class Upload(OrgOwned):
 
     def __str__(self) -> str:
         return f"{self.filename} ({self.get_status_display().lower()})"
+
+
+class ColumnMapping(OrgOwned):
+    """How to read a CSV whose header is not ``datetime,value_kwh``: which column holds the time,
+    which the energy (in which unit), which channel it fills and which zone its times are in.
+    One per organization and header, offered again for every file with the same header."""
+
+    header_key = models.CharField(max_length=64, help_text="sha256 of the normalised header.")
+    header = models.TextField(help_text="The header line as the first file had it.")
+    time_column = models.CharField(max_length=200)
+    value_column = models.CharField(max_length=200)
+    unit = models.CharField(max_length=3, choices=[("kWh", "kWh"), ("Wh", "Wh")], default="kWh")
+    channel = models.CharField(
+        max_length=10, choices=ReadingChannel.choices, default=ReadingChannel.DELIVERED
+    )
+    timezone = models.CharField(
+        max_length=64,
+        blank=True,
+        help_text="IANA zone of times without an offset; blank: the site's.",
+    )
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["organization", "header_key"], name="one_column_mapping_per_org_header"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.time_column} + {self.value_column} ({self.unit}, {self.channel})"

@@ -10,6 +10,7 @@ default) takes the generic ORM path here, which gives the same counts.
 from __future__ import annotations
 
 from array import array
+from collections.abc import Callable
 from itertools import islice
 from operator import lt
 from typing import Any
@@ -24,8 +25,9 @@ from homes.models import Meter
 from portal.signals import readings_changed
 
 from .counts import Outcome, StoreCounts, epoch, utc
-from .models import Reading, ReadingChannel, Series, SeriesQuantity
+from .models import ColumnMapping, Reading, ReadingChannel, Series, SeriesQuantity
 from .parser import (
+    ColumnMap,
     HourlyReadings,
     ParseResult,
     SeriesContext,
@@ -92,8 +94,34 @@ def context_for(series: Series) -> SeriesContext:
 
 def parse_for(series: Series, stream: Any, filename: str, sink: Sink | None = None) -> ParseResult:
     return parse_readings(
-        stream, tz=series.timezone, filename=filename, context=context_for(series), sink=sink
+        stream,
+        tz=series.timezone,
+        filename=filename,
+        context=context_for(series),
+        sink=sink,
+        mappings=mappings_of(series.organization_id),
     )
+
+
+def mappings_of(organization_id: int) -> Callable[[str], ColumnMap | None]:
+    """The organization's saved column mappings, asked by header (a query only for a CSV whose
+    header no layout knows)."""
+
+    def lookup(key: str) -> ColumnMap | None:
+        mapping = ColumnMapping.objects.filter(
+            organization_id=organization_id, header_key=key
+        ).first()
+        if mapping is None:
+            return None
+        return ColumnMap(
+            time_column=mapping.time_column,
+            value_column=mapping.value_column,
+            unit=mapping.unit,
+            channel=mapping.channel,
+            timezone=mapping.timezone,
+        )
+
+    return lookup
 
 
 def parse_and_store(

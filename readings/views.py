@@ -37,6 +37,7 @@ from portal.models import Membership, Role
 from portal.tenancy import OrgHttpRequest, can, get_for_org_or_404, org_required
 
 from . import charts, services, store
+from .forms import ColumnMappingForm
 from .models import PENDING_STATUSES, Series, Upload, UploadStatus
 from .parser import (
     DEFAULT_LIMITS,
@@ -264,6 +265,7 @@ class Card:
     chart_url: str = ""
     chart_kind: str = "line"
     chart_label: str = "kWh per hour"
+    mapping_form: ColumnMappingForm | None = None  # a header no layout knows: map its columns
     channels: list[dict[str, Any]] | None = None  # of a file that fills or names its channels
     net_kwh: float | None = None  # delivered minus received, when the file has both
 
@@ -348,7 +350,61 @@ def _card(request: HttpRequest, item: Upload | Refusal) -> Card:
         chart_label="kWh per hour" if hourly else "kWh per day",
         channels=channels,
         net_kwh=net_kwh,
+        mapping_form=_mapping_form(request, upload, summary),
     )
+
+
+def _mapping_form(
+    request: HttpRequest, upload: Upload, summary: dict[str, Any]
+) -> ColumnMappingForm | None:
+    header = tuple(summary.get("header") or ())
+    codes = {issue.get("code") for issue in (upload.report or {}).get("errors") or []}
+    if not header or "missing_columns" not in codes or not can(request, Role.MEMBER):
+        return None
+    guess_time = next((n for n in header if "time" in n.lower() or "date" in n.lower()), header[0])
+    guess_value = next(
+        (n for n in header if any(w in n.lower() for w in ("kwh", "energy", "usage", "wh"))),
+        header[-1],
+    )
+    return ColumnMappingForm(
+        header=header,
+        initial={"time_column": guess_time, "value_column": guess_value, "unit": "kWh"},
+    )
+
+
+@require_POST
+@org_required(Role.MEMBER)
+def upload_mapping(request: OrgHttpRequest, pk: int) -> HttpResponse:
+    """Save how to read the header of a file refused for it: the next file with this header (this
+    one dropped again, say) is read with it."""
+    upload = get_upload_for(request, pk)
+    header = tuple((upload.report or {}).get("summary", {}).get("header") or ())
+    if not header:
+        messages.error(request, f"{upload.filename} has no header to map.")
+        return redirect("upload_detail", upload.pk)
+    form = ColumnMappingForm(request.POST, header=header)
+    if not form.is_valid():
+        problems = "; ".join(str(error) for errors in form.errors.values() for error in errors)
+        messages.error(request, f"The column mapping was not saved: {problems}")
+        return redirect("upload_detail", upload.pk)
+    data = form.cleaned_data
+    services.save_column_mapping(
+        request.organization.pk,
+        header,
+        time_column=data["time_column"],
+        value_column=data["value_column"],
+        unit=data["unit"],
+        channel=data["channel"],
+        timezone_name=data["timezone"],
+        user=request.user,
+    )
+    messages.success(
+        request,
+        f"Saved: files whose header is {', '.join(header)[:200]} are now read with time in "
+        f"'{data['time_column']}' and energy in '{data['value_column']}' ({data['unit']}). "
+        f"Drop {upload.filename} again to check it.",
+    )
+    return redirect(upload.series.owner.get_absolute_url())
 
 
 class UploadList(OrgListView):
@@ -496,6 +552,7 @@ def upload_chart(request: OrgHttpRequest, pk: int) -> JsonResponse:
                 tz=series.timezone,
                 filename=upload.filename,
                 context=store.context_for(series),
+                mappings=store.mappings_of(series.organization_id),
             )
         payload = charts.merge_payloads(
             [
@@ -528,6 +585,7 @@ __all__ = [
     "upload_confirm",
     "upload_detail",
     "upload_discard",
+    "upload_mapping",
     "upload_progress",
     "upload_report_csv",
     "uploads_check",

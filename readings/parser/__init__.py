@@ -22,6 +22,7 @@ from .formats import parse_readings
 from .report import report_to_csv
 from .types import (
     DEFAULT_LIMITS,
+    ColumnMap,
     DstDay,
     Gap,
     HourlyReadings,
@@ -32,10 +33,12 @@ from .types import (
     SeriesContext,
     Sink,
     Summary,
+    header_key,
 )
 
 __all__ = [
     "DEFAULT_LIMITS",
+    "ColumnMap",
     "DstDay",
     "Gap",
     "HourlyReadings",
@@ -46,6 +49,7 @@ __all__ = [
     "SeriesContext",
     "Sink",
     "Summary",
+    "header_key",
     "parse_readings",
     "report_to_csv",
 ]

@@ -97,6 +97,7 @@ class _Parser(_FastPath, _RowLoop, _TimelineRules, _Hourly, _FileChecks, _Summar
         self.ambiguous: list[tuple[int, int, int, int, int]] = []
         # Where the file's own UTC offset changes: (index, offset seconds or None for naive).
         self.offset_runs: list[tuple[int, int | None]] = []
+        self.header_names: tuple[str, ...] = ()  # of a header no layout knows, to map its columns
         self.duplicates_dropped = 0
         self.interval_s: int | None = None
         # The offset of the current run of offset_runs (_NO_RUN before the first row).
@@ -186,6 +187,7 @@ class _Parser(_FastPath, _RowLoop, _TimelineRules, _Hourly, _FileChecks, _Summar
                 break
         else:
             _, names, keys, times, values = max(candidates, key=lambda c: len(c[1]))
+            self.header_names = tuple(name.strip().lstrip("\ufeff") for name in names[:50])
             shown = _show(line, 120)
             first_field = names[0].strip() if names else ""
             if _looks_like_time(first_field):

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import csv
 import zlib
+from collections.abc import Callable
 from typing import BinaryIO
 
 from .channels import ChannelFile
@@ -21,7 +22,20 @@ from .core import _Parser
 from .greenbutton import parse_greenbutton_xml
 from .tabular import GREEN_BUTTON_COLUMNS, channel_columns, parse_tabular
 from .timeline import _zone
-from .types import DEFAULT_LIMITS, Limits, ParseResult, SeriesContext, Sink
+from .types import (
+    _TIME_COLUMNS,
+    _VALUE_COLUMNS,
+    DEFAULT_LIMITS,
+    ColumnMap,
+    Limits,
+    ParseResult,
+    SeriesContext,
+    Sink,
+    header_key,
+)
+
+# An organization's saved column mappings, by header_key: the parser asks, the caller answers.
+MappingLookup = Callable[[str], ColumnMap | None]
 
 _PEEK_BYTES = 64 * 1024
 
@@ -61,6 +75,36 @@ def _peek(fileobj: BinaryIO) -> tuple[bytes, _Replay]:
             raise TypeError("parse_readings needs a binary stream (open the file with 'rb')")
         head += bytes(chunk)
     return head, _Replay(head, fileobj)
+
+
+def unknown_header(head: bytes) -> list[str] | None:
+    """The column names of a CSV whose header names no time and value column this parser
+    knows (its first line), or None."""
+    text = _inflated(head).lstrip(b"\xef\xbb\xbf \t\r\n")
+    line = text.split(b"\n", 1)[0].decode("utf-8", errors="replace").strip()
+    if not line:
+        return None
+    best: list[str] = []
+    for delimiter in (",", ";"):
+        try:
+            names = next(csv.reader([line], delimiter=delimiter), [])
+        except csv.Error:
+            return None
+        keys = {name.strip().lower() for name in names}
+        if keys & set(_TIME_COLUMNS) and keys & set(_VALUE_COLUMNS):
+            return None
+        if len(names) > len(best):
+            best = names
+    return best if len(best) > 1 else None
+
+
+def _inflated(head: bytes) -> bytes:
+    if head[:2] == b"\x1f\x8b":
+        try:
+            return zlib.decompressobj(16 + zlib.MAX_WBITS).decompress(head, _PEEK_BYTES)
+        except zlib.error:
+            return b""
+    return head
 
 
 def sniff(head: bytes) -> str:
@@ -106,6 +150,7 @@ def parse_readings(
     context: SeriesContext | None = None,
     limits: Limits = DEFAULT_LIMITS,
     sink: Sink | None = None,
+    mappings: MappingLookup | None = None,
 ) -> ParseResult:
     """Read an interval-data file (plain or gzip) from a binary stream and validate it: the
     usual CSV, a Green Button XML feed or CSV, or a CSV with a channel column.
@@ -119,12 +164,24 @@ def parse_readings(
     long as no error has been found. It lets a caller start storing while the rest is parsed;
     what it received is the final series only if the result is ``ok``, has one channel, and its
     readings are exactly the concatenation of the batches. Exceptions from ``sink`` propagate.
+
+    ``mappings`` answers the saved column mapping of a header (by :func:`header_key`): a CSV
+    whose header no layout knows is read with it when there is one.
     """
     zone = _zone(tz)
     context = context or SeriesContext()
     head, replay = _peek(fileobj)
     stream: BinaryIO = replay  # type: ignore[assignment]  # read() is all a parse uses
     kind = sniff(head)
+    if kind == "csv" and mappings is not None:
+        names = unknown_header(head)
+        mapping = mappings(header_key(names)) if names else None
+        if mapping is not None:
+            mapped_tz = mapping.timezone or tz
+            channel_file = ChannelFile(
+                mapped_tz, _zone(mapped_tz), filename, context, limits, "mapped_csv"
+            )
+            return parse_tabular(channel_file, stream, mapping)
     if kind == "csv":
         parser = _Parser(tz, zone, filename, context, limits)
         parser.sink = sink

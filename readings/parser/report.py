@@ -152,6 +152,7 @@ class _Summarizing(_ParserState):
             gaps=tuple(gaps),
             dst_days=tuple(dst_days),
             dst_day_count=dst_day_count,
+            header=self.header_names if len(self.header_names) > 1 else (),
         )
 
 

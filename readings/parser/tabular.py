@@ -21,7 +21,15 @@ from typing import BinaryIO
 
 from .channels import ChannelFile
 from .decode import _line_batches, _text_bytes
-from .types import _TIME_COLUMNS, _VALUE_COLUMNS, ParseResult, _plural, _Rejected, _show
+from .types import (
+    _TIME_COLUMNS,
+    _VALUE_COLUMNS,
+    ColumnMap,
+    ParseResult,
+    _plural,
+    _Rejected,
+    _show,
+)
 
 GREEN_BUTTON_COLUMNS = frozenset(("DATE", "START TIME"))
 
@@ -77,11 +85,15 @@ def _fields(lines: list[str], start: int) -> Iterator[tuple[int, list[str]]]:
             yield number, line.split(",")
 
 
-def parse_tabular(channel_file: ChannelFile, stream: BinaryIO) -> ParseResult:
+def parse_tabular(
+    channel_file: ChannelFile, stream: BinaryIO, mapping: ColumnMap | None = None
+) -> ParseResult:
     try:
         chunks = _text_bytes(stream, channel_file.limits, channel_file.name, channel_file)  # type: ignore[arg-type]  # it only sets .compressed
         batches = _line_batches(chunks, channel_file.limits, channel_file.name)
-        if channel_file.source_format == "greenbutton_csv":
+        if mapping is not None:
+            _MappedCsv(channel_file, mapping).read(batches)
+        elif channel_file.source_format == "greenbutton_csv":
             _GreenButtonCsv(channel_file).read(batches)
             channel_file.refuse_device_file("a utility's Green Button CSV")
         else:
@@ -202,6 +214,89 @@ class _ChannelCsv:
         if value is None:
             return
         self.rows.put(channel, number - start, size, fields[time_index].strip(), value)
+
+
+class _MappedCsv:
+    """A CSV of another layout, read with the organization's saved mapping of its header."""
+
+    def __init__(self, channel_file: ChannelFile, mapping: ColumnMap) -> None:
+        self.file = channel_file
+        self.mapping = mapping
+        self.rows = _Rows(channel_file)
+        self.delimiter = ","
+
+    def read(self, batches: Iterable[tuple[int, list[str], bool]]) -> None:
+        mapping = self.mapping
+        columns: tuple[int, int] | None = None
+        width = 0
+        for start, lines, _ in batches:
+            for number, line in enumerate(lines, start):
+                if not line.strip():
+                    continue
+                if columns is None:
+                    columns, width = self._header(line, number), 0
+                    width = len(self._split(line))
+                    continue
+                self.file.rows_read += 1
+                fields = self._split(line)
+                if len(fields) != width:
+                    self.file.error(
+                        number,
+                        None,
+                        "column_count",
+                        f"This row has {len(fields)} fields and the header {width}.",
+                    )
+                    continue
+                text = fields[columns[1]].strip()
+                if self.delimiter == ";":
+                    text = text.replace(",", ".")
+                value = _value_text(self.file, number, mapping.value_column, text)
+                if value is not None:
+                    self.rows.put(
+                        mapping.channel,
+                        number - start,
+                        len(lines),
+                        fields[columns[0]].strip(),
+                        value,
+                    )
+            if columns is not None:
+                self.rows.flush(start, mapping.unit)
+        if columns is None:
+            raise _Rejected("empty_file", f"{self.file.name} is empty.")
+        if not self.file.rows_read:
+            raise _Rejected("header_only", f"{self.file.name} has a header but no readings.")
+
+    def _split(self, line: str) -> list[str]:
+        try:
+            return next(csv.reader([line], delimiter=self.delimiter), [])
+        except csv.Error:
+            return line.split(self.delimiter)
+
+    def _header(self, line: str, number: int) -> tuple[int, int]:
+        mapping = self.mapping
+        self.delimiter = max((",", ";"), key=lambda d: len(line.split(d)))
+        keys = [name.strip().lstrip("\ufeff").lower() for name in self._split(line)]
+        wanted = (mapping.time_column.strip().lower(), mapping.value_column.strip().lower())
+        missing = [name for name in wanted if name not in keys]
+        if missing:
+            raise _Rejected(
+                "missing_columns",
+                f"The column mapping saved for this header names {', '.join(map(_show, missing))}, "
+                f"which {self.file.name} does not have.",
+                number,
+            )
+        zone = mapping.timezone or "the site's timezone"
+        self.rows.columns[mapping.channel] = (
+            mapping.time_column,
+            mapping.value_column,
+            f"the {mapping.value_column} column",
+        )
+        self.file.notes.append(
+            f"Read with the column mapping saved for this header: time in "
+            f"'{mapping.time_column}' (times without an offset in {zone}), energy in "
+            f"'{mapping.value_column}' ({mapping.unit}), the {mapping.channel} channel."
+        )
+        return keys.index(wanted[0]), keys.index(wanted[1])
 
 
 class _GreenButtonCsv:

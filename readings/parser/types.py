@@ -3,6 +3,7 @@ units and layouts it reads, and small helpers every step uses."""
 
 from __future__ import annotations
 
+import hashlib
 from array import array
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
@@ -124,6 +125,23 @@ CHANNELS = ("delivered", "received", "net")
 
 
 @dataclass(frozen=True, slots=True)
+class ColumnMap:
+    """How to read a CSV of another layout (an organization's saved column mapping)."""
+
+    time_column: str
+    value_column: str
+    unit: str = "kWh"  # or "Wh"
+    channel: str = "delivered"
+    timezone: str = ""  # of times without an offset; "": the site's
+
+
+def header_key(names: Iterable[str]) -> str:
+    """What makes two headers the same: their column names, trimmed, in any case, in order."""
+    normal = "\x1f".join(name.strip().lstrip("\ufeff").lower() for name in names)
+    return hashlib.sha256(normal.encode()).hexdigest()
+
+
+@dataclass(frozen=True, slots=True)
 class Issue:
     """One error or warning, located by file line (header = 1) and column as written."""
 
@@ -198,6 +216,7 @@ class Summary:
     source_format: str = "csv"
     channels: tuple[ChannelSummary, ...] = ()
     notes: tuple[str, ...] = ()
+    header: tuple[str, ...] = ()  # the column names of a header no layout knows (to map them)
 
     @property
     def expected_hours(self) -> int:
@@ -343,6 +362,7 @@ class _ParserState:
     naive_days: dict[str, int]
     ambiguous: list[tuple[int, int, int, int, int]]
     offset_runs: list[tuple[int, int | None]]
+    header_names: tuple[str, ...]
     duplicates_dropped: int
     interval_s: int | None
     run_off: object  # an offset in seconds, None (naive) or _NO_RUN

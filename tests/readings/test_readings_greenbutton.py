@@ -294,3 +294,65 @@ def test_it_keeps_existing_series_as_delivered(device):
     assert list(Series.objects.filter(device=device).values_list("channel", flat=True)) == [
         "delivered"
     ]
+
+
+# --- column mapping -----------------------------------------------------------------------------
+UTILITY_EXPORT = (
+    "Meter,Interval Start,Reading (Wh),Quality\n"
+    "M-77,2024-01-01 00:00,1500,A\n"
+    "M-77,2024-01-01 01:00,1250,A\n"
+    "M-77,2024-01-01 02:00,900,E\n"
+)
+
+
+def test_it_reads_another_layout_with_a_saved_mapping():
+    from readings.parser import ColumnMap, header_key
+
+    header = ("Meter", "Interval Start", "Reading (Wh)", "Quality")
+    maps = {
+        header_key(header): ColumnMap("interval start", "Reading (Wh)", "Wh", "received", "UTC")
+    }
+    result = _parse(UTILITY_EXPORT.encode(), mappings=maps.get)
+    assert result.ok, result.report.errors
+    assert [(c, list(r.values_kwh)) for c, r in result.by_channel()] == [
+        ("received", [1.5, 1.25, 0.9])
+    ]
+    assert result.readings.epochs[0] == int(datetime(2024, 1, 1, tzinfo=UTC).timestamp())
+    unmapped = _parse(UTILITY_EXPORT.encode(), mappings={}.get)
+    assert _codes(unmapped) == ["missing_columns"]
+    assert unmapped.report.summary.header == header
+
+
+def test_it_offers_a_mapping_remembers_it_and_reads_the_next_file_with_it(
+    member_client, solar_meter, data_dir, outsider
+):
+    check = reverse("meter_readings_check", args=[solar_meter.pk])
+    response = member_client.post(
+        check, {"files": [SimpleUploadedFile("export.csv", UTILITY_EXPORT.encode())]}, follow=True
+    )
+    page = response.content.decode()
+    assert "Map its columns" in page and "Interval Start" in page
+    pk = int(response.redirect_chain[-1][0].rstrip("/").rsplit("/", 1)[-1])
+    mapping_url = reverse("upload_mapping", args=[pk])
+    choice = {
+        "time_column": "Interval Start",
+        "value_column": "Reading (Wh)",
+        "unit": "Wh",
+        "channel": "delivered",
+        "timezone": "America/Chicago",
+    }
+    from tests.conftest import _client_for
+
+    assert _client_for(outsider).post(mapping_url, choice).status_code == 404
+    bad = member_client.post(mapping_url, {**choice, "timezone": "Mars/Olympus"}, follow=True)
+    assert "no IANA timezone" in bad.content.decode()
+    member_client.post(mapping_url, choice)
+    # The next file with the same header (any rows) is read with the mapping.
+    again = member_client.post(
+        check, {"files": [SimpleUploadedFile("march.csv", UTILITY_EXPORT.encode())]}, follow=True
+    )
+    assert "Read with the column mapping saved for this header" in again.content.decode()
+    upload = series_for(solar_meter).uploads.order_by("-pk").first()
+    assert upload.status == UploadStatus.PREVIEW
+    # Times without an offset were read in America/Chicago (UTC-06:00 in January).
+    assert upload.first_instant == datetime(2024, 1, 1, 6, tzinfo=UTC)
