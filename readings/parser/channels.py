@@ -20,13 +20,11 @@ from .report import _issue_order, _Issues
 from .types import (
     CHANNELS,
     ChannelSummary,
-    Issue,
     Limits,
     ParseResult,
     Report,
     SeriesContext,
     _Rejected,
-    _show,
 )
 
 
@@ -170,10 +168,6 @@ def add_utc_rows(
     parser.values.extend(values)
     parser.rows.extend(rows)
     parser.rows_read += len(epochs)
-
-
-def first_issue(issues: tuple[Issue, ...]) -> str:
-    return _show(issues[0].message, 120) if issues else ""
 
 
 def utc_text(epoch: int) -> str:

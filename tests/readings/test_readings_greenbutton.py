@@ -356,3 +356,13 @@ def test_it_offers_a_mapping_remembers_it_and_reads_the_next_file_with_it(
     assert upload.status == UploadStatus.PREVIEW
     # Times without an offset were read in America/Chicago (UTC-06:00 in January).
     assert upload.first_instant == datetime(2024, 1, 1, 6, tzinfo=UTC)
+
+
+def test_it_takes_a_green_button_feed_on_the_json_api_by_its_content(member_client, solar_meter):
+    url = reverse("meter_readings_upload", args=[solar_meter.pk])
+    feed_file = SimpleUploadedFile("readings.csv", _fixture("net_metered_15min.xml"))
+    response = member_client.post(url, {"file": feed_file, "dry_run": "1"}, headers=JSON)
+    assert response.status_code == 200
+    body = response.json()
+    assert [row["channel"] for row in body["channels"]] == ["delivered", "received"]
+    assert body["rows"] == 144 and Reading.objects.count() == 0
