@@ -13,6 +13,7 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from django.db.models import Count, DateField, Max, Min, Sum
@@ -384,7 +385,7 @@ def merge_payloads(parts: list[tuple[str, dict]]) -> dict:
     if len(parts) == 1:
         return parts[0][1]
     xs = sorted(set().union(*(part["x"] for _, part in parts)))
-    lines = []
+    lines: list[dict[str, Any]] = []
     for channel, part in parts:
         by_x = dict(zip(part["x"], part["y"], strict=True))
         lines.append(
@@ -392,8 +393,8 @@ def merge_payloads(parts: list[tuple[str, dict]]) -> dict:
         )
     channels = [line["channel"] for line in lines]
     if "delivered" in channels and "received" in channels and "net" not in channels:
-        delivered = lines[channels.index("delivered")]["y"]
-        received = lines[channels.index("received")]["y"]
+        delivered: list[float | None] = lines[channels.index("delivered")]["y"]
+        received: list[float | None] = lines[channels.index("received")]["y"]
         lines.append(
             {
                 "channel": "net",

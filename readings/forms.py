@@ -27,8 +27,10 @@ class ColumnMappingForm(forms.Form):
     def __init__(self, *args: Any, header: tuple[str, ...] = (), **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         columns = [(name, name) for name in header if name]
-        self.fields["time_column"].choices = columns
-        self.fields["value_column"].choices = columns
+        for name in ("time_column", "value_column"):
+            field = self.fields[name]
+            assert isinstance(field, forms.ChoiceField)  # declared above
+            field.choices = columns
 
     def clean_timezone(self) -> str:
         zone = self.cleaned_data["timezone"].strip()

@@ -649,8 +649,9 @@ def _service_kind(usage_point: _Entry | None) -> str:
 
 def _holds(uom: int | None, commodity: int | None, service: str) -> str:
     unit = UNITS.get(uom, f"unit code {uom}") if uom is not None else "readings without a unit"
-    good = commodity is None or commodity in _ELECTRICITY
-    commodity_name = COMMODITIES.get(commodity, f"commodity {commodity}") if not good else ""
+    commodity_name = ""
+    if commodity is not None and commodity not in _ELECTRICITY:
+        commodity_name = COMMODITIES.get(commodity, f"commodity {commodity}")
     thing = commodity_name or service
     return f"{thing} in {unit}" if thing else unit
 
