@@ -361,7 +361,10 @@ def _mapping_form(
     codes = {issue.get("code") for issue in (upload.report or {}).get("errors") or []}
     if not header or "missing_columns" not in codes or not can(request, Role.MEMBER):
         return None
-    guess_time = next((n for n in header if "time" in n.lower() or "date" in n.lower()), header[0])
+    guess_time = next(
+        (n for n in header if any(w in n.lower() for w in ("time", "date", "start", "interval"))),
+        header[0],
+    )
     guess_value = next(
         (n for n in header if any(w in n.lower() for w in ("kwh", "energy", "usage", "wh"))),
         header[-1],

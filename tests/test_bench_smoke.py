@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
-BENCHES = ("sync", "wattics", "load")
+BENCHES = ("sync", "wattics", "load", "greenbutton")
 LOCAL_POSTGRES = "postgres://postgres@127.0.0.1:5432/postgres"
 LOCAL_REDIS = "redis://127.0.0.1:6379/5"
 
@@ -69,6 +69,7 @@ def _redis_url() -> str | None:
         pytest.param("sync", marks=pytest.mark.worker),
         pytest.param("wattics", marks=pytest.mark.worker),
         "load",
+        "greenbutton",
     ],
 )
 def test_it_runs_the_tiny_mode_end_to_end(name):
