@@ -378,3 +378,16 @@ def test_it_stops_a_2_gb_feed_at_the_upload_limit_in_bounded_memory():
         result = parse_readings(stream, tz=LA, filename="huge.xml")  # type: ignore[arg-type]  # a raw stream
     assert _codes(result) == ["too_large"]
     assert memory.peak < 20 * MiB, f"{memory.peak / MiB:.0f} MB"
+
+
+def test_it_refuses_mixed_offsets_whichever_path_read_the_rows():
+    from datetime import timedelta
+
+    start = datetime(2024, 1, 1)
+    aware = [f"{start + timedelta(hours=h):%Y-%m-%dT%H:%M:%S}-05:00,1.5" for h in range(4096)]
+    naive = [f"{start + timedelta(hours=h):%Y-%m-%dT%H:%M:%S},1.5" for h in range(4096, 6144)]
+    text = "datetime,value_kwh\n" + "\n".join(aware + naive) + "\n"
+    result = _parse(text.encode(), tz="America/New_York")  # whole batches: the fast path
+    assert _codes(result) == ["mixed_offsets"]
+    assert result.report.errors[0].row == 4098
+    assert "Rows 4098-6145 have no UTC offset" in result.report.errors[0].message
