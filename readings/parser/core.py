@@ -1,6 +1,7 @@
 """Parse and validate hourly interval-data CSV files: the pure half of the readings upload.
 
-The upload view, the import command and the Celery task all call :func:`parse_readings`. Nothing
+The upload view, the import command and the Celery task all call ``parse_readings``
+(``formats``), which gives a ``datetime,value_kwh`` file to the parser here. Nothing
 here touches Django, the database or the network, so a file gets the same report wherever it
 arrives. The output is one hourly kWh series in UTC (what WattCarbon's
 ``POST /devices/{id}/timeseries`` takes) and a row-level report that can be downloaded and fixed
@@ -187,7 +188,7 @@ class _Parser(_FastPath, _RowLoop, _TimelineRules, _Hourly, _FileChecks, _Summar
                 break
         else:
             _, names, keys, times, values = max(candidates, key=lambda c: len(c[1]))
-            self.header_names = tuple(name.strip().lstrip("\ufeff") for name in names[:50])
+            self.header_names = tuple(name.strip().lstrip("\ufeff") for name in names)
             shown = _show(line, 120)
             first_field = names[0].strip() if names else ""
             if _looks_like_time(first_field):
