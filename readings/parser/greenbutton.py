@@ -102,6 +102,9 @@ class _Block:
     epochs: array[int] = field(default_factory=lambda: array("q"))
     raw: array[float] = field(default_factory=lambda: array("d"))
     rows: array[int] = field(default_factory=lambda: array("I"))
+    bad_durations: int = 0  # readings of a duration that is no interval (the first's line, s)
+    bad_duration_line: int = 0
+    bad_duration_s: int = 0
 
 
 @dataclass
@@ -442,11 +445,9 @@ class _FeedReader:
             except ValueError:
                 duration = -1
             if duration not in _DURATIONS_S:
-                key = _meter_reading_key(entry.up_href) if entry.up_href else ""
-                bad = self.meter_readings.setdefault(key, _MeterReading(key))
-                if not bad.bad_durations:
-                    bad.bad_duration_line, bad.bad_duration_s = line, duration
-                bad.bad_durations += 1
+                if not block.bad_durations:
+                    block.bad_duration_line, block.bad_duration_s = line, duration
+                block.bad_durations += 1
                 return
         block.epochs.append(start)
         block.raw.append(value)
@@ -465,6 +466,11 @@ class _FeedReader:
                 )
             key = _meter_reading_key(entry.up_href)
             owner = self.meter_readings.setdefault(key, _MeterReading(key))
+            if block.bad_durations:
+                if not owner.bad_durations:
+                    owner.bad_duration_line = block.bad_duration_line
+                    owner.bad_duration_s = block.bad_duration_s
+                owner.bad_durations += block.bad_durations
             if len(block.epochs):
                 first = min(block.epochs)
                 end = max(block.epochs) + 1

@@ -391,3 +391,19 @@ def test_it_refuses_mixed_offsets_whichever_path_read_the_rows():
     assert _codes(result) == ["mixed_offsets"]
     assert result.report.errors[0].row == 4098
     assert "Rows 4098-6145 have no UTC offset" in result.report.errors[0].message
+
+
+def test_it_names_readings_of_a_duration_that_is_no_interval():
+    text = "".join(feed(MARCH_9_LA, 1, interval_s=3600, channels=(1,)))
+    first = text.index("<duration>3600</duration>")
+    text = (
+        text[:first]
+        + "<duration>86400</duration>"
+        + text[first + len("<duration>3600</duration>") :]
+    )
+    line = text[:first].count("\n") + 1
+    result = _parse(text.encode())
+    assert _codes(result) == ["bad_duration"]
+    assert (
+        result.report.errors[0].row == line and "86400 seconds" in result.report.errors[0].message
+    )
