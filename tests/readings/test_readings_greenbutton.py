@@ -407,3 +407,81 @@ def test_it_names_readings_of_a_duration_that_is_no_interval():
     assert (
         result.report.errors[0].row == line and "86400 seconds" in result.report.errors[0].message
     )
+
+
+PRETTY_BLOCK = """<?xml version="1.0" encoding="UTF-8"?>
+<feed xmlns="http://www.w3.org/2005/Atom">
+  <entry>
+    <link href="/espi/UsagePoint/1/MeterReading/1" rel="self"/>
+    <link href="/espi/ReadingType/1" rel="related"/>
+    <content><MeterReading xmlns="http://naesb.org/espi"/></content>
+  </entry>
+  <entry>
+    <link href="/espi/ReadingType/1" rel="self"/>
+    <content>
+      <ReadingType xmlns="http://naesb.org/espi">
+        <flowDirection>1</flowDirection><powerOfTenMultiplier>-3</powerOfTenMultiplier><uom>72</uom>
+      </ReadingType>
+    </content>
+  </entry>
+  <entry>
+    <content>
+      <ns2:IntervalBlock xmlns:ns2="http://naesb.org/espi">
+        <ns2:interval>
+          <ns2:duration>7200</ns2:duration>
+          <ns2:start>1704067200</ns2:start>
+        </ns2:interval>
+        <ns2:IntervalReading>
+          <ns2:cost>120</ns2:cost>
+          <ns2:ReadingQuality><ns2:quality>19</ns2:quality></ns2:ReadingQuality>
+          <ns2:timePeriod>
+            <ns2:duration>3600</ns2:duration>
+            <ns2:start>1704067200</ns2:start>
+          </ns2:timePeriod>
+          <ns2:value>1500000</ns2:value>
+        </ns2:IntervalReading>
+        <ns2:IntervalReading>
+          <ns2:timePeriod>
+            <ns2:duration>3600</ns2:duration>
+          </ns2:timePeriod>
+          <ns2:value>1250000</ns2:value>
+        </ns2:IntervalReading>
+      </ns2:IntervalBlock>
+    </content>
+    <link href="/espi/UsagePoint/1/MeterReading/1/IntervalBlock" rel="up"/>
+  </entry>
+</feed>
+"""
+
+
+def test_it_reads_a_pretty_printed_block_with_prefixes_and_links_after_the_content():
+    # The second reading has no start, and is not given the block's own one.
+    result = _parse(PRETTY_BLOCK.encode())
+    assert _codes(result) == ["bad_time"]
+    error = result.report.errors[0]
+    lines = PRETTY_BLOCK.splitlines()
+    assert "no timePeriod/start" in error.message
+    assert lines[error.row - 1].strip().startswith("<ns2:duration>3600")  # inside that reading
+    fixed = PRETTY_BLOCK.replace(
+        "<ns2:duration>3600</ns2:duration>\n          </ns2:timePeriod>\n          <ns2:value>1250000",
+        "<ns2:duration>3600</ns2:duration><ns2:start>1704070800</ns2:start>\n          </ns2:timePeriod>\n          <ns2:value>1250000",
+    )
+    good = _parse(fixed.encode())
+    assert good.ok, good.report.errors
+    assert list(good.readings.values_kwh) == [1.5, 1.25]  # Wh x 10^-3 into kWh
+
+
+def test_it_refuses_a_block_nested_in_a_block():
+    nested = PRETTY_BLOCK.replace(
+        "</ns2:IntervalBlock>",
+        "<ns2:IntervalBlock/></ns2:IntervalBlock>",
+    ).replace(
+        "</ns2:IntervalBlock>\n    </content>",
+        "<ns2:IntervalReading/></ns2:IntervalBlock>\n    </content>",
+    )
+    result = _parse(nested.encode())
+    assert _codes(result) == ["not_green_button"]
+    assert (
+        result.report.errors[0].row
+        == nested[: nested.index("<ns2:IntervalReading/>")].count("\n") + 1
+    )
