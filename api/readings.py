@@ -154,15 +154,21 @@ class ReadingsQuery(Schema):
     zone: Literal["local", "utc"] = Field(
         "local", description="Days and months in the record's time zone (its home's) or in UTC."
     )
+    channel: Literal["delivered", "received", "net"] = Field(
+        "delivered",
+        description="Which readings: delivered (a meter's import, a device's output), received "
+        "(a meter's export) or net.",
+    )
 
 
 def _readings(owner: Device | Meter, record_type: str, query: ReadingsQuery) -> dict[str, Any]:
-    series = series_of(owner)
+    channels = series_of(owner)
+    series = channels.get(query.channel)
     tz = tz_of(owner) if query.zone == "local" else "UTC"
     max_days = None if query.resolution == "month" else charts.MAX_RANGE_DAYS
     try:
         span = charts.series_range(
-            charts.series_bounds(series), tz, query.start, query.end, max_days=max_days
+            charts.series_bounds(channels), tz, query.start, query.end, max_days=max_days
         )
         if query.resolution == "month" and span.days > charts.MAX_MONTHS * 31:
             raise charts.RangeError(f"Choose at most {charts.MAX_MONTHS} months at a time.")

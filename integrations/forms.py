@@ -11,7 +11,7 @@ from django.utils import timezone
 
 from devices.models import Device
 from portal.crud import OrgModelForm
-from readings.models import Reading
+from readings.models import Reading, ReadingChannel
 
 from . import spark, wattics
 from .models import (
@@ -243,7 +243,10 @@ class EnergyUsageReportForm(forms.Form):
         if end - start > self.MAX_SPAN:
             raise forms.ValidationError({"end": "A report covers at most 31 days."})
         has_readings = Reading.objects.filter(
-            series__device=self.device, instant__gte=start, instant__lt=end
+            series__device=self.device,
+            series__channel=ReadingChannel.DELIVERED,
+            instant__gte=start,
+            instant__lt=end,
         ).exists()
         if not has_readings:
             raise forms.ValidationError(

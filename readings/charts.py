@@ -10,9 +10,10 @@ per-bucket results come back to Python, where each bucket learns how many hours 
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from django.db.models import Count, DateField, Max, Min, Sum
@@ -164,11 +165,15 @@ class Bounds:
     count: int
 
 
-def series_bounds(series: Series | None) -> Bounds:
-    """Counted from the readings themselves (one index range scan of the series' key)."""
+def series_bounds(series: Series | Mapping[str, Series] | None) -> Bounds:
+    """Counted from the readings themselves (one index range scan of each series' key); of
+    every channel when given an owner's series by channel."""
     if series is None:
         return Bounds(None, None, 0)
-    found = Reading.objects.filter(series=series).aggregate(
+    ids = [s.pk for s in series.values()] if isinstance(series, Mapping) else [series.pk]
+    if not ids:
+        return Bounds(None, None, 0)
+    found = Reading.objects.filter(series_id__in=ids).aggregate(
         first=Min("instant"), last=Max("instant"), count=Count("instant")
     )
     return Bounds(found["first"], found["last"], found["count"])
@@ -355,9 +360,74 @@ def _level(value: float, peak: float) -> int:
     return min(HEAT_LEVELS, 1 + int(abs(value) / peak * HEAT_LEVELS))
 
 
-def chart_payload(series: Series | None, span: DateRange, bucket: str, bounds: Bounds) -> dict:
+# What a chart calls each channel, and the net it draws when a meter has both directions.
+CHANNEL_LABELS = {
+    "delivered": "Delivered (import)",
+    "received": "Received (export)",
+    "net": "Net (delivered - received)",
+}
+
+
+def ordered_channels(series: Mapping[str, Series]) -> list[tuple[str, Series]]:
+    return sorted(series.items(), key=lambda item: list(CHANNEL_LABELS).index(item[0]))
+
+
+def primary_series(series: Mapping[str, Series]) -> Series | None:
+    """The channel a single-series view (the heat map, an upload's record) shows."""
+    ordered = ordered_channels(series)
+    return ordered[0][1] if ordered else None
+
+
+def merge_payloads(parts: list[tuple[str, dict]]) -> dict:
+    """Several channels' payloads as one: ``x`` the union of their instants, ``lines`` one per
+    channel (None where a channel has no reading) and, when a meter has delivered and received
+    but no net of its own, the net computed from them; ``y`` stays the first line's."""
+    if len(parts) == 1:
+        return parts[0][1]
+    xs = sorted(set().union(*(part["x"] for _, part in parts)))
+    lines: list[dict[str, Any]] = []
+    for channel, part in parts:
+        by_x = dict(zip(part["x"], part["y"], strict=True))
+        lines.append(
+            {"channel": channel, "label": CHANNEL_LABELS[channel], "y": [by_x.get(x) for x in xs]}
+        )
+    channels = [line["channel"] for line in lines]
+    if "delivered" in channels and "received" in channels and "net" not in channels:
+        delivered: list[float | None] = lines[channels.index("delivered")]["y"]
+        received: list[float | None] = lines[channels.index("received")]["y"]
+        lines.append(
+            {
+                "channel": "net",
+                "label": CHANNEL_LABELS["net"],
+                "computed": True,
+                "y": [
+                    None if a is None or b is None else round(a - b, 6)
+                    for a, b in zip(delivered, received, strict=True)
+                ],
+            }
+        )
+    payload = dict(parts[0][1])
+    if payload["x"] != xs:  # hourly points differ by channel; buckets share their days
+        for key in ("labels", "hours", "expected_hours"):
+            payload.pop(key, None)
+    payload.update(x=xs, y=lines[0]["y"], lines=lines)
+    return payload
+
+
+def chart_payload(
+    series: Series | Mapping[str, Series] | None, span: DateRange, bucket: str, bounds: Bounds
+) -> dict:
     """The JSON of ``readings/chart.json``: x in UTC epoch seconds (uPlot draws them in the
-    series' timezone), y in kWh; for day and month buckets the hours present and expected."""
+    series' timezone), y in kWh; for day and month buckets the hours present and expected.
+    An owner's several channels give ``lines`` (each channel, and the net), the coverage map
+    the first channel's."""
+    if isinstance(series, Mapping):
+        ordered = ordered_channels(series)
+        if len(ordered) > 1 and bucket != "coverage":
+            return merge_payloads(
+                [(channel, chart_payload(one, span, bucket, bounds)) for channel, one in ordered]
+            )
+        series = ordered[0][1] if ordered else None
     payload: dict = {
         "bucket": bucket,
         "timezone": span.tz,
@@ -399,24 +469,38 @@ def chart_payload(series: Series | None, span: DateRange, bucket: str, bounds: B
     return payload
 
 
-def export_rows(series: Series, start: datetime | None, end: datetime | None) -> Iterator[str]:
-    """CSV lines ``datetime,value_kwh`` with the site's UTC offset, as the upload reads them.
+def export_rows(
+    series: Series | Mapping[str, Series], start: datetime | None, end: datetime | None
+) -> Iterator[str]:
+    """CSV lines ``datetime,value_kwh`` with the site's UTC offset, as the upload reads them;
+    ``datetime,channel,value_kwh`` for an owner with more channels than delivered.
 
     ``repr`` of a float is the shortest text that reads back as the same float, so a download
     uploaded again is unchanged. Nothing here is text a spreadsheet would evaluate (a negative
     number starts with '-' but is a number), so no cell is altered."""
-    zone = ZoneInfo(series.timezone)
-    rows = Reading.objects.filter(series=series)
+    by_channel = series if isinstance(series, Mapping) else {series.channel: series}
+    ordered = ordered_channels(by_channel)
+    with_channel = [channel for channel, _ in ordered] != ["delivered"]
+    zone = ZoneInfo(ordered[0][1].timezone)
+    channel_of = {one.pk: channel for channel, one in ordered}
+    rows = Reading.objects.filter(series_id__in=list(channel_of))
     if start is not None:
         rows = rows.filter(instant__gte=start)
     if end is not None:
         rows = rows.filter(instant__lt=end)
-    yield "datetime,value_kwh\n"
+    yield "datetime,channel,value_kwh\n" if with_channel else "datetime,value_kwh\n"
     batch: list[str] = []
-    for instant, value in (
-        rows.order_by("instant").values_list("instant", "value_kwh").iterator(chunk_size=5000)
+    for instant, series_id, value in (
+        rows.order_by("instant", "series_id")
+        .values_list("instant", "series_id", "value_kwh")
+        .iterator(chunk_size=5000)
     ):
-        batch.append(f"{instant.astimezone(zone).isoformat()},{value!r}\n")
+        if with_channel:
+            batch.append(
+                f"{instant.astimezone(zone).isoformat()},{channel_of[series_id]},{value!r}\n"
+            )
+        else:
+            batch.append(f"{instant.astimezone(zone).isoformat()},{value!r}\n")
         if len(batch) >= 2000:
             yield "".join(batch)
             batch.clear()

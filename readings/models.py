@@ -23,14 +23,32 @@ class SeriesQuantity(models.TextChoices):
     CONSUMPTION = "consumption", "Consumption"
 
 
-class Series(OrgOwned):
-    """The hourly kWh readings of one device (generation or savings) or one meter (consumption)."""
+class ReadingChannel(models.TextChoices):
+    """Which way the energy of a series flows through its metering point.
 
-    device = models.OneToOneField(
-        Device, on_delete=models.CASCADE, null=True, blank=True, related_name="series"
+    A meter's ``delivered`` is what the utility delivers to the home (import), ``received`` what
+    the home sends back to the grid (export), ``net`` delivered minus received, as a net-metered
+    meter reports it. A device's ``delivered`` is what the device delivers (its generation or
+    savings: the readings it always had), ``received`` what it draws.
+    """
+
+    DELIVERED = "delivered", "Delivered (import)"
+    RECEIVED = "received", "Received (export)"
+    NET = "net", "Net (delivered - received)"
+
+
+class Series(OrgOwned):
+    """The hourly kWh readings of one device (generation or savings) or one meter (consumption),
+    on one channel: a net-metered meter has a delivered and a received series."""
+
+    device = models.ForeignKey(
+        Device, on_delete=models.CASCADE, null=True, blank=True, related_name="series_set"
     )
-    meter = models.OneToOneField(
-        Meter, on_delete=models.CASCADE, null=True, blank=True, related_name="series"
+    meter = models.ForeignKey(
+        Meter, on_delete=models.CASCADE, null=True, blank=True, related_name="series_set"
+    )
+    channel = models.CharField(
+        max_length=10, choices=ReadingChannel.choices, default=ReadingChannel.DELIVERED
     )
     quantity = models.CharField(max_length=20, choices=SeriesQuantity.choices)
     first_instant = models.DateTimeField(null=True, blank=True)
@@ -45,11 +63,19 @@ class Series(OrgOwned):
                 condition=models.Q(device__isnull=False, meter__isnull=True)
                 | models.Q(device__isnull=True, meter__isnull=False),
                 name="series_has_one_owner",
-            )
+            ),
+            models.UniqueConstraint(
+                fields=["device", "channel"], name="one_series_per_device_channel"
+            ),
+            models.UniqueConstraint(
+                fields=["meter", "channel"], name="one_series_per_meter_channel"
+            ),
         ]
 
     def __str__(self) -> str:
-        return f"Readings of {self.owner}"
+        if self.channel == ReadingChannel.DELIVERED:
+            return f"Readings of {self.owner}"
+        return f"Readings of {self.owner} ({self.get_channel_display().lower()})"
 
     @property
     def owner(self) -> Device | Meter:
@@ -165,3 +191,36 @@ class Readiness(OrgOwned):
 
     def __str__(self) -> str:
         return f"{self.series}: {self.get_status_display()}"
+
+
+class ColumnMapping(OrgOwned):
+    """How to read a CSV whose header is not ``datetime,value_kwh``: which column holds the time,
+    which the energy (in which unit), which channel it fills and which zone its times are in.
+    One per organization and header, offered again for every file with the same header."""
+
+    header_key = models.CharField(max_length=64, help_text="sha256 of the normalised header.")
+    header = models.TextField(help_text="The header line as the first file had it.")
+    time_column = models.CharField(max_length=200)
+    value_column = models.CharField(max_length=200)
+    unit = models.CharField(max_length=3, choices=[("kWh", "kWh"), ("Wh", "Wh")], default="kWh")
+    channel = models.CharField(
+        max_length=10, choices=ReadingChannel.choices, default=ReadingChannel.DELIVERED
+    )
+    timezone = models.CharField(
+        max_length=64,
+        blank=True,
+        help_text="IANA zone of times without an offset; blank: the site's.",
+    )
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["organization", "header_key"], name="one_column_mapping_per_org_header"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.time_column} + {self.value_column} ({self.unit}, {self.channel})"

@@ -9,13 +9,16 @@ from django.db import models
 
 from portal.lists import Cell, ListColumn
 
-from .models import Readiness, ReadinessStatus
+from .models import Readiness, ReadinessStatus, ReadingChannel
 
 OWNER_FIELD = {"devices.Device": "series__device", "homes.Meter": "series__meter"}
 
 
 def narrow(queryset: models.QuerySet, value: str) -> models.QuerySet:
-    return queryset.filter(series__readiness__status=value)
+    # The delivered channel's verdict (what M&V measures; a meter's export is not judged).
+    return queryset.filter(
+        series_set__channel=ReadingChannel.DELIVERED, series_set__readiness__status=value
+    )
 
 
 def describe(rows: Sequence[models.Model]) -> dict[int, Cell]:
@@ -23,9 +26,10 @@ def describe(rows: Sequence[models.Model]) -> dict[int, Cell]:
         return {}
     owner = OWNER_FIELD[type(rows[0])._meta.label]
     cells = {}
-    for readiness in Readiness.objects.filter(**{f"{owner}__in": [row.pk for row in rows]}).values(
-        f"{owner}", "status", "summary", "failing_months"
-    ):
+    found = Readiness.objects.filter(
+        **{f"{owner}__in": [row.pk for row in rows]}, series__channel=ReadingChannel.DELIVERED
+    )
+    for readiness in found.values(f"{owner}", "status", "summary", "failing_months"):
         months = len(readiness["failing_months"] or [])
         if readiness["status"] == ReadinessStatus.READY:
             cells[readiness[owner]] = Cell("Ready", "text-bg-success", readiness["summary"])

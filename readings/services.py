@@ -20,7 +20,16 @@ from django.db.models import F, Q
 from django.utils import timezone
 
 from . import background, uploads
-from .models import PENDING_STATUSES, Readiness, ReadinessStatus, Series, Upload, UploadStatus
+from .models import (
+    PENDING_STATUSES,
+    ColumnMapping,
+    Readiness,
+    ReadinessStatus,
+    Series,
+    Upload,
+    UploadStatus,
+)
+from .parser import header_key
 from .store import series_for
 from .sufficiency import compute_sufficiency
 from .uploads import PendingUploadsFull, import_readings
@@ -34,6 +43,7 @@ __all__ = [
     "import_readings",
     "refresh_readiness",
     "refresh_stale_readiness",
+    "save_column_mapping",
     "series_for",
 ]
 
@@ -56,6 +66,36 @@ def confirm_upload(upload: Upload) -> Upload:
     if upload.rows > uploads.PROCESS_IN_BACKGROUND_ROWS:
         return background.start_background_confirm(upload)
     return uploads.confirm_upload(upload)
+
+
+def save_column_mapping(
+    organization_id: int,
+    header: tuple[str, ...],
+    *,
+    time_column: str,
+    value_column: str,
+    unit: str,
+    channel: str,
+    timezone_name: str,
+    user: Any,
+) -> ColumnMapping:
+    """Remember how to read files with this header (one mapping per organization and header:
+    saving again replaces it)."""
+    with transaction.atomic():
+        mapping, _ = ColumnMapping.objects.update_or_create(
+            organization_id=organization_id,
+            header_key=header_key(header),
+            defaults={
+                "header": ",".join(header)[:5000],
+                "time_column": time_column,
+                "value_column": value_column,
+                "unit": unit,
+                "channel": channel,
+                "timezone": timezone_name,
+                "created_by": user if getattr(user, "is_authenticated", False) else None,
+            },
+        )
+    return mapping
 
 
 # What a member may throw away: a checked upload waiting for confirmation, or one whose storing

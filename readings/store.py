@@ -10,9 +10,10 @@ default) takes the generic ORM path here, which gives the same counts.
 from __future__ import annotations
 
 from array import array
+from collections.abc import Callable
 from itertools import islice
 from operator import lt
-from typing import Any, cast
+from typing import Any
 
 from django.db import connections, router, transaction
 from django.db.backends.base.base import BaseDatabaseWrapper
@@ -24,8 +25,9 @@ from homes.models import Meter
 from portal.signals import readings_changed
 
 from .counts import Outcome, StoreCounts, epoch, utc
-from .models import Reading, Series, SeriesQuantity
+from .models import ColumnMapping, Reading, ReadingChannel, Series, SeriesQuantity
 from .parser import (
+    ColumnMap,
     HourlyReadings,
     ParseResult,
     SeriesContext,
@@ -38,8 +40,9 @@ from .pgcopy import StreamingCopy, store_copy
 _GENERIC_CHUNK_ROWS = 10_000
 
 
-def series_for(owner: Device | Meter) -> Series:
-    """The series of a device (generation or savings) or a meter (consumption), created on first use."""
+def series_for(owner: Device | Meter, channel: str = ReadingChannel.DELIVERED) -> Series:
+    """The series of a device (generation or savings) or a meter (consumption) on one channel
+    (delivered unless said), created on first use."""
     if isinstance(owner, Device):
         lookup: dict[str, Any] = {"device": owner}
         quantity = SeriesQuantity.GENERATION
@@ -48,18 +51,24 @@ def series_for(owner: Device | Meter) -> Series:
         quantity = SeriesQuantity.CONSUMPTION
     else:
         raise TypeError(f"readings belong to a device or a meter, not {type(owner).__name__}")
-    related = type(owner).series.related
-    if related.is_cached(owner) and related.get_cached_value(owner) is not None:
-        # Loaded with select_related("series") by the caller: no query.
-        series = cast(Series, related.get_cached_value(owner))  # the reverse one-to-one: a Series
-    else:
-        series, _ = Series.objects.get_or_create(
-            **lookup, defaults={"organization_id": owner.organization_id, "quantity": quantity}
-        )
+    series, _ = Series.objects.get_or_create(
+        **lookup,
+        channel=channel,
+        defaults={"organization_id": owner.organization_id, "quantity": quantity},
+    )
     # The caller's instance (with its home loaded) serves series.owner and series.timezone.
     for name, value in lookup.items():
         setattr(series, name, value)
     return series
+
+
+def series_of(owner: Device | Meter) -> dict[str, Series]:
+    """The series an owner has, by channel (none created)."""
+    field = "device" if isinstance(owner, Device) else "meter"
+    found = {series.channel: series for series in Series.objects.filter(**{field: owner})}
+    for series in found.values():
+        setattr(series, field, owner)
+    return found
 
 
 def context_for(series: Series) -> SeriesContext:
@@ -69,7 +78,7 @@ def context_for(series: Series) -> SeriesContext:
         # A meter's consumption has no nameplate or night rule; its number is its file's id.
         meter = series.meter
         assert meter is not None  # series_has_one_owner: without a device the meter is set
-        return SeriesContext(custom_id=meter.meter_number)
+        return SeriesContext(custom_id=meter.meter_number, owner_kind="meter")
     try:
         nameplate_kw = device.nameplate_kw
     except (TypeError, ValueError):
@@ -79,13 +88,40 @@ def context_for(series: Series) -> SeriesContext:
         nameplate_kw=nameplate_kw,
         commenced_on=device.commenced_operation_date,
         custom_id=device.custom_id,
+        owner_kind="device",
     )
 
 
 def parse_for(series: Series, stream: Any, filename: str, sink: Sink | None = None) -> ParseResult:
     return parse_readings(
-        stream, tz=series.timezone, filename=filename, context=context_for(series), sink=sink
+        stream,
+        tz=series.timezone,
+        filename=filename,
+        context=context_for(series),
+        sink=sink,
+        mappings=mappings_of(series.organization_id),
     )
+
+
+def mappings_of(organization_id: int) -> Callable[[str], ColumnMap | None]:
+    """The organization's saved column mappings, asked by header (a query only for a CSV whose
+    header no layout knows)."""
+
+    def lookup(key: str) -> ColumnMap | None:
+        mapping = ColumnMapping.objects.filter(
+            organization_id=organization_id, header_key=key
+        ).first()
+        if mapping is None:
+            return None
+        return ColumnMap(
+            time_column=mapping.time_column,
+            value_column=mapping.value_column,
+            unit=mapping.unit,
+            channel=mapping.channel,
+            timezone=mapping.timezone,
+        )
+
+    return lookup
 
 
 def parse_and_store(
@@ -117,6 +153,12 @@ def parse_and_store(
         if sink is not None:
             sink.abort()
         return result, None
+    channels = result.by_channel()
+    if len(channels) > 1 or channels[0][0] != series.channel:
+        # A file of several channels (or of another one): each into the owner's series of it.
+        if sink is not None:
+            sink.abort()
+        return result, _store_channels(series, before, channels, using)
     epochs, values = result.readings.arrays()
     if sink is not None and sink.finish(epochs, values):
         outcome = Outcome(StoreCounts(len(epochs), 0, 0), epochs[0], epochs[-1])
@@ -125,6 +167,33 @@ def parse_and_store(
     if epochs:
         _after_store(series, before, outcome, epochs[0], epochs[-1], using)
     return result, outcome.counts
+
+
+def _store_channels(
+    series: Series,
+    before: Series,
+    channels: tuple[tuple[str, HourlyReadings], ...],
+    using: str,
+) -> StoreCounts:
+    """Each channel's readings into the owner's series of that channel (made on first use,
+    locked like ``series``); the counts of all of them."""
+    db = connections[using]
+    inserted = updated = unchanged = 0
+    for channel, readings in channels:
+        epochs, values = readings.arrays()
+        if not epochs:
+            continue
+        if channel == series.channel:
+            target, target_before = series, before
+        else:
+            target = series_for(series.owner, channel)
+            target_before = _lock_series(target, using)
+        outcome = _write(db, using, target.pk, epochs, values)
+        _after_store(target, target_before, outcome, epochs[0], epochs[-1], using)
+        inserted += outcome.counts.inserted
+        updated += outcome.counts.updated
+        unchanged += outcome.counts.unchanged
+    return StoreCounts(inserted, updated, unchanged)
 
 
 def store_readings(series: Series, readings: HourlyReadings) -> StoreCounts:

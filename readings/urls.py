@@ -18,6 +18,7 @@ uploads = [
     path("<int:pk>/progress/", views.upload_progress, name="upload_progress"),
     path("<int:pk>/confirm/", views.upload_confirm, name="upload_confirm"),
     path("<int:pk>/discard/", views.upload_discard, name="upload_discard"),
+    path("<int:pk>/mapping/", views.upload_mapping, name="upload_mapping"),
     path("<int:pk>/report.csv", views.upload_report_csv, name="upload_report_csv"),
     path("<int:pk>/chart.json", views.upload_chart, name="upload_chart"),
 ]

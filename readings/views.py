@@ -36,7 +36,8 @@ from portal.crud import ListFilter, OrgListView, query_ids
 from portal.models import Membership, Role
 from portal.tenancy import OrgHttpRequest, can, get_for_org_or_404, org_required
 
-from . import charts, services
+from . import charts, services, store
+from .forms import ColumnMappingForm
 from .models import PENDING_STATUSES, Series, Upload, UploadStatus
 from .parser import (
     DEFAULT_LIMITS,
@@ -89,11 +90,9 @@ def get_upload_for(request: OrgHttpRequest, pk: int) -> Upload:
     )
 
 
-def series_of(owner: Device | Meter) -> Series | None:
-    try:
-        return owner.series
-    except Series.DoesNotExist:
-        return None
+def series_of(owner: Device | Meter) -> dict[str, Series]:
+    """The owner's series by channel (delivered, received, net), none created."""
+    return store.series_of(owner)
 
 
 def tz_of(owner: Device | Meter) -> str:
@@ -267,6 +266,9 @@ class Card:
     chart_url: str = ""
     chart_kind: str = "line"
     chart_label: str = "kWh per hour"
+    mapping_form: ColumnMappingForm | None = None  # a header no layout knows: map its columns
+    channels: list[dict[str, Any]] | None = None  # of a file that fills or names its channels
+    net_kwh: float | None = None  # delivered minus received, when the file has both
 
 
 def _card(request: HttpRequest, item: Upload | Refusal) -> Card:
@@ -297,6 +299,16 @@ def _card(request: HttpRequest, item: Upload | Refusal) -> Card:
         or (upload.status == UploadStatus.PREVIEW and upload.stored_file)
     )
     hourly = (summary.get("readings") or 0) <= charts.PREVIEW_HOURLY_MAX
+    channels = [
+        {**row, "label": charts.CHANNEL_LABELS.get(row.get("channel"), row.get("channel"))}
+        for row in summary.get("channels") or []
+    ]
+    totals = {row.get("channel"): row.get("total_kwh") or 0.0 for row in channels}
+    net_kwh = (
+        totals["delivered"] - totals["received"]
+        if "delivered" in totals and "received" in totals
+        else None
+    )
     return Card(
         upload=upload,
         owner=owner,
@@ -337,7 +349,66 @@ def _card(request: HttpRequest, item: Upload | Refusal) -> Card:
         chart_url=reverse("upload_chart", args=[upload.pk]) if charted else "",
         chart_kind="line" if hourly else "bars",
         chart_label="kWh per hour" if hourly else "kWh per day",
+        channels=channels,
+        net_kwh=net_kwh,
+        mapping_form=_mapping_form(request, upload, summary),
     )
+
+
+def _mapping_form(
+    request: HttpRequest, upload: Upload, summary: dict[str, Any]
+) -> ColumnMappingForm | None:
+    header = tuple(summary.get("header") or ())
+    codes = {issue.get("code") for issue in (upload.report or {}).get("errors") or []}
+    if not header or "missing_columns" not in codes or not can(request, Role.MEMBER):
+        return None
+    guess_time = next(
+        (n for n in header if any(w in n.lower() for w in ("time", "date", "start", "interval"))),
+        header[0],
+    )
+    guess_value = next(
+        (n for n in header if any(w in n.lower() for w in ("kwh", "energy", "usage", "wh"))),
+        header[-1],
+    )
+    return ColumnMappingForm(
+        header=header,
+        initial={"time_column": guess_time, "value_column": guess_value, "unit": "kWh"},
+    )
+
+
+@require_POST
+@org_required(Role.MEMBER)
+def upload_mapping(request: OrgHttpRequest, pk: int) -> HttpResponse:
+    """Save how to read the header of a file refused for it: the next file with this header (this
+    one dropped again, say) is read with it."""
+    upload = get_upload_for(request, pk)
+    header = tuple((upload.report or {}).get("summary", {}).get("header") or ())
+    if not header:
+        messages.error(request, f"{upload.filename} has no header to map.")
+        return redirect("upload_detail", upload.pk)
+    form = ColumnMappingForm(request.POST, header=header)
+    if not form.is_valid():
+        problems = "; ".join(str(error) for errors in form.errors.values() for error in errors)
+        messages.error(request, f"The column mapping was not saved: {problems}")
+        return redirect("upload_detail", upload.pk)
+    data = form.cleaned_data
+    services.save_column_mapping(
+        request.organization.pk,
+        header,
+        time_column=data["time_column"],
+        value_column=data["value_column"],
+        unit=data["unit"],
+        channel=data["channel"],
+        timezone_name=data["timezone"],
+        user=request.user,
+    )
+    messages.success(
+        request,
+        f"Saved: files whose header is {', '.join(header)[:200]} are now read with time in "
+        f"'{data['time_column']}' and energy in '{data['value_column']}' ({data['unit']}). "
+        f"Drop {upload.filename} again to check it.",
+    )
+    return redirect(upload.series.owner.get_absolute_url())
 
 
 class UploadList(OrgListView):
@@ -459,10 +530,22 @@ def upload_chart(request: OrgHttpRequest, pk: int) -> JsonResponse:
     confirmation, read from the database once stored (cached per file)."""
     upload = get_upload_for(request, pk)
     series = upload.series
+    channels = [c["channel"] for c in (upload.report or {}).get("summary", {}).get("channels", [])]
     if upload.status == UploadStatus.STORED and upload.first_instant and upload.last_instant:
-        return JsonResponse(
-            charts.stored_payload(series, upload.first_instant, upload.last_instant)
-        )
+        owned = series_of(series.owner)
+        parts = [
+            (channel, charts.stored_payload(one, upload.first_instant, upload.last_instant))
+            for channel, one in charts.ordered_channels(owned)
+            if channel in (channels or [series.channel])
+        ]
+        if not parts:
+            parts = [
+                (
+                    series.channel,
+                    charts.stored_payload(series, upload.first_instant, upload.last_instant),
+                )
+            ]
+        return JsonResponse(charts.merge_payloads(parts))
     kept = Path(upload.stored_file) if upload.stored_file else None
     if upload.status != UploadStatus.PREVIEW or kept is None or not kept.is_file():
         return JsonResponse({"error": "This upload has no readings to chart."}, status=404)
@@ -470,9 +553,19 @@ def upload_chart(request: OrgHttpRequest, pk: int) -> JsonResponse:
     payload = cache.get(key)
     if payload is None:
         with kept.open("rb") as stream:
-            parsed = parse_readings(stream, tz=series.timezone, filename=upload.filename)
-        epochs, values = parsed.readings.arrays()
-        payload = charts.readings_payload(epochs, values, series.timezone)
+            parsed = parse_readings(
+                stream,
+                tz=series.timezone,
+                filename=upload.filename,
+                context=store.context_for(series),
+                mappings=store.mappings_of(series.organization_id),
+            )
+        payload = charts.merge_payloads(
+            [
+                (channel, charts.readings_payload(*readings.arrays(), series.timezone))
+                for channel, readings in parsed.by_channel()
+            ]
+        )
         cache.set(key, payload, 3600)
     return JsonResponse(payload)
 
@@ -498,6 +591,7 @@ __all__ = [
     "upload_confirm",
     "upload_detail",
     "upload_discard",
+    "upload_mapping",
     "upload_progress",
     "upload_report_csv",
     "uploads_check",

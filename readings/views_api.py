@@ -1,4 +1,5 @@
-"""JSON upload endpoints for readings: POST a CSV file to a device's or a meter's series.
+"""JSON upload endpoints for readings: POST a file (CSV, Green Button XML or CSV) to a device's or
+a meter's series.
 
 `Accept: application/json` gets the outcome as JSON (200 stored or preview, 422 rejected, 400 when
 the `file` field is missing or unreadable); a browser form post is redirected to the record's page
@@ -103,6 +104,10 @@ def upload_outcome(upload: Upload) -> dict[str, Any]:
         "unchanged": upload.unchanged,
         "first": upload.first_instant.isoformat() if upload.first_instant else None,
         "last": upload.last_instant.isoformat() if upload.last_instant else None,
+        "channels": [
+            {"channel": row["channel"], "readings": row["readings"], "total_kwh": row["total_kwh"]}
+            for row in report["summary"].get("channels") or []
+        ],
         "error_count": report["error_count"],
         "warning_count": report["warning_count"],
         "errors": _issues(report["errors"]),

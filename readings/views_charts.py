@@ -121,10 +121,24 @@ def _urls(kind: str, pk: int) -> dict[str, str]:
     }
 
 
-def _recent_uploads(series: Series | None) -> QuerySet[Upload] | list[Upload]:
-    if series is None:
+def _recent_uploads(series: dict[str, Series]) -> QuerySet[Upload] | list[Upload]:
+    if not series:
         return []
-    return Upload.objects.filter(series=series).order_by("-created_at", "-pk")[:5]
+    return Upload.objects.filter(series__in=list(series.values())).order_by("-created_at", "-pk")[
+        :5
+    ]
+
+
+def _channel_rows(series: dict[str, Series]) -> list[dict[str, Any]]:
+    """The channels an owner has, for the panel's list (only when there is more than one, or it
+    is not the delivered one)."""
+    ordered = charts.ordered_channels(series)
+    if [channel for channel, _ in ordered] in ([], ["delivered"]):
+        return []
+    return [
+        {"channel": channel, "label": charts.CHANNEL_LABELS[channel], "count": one.reading_count}
+        for channel, one in ordered
+    ]
 
 
 @require_GET
@@ -141,10 +155,12 @@ def readings_panel(request: OrgHttpRequest, pk: int, kind: str) -> HttpResponse:
     except charts.RangeError as exc:
         range_error = str(exc)
         span = charts.series_range(bounds, tz)
+    primary = charts.primary_series(series)
     context: dict[str, Any] = {
         "owner": owner,
         "kind": kind,
-        "series": series,
+        "series": primary,
+        "channels": _channel_rows(series),
         "bounds": bounds,
         "tz": tz,
         "org_tz": request.organization.timezone,
@@ -155,9 +171,9 @@ def readings_panel(request: OrgHttpRequest, pk: int, kind: str) -> HttpResponse:
         "uid": secrets.token_hex(4),
         **_urls(kind, owner.pk),
     }
-    if series is not None and bounds.count:
-        context["months"] = charts.monthly_totals(series, tz, bounds)
-        context["heat"] = heatmap_layout(charts.coverage(series, span, bounds), tz)
+    if primary is not None and bounds.count:
+        context["months"] = charts.monthly_totals(primary, tz, bounds)
+        context["heat"] = heatmap_layout(charts.coverage(primary, span, bounds), tz)
     return render(request, "readings/_readings_panel.html", context)
 
 

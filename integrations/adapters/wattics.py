@@ -18,7 +18,7 @@ from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from homes.models import Meter
-from readings.models import Reading
+from readings.models import Reading, ReadingChannel
 
 from .. import wattics
 from ..http import UpstreamError
@@ -30,9 +30,16 @@ from .base import Adapter, FailurePlan, register
 SAVE_EVERY = 500
 
 
+# What a stream carries: the energy delivered to the home. Its register (`pC_1`) is "energy
+# consumed since the start" and the contract names no register for energy sent back, so a
+# net-metered meter's received channel is not streamed (nor a net, which would run the register
+# backwards): never a mix of the two in one register.
+STREAMED_CHANNEL = ReadingChannel.DELIVERED
+
+
 def backlog(link: UpstreamLink, meter: Meter) -> int:
     """Readings after the cursor: what Wattics has not acknowledged yet."""
-    readings = Reading.objects.filter(series__meter=meter)
+    readings = Reading.objects.filter(series__meter=meter, series__channel=STREAMED_CHANNEL)
     if link.cursor is not None:
         readings = readings.filter(instant__gt=link.cursor)
     return readings.count()
@@ -57,6 +64,7 @@ def streams_behind(organization_id: int) -> StreamsBehind:
     waiting = (
         Reading.objects.filter(
             series__meter_id=OuterRef("object_id"),
+            series__channel=STREAMED_CHANNEL,
             instant__gt=Coalesce(
                 OuterRef("cursor"), Value(_BEFORE_ANY_READING), output_field=DateTimeField()
             ),
@@ -138,7 +146,10 @@ class WatticsStream(Adapter[Meter]):
             return
         # Readings at or before what Wattics already holds would be discarded: say so, don't send.
         late = Reading.objects.filter(
-            series__meter_id=link.object_id, instant__gte=start, instant__lte=min(end, link.cursor)
+            series__meter_id=link.object_id,
+            series__channel=STREAMED_CHANNEL,
+            instant__gte=start,
+            instant__lte=min(end, link.cursor),
         ).count()
         progress = dict(link.progress)
         progress["late"] = progress.get("late", 0) + late
@@ -193,7 +204,7 @@ class WatticsStream(Adapter[Meter]):
             base_delay_s=settings.WATTICS_RETRY_BASE_S,
         )
         pusher.resume()  # Wattics' own last packet: no duplicate and no hole after a crash
-        rows = Reading.objects.filter(series__meter=record)
+        rows = Reading.objects.filter(series__meter=record, series__channel=STREAMED_CHANNEL)
         if pusher.cursor is not None:
             rows = rows.filter(instant__gt=pusher.cursor)
         # A generator (QuerySet.iterator's), which the stubs call an Iterator: it can be closed.

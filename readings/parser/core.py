@@ -1,6 +1,7 @@
 """Parse and validate hourly interval-data CSV files: the pure half of the readings upload.
 
-The upload view, the import command and the Celery task all call :func:`parse_readings`. Nothing
+The upload view, the import command and the Celery task all call ``parse_readings``
+(``formats``), which gives a ``datetime,value_kwh`` file to the parser here. Nothing
 here touches Django, the database or the network, so a file gets the same report wherever it
 arrives. The output is one hourly kWh series in UTC (what WattCarbon's
 ``POST /devices/{id}/timeseries`` takes) and a row-level report that can be downloaded and fixed
@@ -40,14 +41,13 @@ from .fast import _FastPath
 from .hourly import _Hourly, _sorted_columns, _steps
 from .report import _issue_order, _Issues, _Summarizing
 from .rows import _looks_like_time, _RowLoop
-from .timeline import _Timeline, _TimelineRules, _zone
+from .timeline import _Timeline, _TimelineRules
 from .types import (
     _CUSTOM_ID_COLUMN,
     _DAY,
     _NO_RUN,
     _TIME_COLUMNS,
     _VALUE_COLUMNS,
-    DEFAULT_LIMITS,
     HourlyReadings,
     Issue,
     Limits,
@@ -58,34 +58,6 @@ from .types import (
     _Rejected,
     _show,
 )
-
-
-def parse_readings(
-    fileobj: BinaryIO,
-    *,
-    tz: str,
-    filename: str = "",
-    context: SeriesContext | None = None,
-    limits: Limits = DEFAULT_LIMITS,
-    sink: Sink | None = None,
-) -> ParseResult:
-    """Read an interval-data CSV (plain or gzip) from a binary stream and validate it.
-
-    ``tz`` is the site's IANA timezone: naive timestamps are local to it, and it decides local
-    hours, days and the daylight-saving notes. Never raises for anything in the file; an unknown
-    ``tz`` is the caller's bug and raises ``ValueError``.
-
-    ``sink``, when given, is called with each batch of rows as they are read, before the file is
-    known to be valid: ``sink(epochs, kwh)``, two arrays in file order, for as long as no error
-    has been found. It lets a caller start storing while the rest is parsed; what it received
-    is the final series only if the result is ``ok`` and its readings are exactly the
-    concatenation of the batches (the whole-file checks may still sort, drop, resample or
-    re-resolve rows). Exceptions from ``sink`` propagate.
-    """
-    zone = _zone(tz)
-    parser = _Parser(tz, zone, filename, context or SeriesContext(), limits)
-    parser.sink = sink
-    return parser.run(fileobj)
 
 
 class _Parser(_FastPath, _RowLoop, _TimelineRules, _Hourly, _FileChecks, _Summarizing):
@@ -126,6 +98,7 @@ class _Parser(_FastPath, _RowLoop, _TimelineRules, _Hourly, _FileChecks, _Summar
         self.ambiguous: list[tuple[int, int, int, int, int]] = []
         # Where the file's own UTC offset changes: (index, offset seconds or None for naive).
         self.offset_runs: list[tuple[int, int | None]] = []
+        self.header_names: tuple[str, ...] = ()  # of a header no layout knows, to map its columns
         self.duplicates_dropped = 0
         self.interval_s: int | None = None
         # The offset of the current run of offset_runs (_NO_RUN before the first row).
@@ -215,6 +188,7 @@ class _Parser(_FastPath, _RowLoop, _TimelineRules, _Hourly, _FileChecks, _Summar
                 break
         else:
             _, names, keys, times, values = max(candidates, key=lambda c: len(c[1]))
+            self.header_names = tuple(name.strip().lstrip("\ufeff") for name in names)
             shown = _show(line, 120)
             first_field = names[0].strip() if names else ""
             if _looks_like_time(first_field):
@@ -314,7 +288,7 @@ class _Parser(_FastPath, _RowLoop, _TimelineRules, _Hourly, _FileChecks, _Summar
         if self.unit == "Wh":
             # Division, not * 0.001: 1234 / 1000 is the float nearest 1.234, as typed in kWh.
             values = array("d", map(truediv, values, repeat(1000.0)))
-        dropped = self._resolve_ambiguous()
+        dropped = self._resolve_ambiguous() | self._refuse_mixed_offsets()
         timeline = None
         if epochs:
             timeline = _Timeline(self.zone, min(epochs) - 2 * _DAY, max(epochs) + 2 * _DAY)

@@ -152,6 +152,7 @@ class _Summarizing(_ParserState):
             gaps=tuple(gaps),
             dst_days=tuple(dst_days),
             dst_day_count=dst_day_count,
+            header=self.header_names if len(self.header_names) > 1 else (),
         )
 
 
@@ -251,6 +252,7 @@ def time_notes(summary: dict[str, Any], zone: ZoneInfo) -> list[str]:
         notes.append("Hourly readings; each timestamp is the start of its hour.")
     if summary.get("unit") == "Wh":
         notes.append("Values are in Wh and were divided by 1,000 into kWh.")
+    notes.extend(summary.get("notes") or [])
     dropped = summary.get("duplicates_dropped") or 0
     if dropped:
         notes.append(

@@ -201,6 +201,36 @@ class _TimelineRules(_ParserState):
                 )
         return dropped
 
+    def _refuse_mixed_offsets(self) -> set[int]:
+        """A file with rows with and without a UTC offset: each run of rows without one is an
+        error naming its rows (an edit gone wrong: read as local time, they would land hours away
+        from their neighbours). Returns the indexes of those rows, left out of the series."""
+        runs = self.offset_runs
+        offsets = {offset for _, offset in runs}
+        if None not in offsets or len(offsets) == 1:
+            return set()
+        aware = next(offset for _, offset in runs if offset is not None)
+        aware_row = self.rows[next(start for start, offset in runs if offset is not None)]
+        left_out: set[int] = set()
+        for number, (start, offset) in enumerate(runs):
+            if offset is not None:
+                continue
+            end = runs[number + 1][0] if number + 1 < len(runs) else len(self.epochs)
+            if end <= start:
+                continue
+            first, last = self.rows[start], self.rows[end - 1]
+            where = f"Row {first} has" if end - start == 1 else f"Rows {first}-{last} have"
+            self._time_error(
+                first,
+                "mixed_offsets",
+                f"{where} no UTC offset, while other rows of the file have one (row "
+                f"{aware_row}: {_offset_text(aware)}). A file mixes them only after an edit, and "
+                "read as local time these rows would land hours away from their neighbours: give "
+                "every row its UTC offset, or none.",
+            )
+            left_out.update(range(start, end))
+        return left_out
+
     def _check_file_offsets(self, timeline: _Timeline) -> None:
         """Warn when the file's UTC offsets are ones the site's zone doesn't use at that instant
         (a file in standard time all year, or the site's timezone set wrong). UTC itself is a

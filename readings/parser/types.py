@@ -3,6 +3,7 @@ units and layouts it reads, and small helpers every step uses."""
 
 from __future__ import annotations
 
+import hashlib
 from array import array
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
@@ -116,6 +117,28 @@ class SeriesContext:
     nameplate_kw: float | None = None
     commenced_on: date | None = None  # local date; WattCarbon ignores data before it
     custom_id: str | None = None  # the record's id: a customId column must name it
+    owner_kind: str | None = None  # "device" or "meter": a utility's Green Button file is a meter's
+
+
+# The channels a series may be on (readings.models.ReadingChannel's values), in display order.
+CHANNELS = ("delivered", "received", "net")
+
+
+@dataclass(frozen=True, slots=True)
+class ColumnMap:
+    """How to read a CSV of another layout (an organization's saved column mapping)."""
+
+    time_column: str
+    value_column: str
+    unit: str = "kWh"  # or "Wh"
+    channel: str = "delivered"
+    timezone: str = ""  # of times without an offset; "": the site's
+
+
+def header_key(names: Iterable[str]) -> str:
+    """What makes two headers the same: their column names, trimmed, in any case, in order."""
+    normal = "\x1f".join(name.strip().lstrip("\ufeff").lower() for name in names)
+    return hashlib.sha256(normal.encode()).hexdigest()
 
 
 @dataclass(frozen=True, slots=True)
@@ -152,6 +175,19 @@ class DstDay:
 
 
 @dataclass(frozen=True, slots=True)
+class ChannelSummary:
+    """One channel of a file that fills several (or names its own): what it holds."""
+
+    channel: str  # delivered, received or net
+    readings: int
+    first: datetime | None
+    last: datetime | None
+    total_kwh: float
+    source_interval_minutes: int | None
+    source: str  # where in the file it comes from, with the units and multiplier applied
+
+
+@dataclass(frozen=True, slots=True)
 class Summary:
     """What the file holds, for the upload preview."""
 
@@ -175,6 +211,12 @@ class Summary:
     gaps: tuple[Gap, ...]  # the first few
     dst_days: tuple[DstDay, ...]
     dst_day_count: int
+    # What kind of file it was (csv, greenbutton_xml, greenbutton_csv, channel_csv), its
+    # channels when it fills more than one or names them, and what its format meant.
+    source_format: str = "csv"
+    channels: tuple[ChannelSummary, ...] = ()
+    notes: tuple[str, ...] = ()
+    header: tuple[str, ...] = ()  # the column names of a header no layout knows (to map them)
 
     @property
     def expected_hours(self) -> int:
@@ -184,8 +226,9 @@ class Summary:
 
     @property
     def coverage(self) -> float:
-        """Share of the hours between first and last that have a reading."""
-        expected = self.expected_hours
+        """Share of the hours between first and last that have a reading (in each channel, for
+        a file of several)."""
+        expected = self.expected_hours * max(1, len(self.channels))
         return self.readings / expected if expected else 0.0
 
 
@@ -234,10 +277,16 @@ class ParseResult:
 
     report: Report
     readings: HourlyReadings
+    # (channel, readings) of a file that names its channels; empty: ``readings`` is delivered.
+    channels: tuple[tuple[str, HourlyReadings], ...] = ()
 
     @property
     def ok(self) -> bool:
         return self.report.ok
+
+    def by_channel(self) -> tuple[tuple[str, HourlyReadings], ...]:
+        """Each channel's hourly readings (a plain file's are the delivered channel's)."""
+        return self.channels or (("delivered", self.readings),)
 
 
 Sink = Callable[[array, array], None]
@@ -313,6 +362,7 @@ class _ParserState:
     naive_days: dict[str, int]
     ambiguous: list[tuple[int, int, int, int, int]]
     offset_runs: list[tuple[int, int | None]]
+    header_names: tuple[str, ...]
     duplicates_dropped: int
     interval_s: int | None
     run_off: object  # an offset in seconds, None (naive) or _NO_RUN

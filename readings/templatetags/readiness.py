@@ -7,8 +7,9 @@ from __future__ import annotations
 from typing import Any
 
 from django import template
-from django.core.exceptions import ObjectDoesNotExist
 
+from ..models import ReadingChannel
+from ..store import series_of
 from ..sufficiency import MAX_BASELINE_DAYS, MIN_BASELINE_DAYS, Sufficiency, compute_sufficiency
 
 register = template.Library()
@@ -20,9 +21,8 @@ def verdict_for(record: Any, request: Any = None) -> Sufficiency:
     """The sufficiency of a device's or meter's series (no series, or no record: no data)."""
     if record is None:  # a link whose record is gone
         return Sufficiency()
-    try:
-        series = record.series
-    except ObjectDoesNotExist:
+    series = series_of(record).get(ReadingChannel.DELIVERED)
+    if series is None:  # nothing stored yet (the delivered channel: what M&V measures)
         return Sufficiency()
     cache: dict[int, Sufficiency] = getattr(request, _CACHE_ATTRIBUTE, None) or {}
     if series.pk not in cache:

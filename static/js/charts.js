@@ -8,6 +8,8 @@
   var COLOR = "#0d6efd";
   var FILL = "rgba(13, 110, 253, 0.15)";
   var PARTIAL = "#fd7e14"; // a day or month with hours missing
+  // A net-metered meter's channels (the badges in portal.css use the same colours).
+  var CHANNEL_COLORS = { delivered: "#0d6efd", received: "#198754", net: "#6f42c1" };
 
   function text(el, message) {
     el.textContent = "";
@@ -59,7 +61,8 @@
 
   function options(el, data, withIncomplete) {
     var tz = data.timezone;
-    var bars = el.dataset.chartKind === "bars" && data.bucket !== "hour";
+    // Several channels are drawn as lines side by side, bars would hide one another.
+    var bars = el.dataset.chartKind === "bars" && data.bucket !== "hour" && !data.lines;
     var height = parseInt(el.dataset.chartHeight || "240", 10);
     var value = function (u, v) { return number(v); };
     var main = {
@@ -75,6 +78,17 @@
       label: unit + " (" + tz + ")",
       value: function (u, v) { return v === null || v === undefined ? "" : stamp(uPlot.tzDate(new Date(v * 1e3), tz)); },
     }, main];
+    if (data.lines) {
+      series = [series[0]];
+      data.lines.forEach(function (line) {
+        var color = CHANNEL_COLORS[line.channel] || COLOR;
+        series.push({
+          label: line.label, stroke: color, width: line.computed ? 1 : 1.5,
+          dash: line.computed ? [4, 3] : undefined,
+          points: { show: data.x.length < 60 }, value: value,
+        });
+      });
+    }
     if (bars) {
       main.paths = barPaths;
       if (withIncomplete) {
@@ -99,6 +113,14 @@
       var pad = (top - bottom) * 0.08 || 1;
       return [bottom < 0 ? bottom - pad : 0, top + pad];
     } } };
+    if (data.lines && data.bucket !== "hour" && data.x.length) {
+      // Days or months as lines: the axis spans whole buckets, even for a single one.
+      var span = data.x.length > 1 ? data.x[data.x.length - 1] - data.x[data.x.length - 2]
+        : (data.bucket === "month" ? 31 : 1) * 86400;
+      var first = data.x[0];
+      var end = data.x[data.x.length - 1] + span;
+      scales.x.range = function () { return [first - span / 2, end - span / 2]; };
+    }
     if (bars) {
       // Room for the last bar (a bar spans its day or month), and bars grow from zero.
       var xs = data.x;
@@ -134,8 +156,24 @@
     return [xs, ys];
   }
 
+  // Several channels: one column each, an hour without a reading breaking each line.
+  function channelColumns(data) {
+    var xs = [];
+    var ys = data.lines.map(function () { return []; });
+    for (var i = 0; i < data.x.length; i++) {
+      if (data.bucket === "hour" && i > 0 && data.x[i] - data.x[i - 1] > 3600) {
+        xs.push(data.x[i - 1] + 3600);
+        ys.forEach(function (col) { col.push(null); });
+      }
+      xs.push(data.x[i]);
+      data.lines.forEach(function (line, k) { ys[k].push(line.y[i]); });
+    }
+    return [xs].concat(ys);
+  }
+
   // Days or months with hours missing go into a second, orange series.
   function columns(data) {
+    if (data.lines) { return [channelColumns(data), false]; }
     if (data.bucket === "hour") { return [withGaps(data), false]; }
     if (!data.hours) { return [[data.x, data.y], false]; }
     var full = [];

@@ -75,7 +75,8 @@ def _term(scope, term: str):
 
 
 def _local(moment: datetime) -> str:
-    return moment.astimezone(ZoneInfo(ORG_TZ)).strftime("%Y-%m-%d %H:%M")
+    """As a record page shows a time: in the record's (its home's) zone, with its abbreviation."""
+    return moment.astimezone(ZoneInfo(HOME_TZ)).strftime("%Y-%m-%d %H:%M %Z")
 
 
 def test_it_runs_the_whole_journey_from_sign_in_to_a_caught_up_wattics_stream(

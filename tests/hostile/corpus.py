@@ -263,6 +263,49 @@ class ReadingsCase:
         return f"SP-00012-{self.name}.csv" + (".gz" if self.compressed else "")
 
 
+# Green Button feeds gone wrong (tests/readings/greenbutton_samples.py writes the good ones).
+_LAUGHS = [' <!ENTITY lol0 "lol">'] + [
+    f' <!ENTITY lol{k} "{f"&lol{k - 1};" * 10}">' for k in range(1, 10)
+]
+BILLION_LAUGHS = (
+    '<?xml version="1.0"?>\n<!DOCTYPE feed [\n'
+    + "\n".join(_LAUGHS)
+    + ']>\n<feed xmlns="http://www.w3.org/2005/Atom"><title>&lol9;</title></feed>\n'
+).encode()
+EXTERNAL_ENTITY = (
+    b'<?xml version="1.0"?>\n<!DOCTYPE feed [<!ENTITY xxe SYSTEM "file:///etc/passwd">]>\n'
+    b'<feed xmlns="http://www.w3.org/2005/Atom"><title>&xxe;</title></feed>\n'
+)
+PARAMETER_ENTITY = (
+    b'<?xml version="1.0"?>\n<!DOCTYPE feed [<!ENTITY % remote SYSTEM "http://127.0.0.1:9/x.dtd"> %remote;]>\n'
+    b'<feed xmlns="http://www.w3.org/2005/Atom"/>\n'
+)
+WRONG_NAMESPACE = (
+    b'<?xml version="1.0" encoding="UTF-8"?>\n<feed xmlns="http://example.com/not-atom" '
+    b'xmlns:espi="http://naesb.org/espi"><entry/></feed>\n'
+)
+
+
+@functools.cache
+def green_button(*, reading_types: bool = True, overlap: bool = False, gas: bool = False) -> bytes:
+    from tests.readings.greenbutton_samples import MARCH_9_LA, feed
+
+    options: dict[str, Any] = {"channels": (1,), "interval_s": 3600}
+    if gas:
+        options.update(uom=169, commodity=7, service_kind=1)
+    text = "".join(feed(MARCH_9_LA, 2, **options))
+    if not reading_types:
+        start = text.index("  <entry>\n    <id>urn:uuid:3c4d")
+        end = text.index("</entry>\n", start) + len("</entry>\n")
+        text = text[:start] + text[end:]
+    if overlap:
+        # The second day's block starts an hour before the first day's ends.
+        text = text.replace(
+            f"<start>{MARCH_9_LA + 86_400}</start>", f"<start>{MARCH_9_LA + 82_800}</start>"
+        )
+    return text.encode()
+
+
 def _c(name: str, build: Callable[[], bytes], codes: str, row: int | None = None, **kw):
     return ReadingsCase(name, build, frozenset(codes.split()), row, **kw)
 
@@ -597,6 +640,20 @@ READINGS_CASES: tuple[ReadingsCase, ...] = (
         1,
         compressed=True,
     ),
+    # -- Green Button XML, told by its content whatever the name
+    _c("xml_billion_laughs", lambda: BILLION_LAUGHS, "xml_dtd", 2),
+    _c("xml_external_entity", lambda: EXTERNAL_ENTITY, "xml_dtd", 2),
+    _c("xml_parameter_entity", lambda: PARAMETER_ENTITY, "xml_dtd", 2),
+    _c("xml_truncated", lambda: green_button()[: len(green_button()) // 2], "bad_xml", ANY_ROW),
+    _c("xml_wrong_namespace", lambda: WRONG_NAMESPACE, "not_green_button", 2),
+    _c(
+        "xml_no_reading_type",
+        lambda: green_button(reading_types=False),
+        "green_button_reading_type",
+        ANY_ROW,
+    ),
+    _c("xml_overlapping_blocks", lambda: green_button(overlap=True), "overlapping_blocks", ANY_ROW),
+    _c("xml_gas_only", lambda: green_button(gas=True), "unsupported_unit"),
 )
 
 

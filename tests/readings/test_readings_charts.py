@@ -100,8 +100,8 @@ def test_it_sums_months_in_local_time(viewer_client, device):
     assert data["expected_hours"] == [696, 743]
     assert (data["start"], data["end"]) == ("2024-02-01", "2024-03-31")
     # The database did the grouping; the same numbers straight from the query helpers.
-    bounds = charts.series_bounds(device.series)
-    months = charts.monthly_totals(device.series, TZ, bounds)
+    bounds = charts.series_bounds(store.series_for(device))
+    months = charts.monthly_totals(store.series_for(device), TZ, bounds)
     assert [(m.start.isoformat(), m.value_kwh, m.complete) for m in months] == [
         ("2024-02-01", 24.0, False),
         ("2024-03-01", 743.0, True),
@@ -189,13 +189,15 @@ def test_it_exports_csv_that_parses_back_to_the_same_readings(viewer_client, dev
     parsed = parse_readings(io.BytesIO(text.encode()), tz=TZ)
     assert parsed.ok and parsed.report.warning_count == 0
     stored = list(
-        Reading.objects.filter(series=device.series)
+        Reading.objects.filter(series=store.series_for(device))
         .order_by("instant")
         .values_list("instant", "value_kwh")
     )
     assert list(parsed.readings) == stored
     # Re-uploading the export changes nothing.
-    again = uploads.import_readings(device.series, io.BytesIO(text.encode()), filename="x.csv")
+    again = uploads.import_readings(
+        store.series_for(device), io.BytesIO(text.encode()), filename="x.csv"
+    )
     assert (again.inserted, again.updated, again.unchanged) == (0, 0, 6)
 
     ranged = viewer_client.get(

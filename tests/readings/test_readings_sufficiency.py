@@ -55,7 +55,7 @@ def drop_from_month(epochs: list[int], year: int, month: int, keep: int) -> list
 
 def verdict(owner):
     owner.refresh_from_db()
-    return compute_sufficiency(owner.series)
+    return compute_sufficiency(series_for(owner))
 
 
 @pytest.mark.django_db
@@ -157,7 +157,7 @@ def test_it_takes_the_365_days_up_to_the_last_reading(device):
     result = verdict(device)
     assert result.ready, result.problems
     assert result.first_reading == datetime(2025, 1, 1, 5, tzinfo=ZoneInfo("UTC"))
-    assert compute_sufficiency(device.series, end_day=date(2024, 12, 31)).failing_months[
+    assert compute_sufficiency(series_for(device), end_day=date(2024, 12, 31)).failing_months[
         0
     ].month == date(2024, 6, 1)
 
@@ -167,13 +167,13 @@ def test_it_keeps_the_verdict_for_the_devices_list(device, member_client, org, h
     store(device, local_hours(date(2025, 1, 1), 200))
     assert refresh_stale_readiness() == 1  # beat's task: the series stored since
     assert refresh_stale_readiness() == 0
-    readiness = Readiness.objects.get(series=device.series)
+    readiness = Readiness.objects.get(series=series_for(device))
     assert readiness.status == ReadinessStatus.NOT_READY
     assert "200 days" in readiness.summary
 
     ready = DeviceFactory(organization=org, home=home, custom_id="HP-9", name="Ready one")
     store(ready, local_hours(date(2025, 1, 1), 365))
-    assert refresh_readiness(ready.series.pk).status == ReadinessStatus.READY
+    assert refresh_readiness(series_for(ready).pk).status == ReadinessStatus.READY
 
     page = member_client.get("/devices/", {"mv": "ready"}).content.decode()
     assert "Ready one" in page and device.name not in page

@@ -22,7 +22,7 @@ from django.db import models
 from devices.models import Device
 from homes.models import Customer, Home, Meter
 from portal.tenancy import OrgOwned
-from readings.models import Reading
+from readings.models import Reading, ReadingChannel
 
 from ... import spark
 from ...http import UpstreamError
@@ -291,7 +291,10 @@ class SparkEnergyUsageReport(_Current[EnergyUsageReport]):
     def payload(self, record: EnergyUsageReport, parent_remote_id: str) -> dict[str, Any]:
         device = record.device
         rows = Reading.objects.filter(
-            series__device=device, instant__gte=record.start, instant__lt=record.end
+            series__device=device,
+            series__channel=ReadingChannel.DELIVERED,
+            instant__gte=record.start,
+            instant__lt=record.end,
         ).order_by("instant")
         at_location = device.kind != "vehicle"  # a vehicle has no location on Spark
         return spark.energy_usage_report_payload(

@@ -23,7 +23,7 @@ from django.db.models import Max, Min
 from devices.kinds import DeviceKind
 from devices.models import Device
 from homes.models import Home
-from readings.models import Reading
+from readings.models import Reading, ReadingChannel
 
 from ... import wattcarbon
 from ...http import UpstreamError
@@ -210,9 +210,9 @@ class WattCarbonIntervals(WattCarbonTimeseries):
 
     def mark_stored(self, link: UpstreamLink, record: Device) -> None:
         """Every month the device has readings in is to be sent (and none counts as sent)."""
-        span = Reading.objects.filter(series__device=record).aggregate(
-            first=Min("instant"), last=Max("instant")
-        )
+        span = Reading.objects.filter(
+            series__device=record, series__channel=ReadingChannel.DELIVERED
+        ).aggregate(first=Min("instant"), last=Max("instant"))
         SyncChunk.objects.filter(link=link).update(payload_hash="")
         first: datetime | None = span["first"]
         last: datetime | None = span["last"]

@@ -17,7 +17,7 @@ from django.utils import timezone
 
 from devices.models import Device
 from homes.models import Customer, Home, Meter
-from readings.models import Reading, Series
+from readings.models import Reading, ReadingChannel, Series
 
 from ... import wattcarbon
 from ...http import UpstreamError
@@ -217,12 +217,22 @@ def month_csv(
     """
     if connection.vendor != "postgresql":
         rows = list(
-            Reading.objects.filter(series__device=device, instant__gte=start, instant__lt=end)
+            Reading.objects.filter(
+                series__device=device,
+                series__channel=ReadingChannel.DELIVERED,
+                instant__gte=start,
+                instant__lt=end,
+            )
             .order_by("instant")
             .values_list("instant", "value_kwh")
         )
         return (wattcarbon.timeseries_csv(rows, header) if rows else b""), len(rows)
-    series_id = Series.objects.filter(device=device).values_list("pk", flat=True).first()
+    # A device's delivered channel is its generation or savings: positive, as WattCarbon counts.
+    series_id = (
+        Series.objects.filter(device=device, channel=ReadingChannel.DELIVERED)
+        .values_list("pk", flat=True)
+        .first()
+    )
     if series_id is None or start >= end:
         return b"", 0
     from psycopg import sql  # PostgreSQL only

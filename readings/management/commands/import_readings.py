@@ -22,8 +22,9 @@ from readings.store import series_for
 
 class Command(BaseCommand):
     help = (
-        "Import hourly readings (CSV: datetime,value_kwh; plain or gzip) into one device's or "
-        "meter's series. Re-importing the same rows changes nothing. Every error is printed and "
+        "Import hourly readings (CSV datetime,value_kwh, Green Button XML or CSV, plain or gzip, "
+        "told by their content) into one device's or meter's series (a meter's file may fill its "
+        "delivered and received channels). Re-importing the same rows changes nothing. Every error is printed and "
         "nothing is stored if there is any (exit status 1)."
     )
 
@@ -81,7 +82,7 @@ class Command(BaseCommand):
         slug = options["org"]
         if options["device"]:
             owner: Device | Meter | None = (
-                Device.objects.select_related("home", "series")
+                Device.objects.select_related("home", "organization")
                 .filter(organization__slug=slug, custom_id__iexact=options["device"])
                 .order_by()  # unique per organization: no sort, no default ordering's join
                 .first()
@@ -89,7 +90,7 @@ class Command(BaseCommand):
             missing = f"no device with the custom id {options['device']!r}"
         else:
             owner = (
-                Meter.objects.select_related("home", "series")
+                Meter.objects.select_related("home", "organization")
                 .filter(organization__slug=slug, meter_number__iexact=options["meter"])
                 .order_by()
                 .first()

@@ -8,7 +8,7 @@ class Migration(migrations.Migration):
 
     dependencies = [
         ('portal', '0001_initial'),
-        ('readings', '0001_initial'),
+        ('readings', '0003_column_mapping'),
     ]
 
     operations = [
