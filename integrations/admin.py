@@ -5,27 +5,14 @@ apply)."""
 
 from __future__ import annotations
 
-from typing import Any
-
 from django.contrib import admin, messages
 from django.db.models import QuerySet
 from django.http import HttpRequest
 
+from portal.admin_helpers import ReadOnlyAdmin
+
 from . import services
 from .models import Connection, SyncAttempt, UpstreamLink, WebhookEvent
-
-
-class ReadOnlyAdmin(admin.ModelAdmin):
-    """Rows the portal writes itself: shown, filtered, searched; never edited here."""
-
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
 
 
 @admin.register(Connection)

@@ -3,27 +3,15 @@ checked, confirmed and discarded on the portal's pages, `import_readings` or the
 
 from __future__ import annotations
 
-from typing import Any
-
 from django.contrib import admin
-from django.http import HttpRequest
+
+from portal.admin_helpers import ReadOnlyAdmin
 
 from .models import Series, Upload
 
 
-class _ReadOnly(admin.ModelAdmin):
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-
 @admin.register(Upload)
-class UploadAdmin(_ReadOnly):
+class UploadAdmin(ReadOnlyAdmin):
     list_display = [
         "filename",
         "organization",
@@ -40,7 +28,7 @@ class UploadAdmin(_ReadOnly):
 
 
 @admin.register(Series)
-class SeriesAdmin(_ReadOnly):
+class SeriesAdmin(ReadOnlyAdmin):
     list_display = ["__str__", "organization"]
     list_filter = ["organization"]
     list_select_related = ["organization"]
