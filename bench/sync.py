@@ -20,7 +20,11 @@ does not share this process's GIL with the emulator, as the worker does not), on
 one token, the same 1,000 device bodies and the same 12,000 CSV bodies, byte for byte, built before
 its clock starts. Target: ours within 1.5x of it.
 
-Both runs are checked against the emulator's state (every device, upload and hour arrived), and
+Then the same organization is switched to the `current` profile (integrations/profiles.py: its
+own emulator, `WattCarbonCurrentEmulator`) and measured again against the same baseline: per
+device `POST /assets`, `POST /meters`, then 12 monthly `POST /meters/{id}/intervals`.
+
+Every run is checked against the emulator's state (every device, upload and hour arrived), and
 the CPU seconds of each party are printed: the worker, PostgreSQL (sampled: a backend that lives
 for one task between two samples is missed) and the emulator for ours, the loop and the emulator
 for the baseline, with how busy the whole machine was.
@@ -38,6 +42,7 @@ import json
 import os
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
@@ -81,6 +86,11 @@ class Size:
     def requests(self) -> int:
         return self.devices * (1 + self.months)
 
+    @property
+    def current_requests(self) -> int:
+        """The current profile: an asset and a meter per device, then the meter's monthly intervals."""
+        return self.devices * (2 + self.months)
+
 
 @dataclass
 class Measured:
@@ -112,14 +122,17 @@ def _run(size: Size, database_url: str, tmp: Path) -> list[Row]:
     from integrations.clients import forget_clients
     from integrations.sandbox.base import RunningEmulator
     from integrations.sandbox.wattcarbon import WattCarbonEmulator
+    from integrations.sandbox.wattcarbon.current import WattCarbonCurrentEmulator
 
     emulator = WattCarbonEmulator()
+    current = WattCarbonCurrentEmulator()
     # One handler thread: the emulator stands for a remote service, but it is one Python process,
     # and two requests served at once by two of its threads cost it ~30% more CPU (its GIL), which
     # would bill our workers' concurrency. The bare loop sends one request at a time anyway.
     threads = fx.env_int("BENCH_SYNC_EMULATOR_THREADS", 1)
     with (
         RunningEmulator(emulator, threads=threads) as server,
+        RunningEmulator(current, threads=threads) as current_server,
         fx.broker_mode(),
         fx.quiet_emulator_queue(),
     ):
@@ -141,9 +154,20 @@ def _run(size: Size, database_url: str, tmp: Path) -> list[Row]:
             emulator.reset()
             if repeat:
                 _reset_links(org)
-            ours.append(_ours(size, org, emulator, database_url))
+            ours.append(_ours(size, org, _uploads_received, emulator, database_url))
             _check_emulator(emulator, size, "worker")
             emulator.reset()
+            forget_clients()
+        # The same organization switched to the current profile (its own emulator): every device
+        # becomes an asset and a meter, and every stored month goes again as the meter's intervals.
+        _switch_to_current(org, current_server.base_url)
+        ours_current: list[Measured] = []
+        for repeat in range(size.repeats):
+            if repeat:
+                _reset_links(org)
+            ours_current.append(_ours(size, org, _intervals_received, current, database_url))
+            _check_current(current, size)
+            current.reset()
             forget_clients()
     best_ours = min(ours, key=lambda m: m.wall_s)
     best_bare = min(bare, key=lambda m: m.wall_s)
@@ -152,6 +176,13 @@ def _run(size: Size, database_url: str, tmp: Path) -> list[Row]:
         f"sync: ours {best_ours.wall_s:.2f} s, bare loop {best_bare.wall_s:.2f} s: {ratio:.2f}x "
         f"(target {TARGET}x); {size.requests / best_ours.wall_s:,.0f} vs "
         f"{size.requests / best_bare.wall_s:,.0f} requests/s; load average {fx.load_average()}",
+        flush=True,
+    )
+    best_current = min(ours_current, key=lambda m: m.wall_s)
+    print(
+        f"sync, current profile: {best_current.wall_s:.2f} s, "
+        f"{best_current.wall_s / best_bare.wall_s:.2f}x the same bare loop; "
+        f"{size.current_requests / best_current.wall_s:,.0f} requests/s",
         flush=True,
     )
     label = f"{size.devices:,} devices + device-years, WattCarbon"
@@ -172,6 +203,23 @@ def _run(size: Size, database_url: str, tmp: Path) -> list[Row]:
             best_bare.cpu_total_s,
             None,
             f"ours: {best_ours.describe()}; bare: {best_bare.describe()}",
+        ),
+        Row(
+            "sync",
+            "  the same, current profile",
+            best_current.wall_s,
+            best_bare.wall_s,
+            None,
+            f"{size.current_requests:,} requests (assets, meters, intervals) vs the same "
+            f"bare loop's {size.requests:,}; worker {workers}",
+        ),
+        Row(
+            "sync",
+            "  CPU s, all parties, current profile",
+            best_current.cpu_total_s,
+            best_bare.cpu_total_s,
+            None,
+            f"ours: {best_current.describe()}",
         ),
     ]
 
@@ -283,7 +331,27 @@ def _bare(size: Size, emulator: Any, spec_path: Path, database_url: str) -> Meas
     return measured
 
 
-def _ours(size: Size, org: Any, emulator: Any, database_url: str) -> Measured:
+def _switch_to_current(org: Any, base_url: str) -> None:
+    """The organization's WattCarbon connection switched to the current profile at `base_url`
+    (the links' switch plan runs as in the product: integrations/profiles.py)."""
+    from integrations import services
+    from integrations.models import Connection, Profile
+    from integrations.sandbox.wattcarbon import SANDBOX_API_KEY, SANDBOX_EMAIL
+
+    connection = Connection.objects.get(organization=org, platform="wattcarbon")
+    connection.profile = Profile.CURRENT
+    connection.base_url = base_url
+    services.save_connection(connection, username=SANDBOX_EMAIL, password=SANDBOX_API_KEY)
+    fx.settle("integrations_upstreamlink", "integrations_syncchunk")
+
+
+def _ours(
+    size: Size,
+    org: Any,
+    received: Callable[[Any], int],
+    emulator: Any,
+    database_url: str,
+) -> Measured:
     from django.db.models import Count
 
     from integrations import tasks
@@ -313,7 +381,7 @@ def _ours(size: Size, org: Any, emulator: Any, database_url: str) -> Measured:
         expected_uploads = size.devices * size.months
         next_query = started
         while True:
-            arrived = _uploads_received(emulator) >= expected_uploads
+            arrived = received(emulator) >= expected_uploads
             time.sleep(0.05 if arrived else 0.1)
             cpu.sample(every_s=2.0)
             now = time.perf_counter()
@@ -352,6 +420,25 @@ def _ours(size: Size, org: Any, emulator: Any, database_url: str) -> Measured:
 def _uploads_received(emulator: Any) -> int:
     with emulator.lock:
         return sum(len(items) for items in emulator.state["uploads"].values())
+
+
+def _intervals_received(emulator: Any) -> int:
+    with emulator.lock:
+        return len(emulator.state["uploads"])
+
+
+def _check_current(emulator: Any, size: Size) -> None:
+    """The current profile's work, all of it: an asset and a meter per device, every hour once."""
+    state = emulator.state
+    assets, meters = len(state["assets"]), len(state["meters"])
+    uploads = len(state["uploads"])
+    hours = sum(len(points) for points in state["intervals"].values())
+    expected = (size.devices, size.devices, size.devices * size.months, size.devices * size.hours)
+    if (assets, meters, uploads, hours) != expected:
+        raise RuntimeError(
+            f"worker, current profile: the emulator holds {assets} assets, {meters} meters, "
+            f"{uploads} interval uploads, {hours} hours; expected {expected}"
+        )
 
 
 def _check_emulator(emulator: Any, size: Size, who: str) -> None:

@@ -14,20 +14,16 @@ from portal.celery import app
 
 from .harness import (
     DRILL_SETTINGS,
-    DrillSpark,
-    DrillWattCarbon,
-    DrillWattics,
-    DrillWattShift,
     RedisServer,
     Upstreams,
     Worker,
     reset_producer_pools,
 )
+from .harness_current import emulators
 
 
-@pytest.fixture(scope="module")
-def upstream_servers() -> Iterator[Upstreams]:
-    apps: list[Emulator] = [DrillWattCarbon(), DrillSpark(), DrillWattShift(), DrillWattics()]
+def _serve(profile: str) -> Iterator[Upstreams]:
+    apps: list[Emulator] = emulators(profile)
     with (
         RunningEmulator(apps[0]) as wattcarbon,
         RunningEmulator(apps[1]) as spark,
@@ -37,8 +33,26 @@ def upstream_servers() -> Iterator[Upstreams]:
         yield Upstreams(wattcarbon, spark, wattshift, wattics)
 
 
+@pytest.fixture(scope="module")
+def quickstart_servers() -> Iterator[Upstreams]:
+    yield from _serve("quickstart")
+
+
+@pytest.fixture(scope="module")
+def current_servers() -> Iterator[Upstreams]:
+    yield from _serve("current")
+
+
 @pytest.fixture
-def upstreams(upstream_servers: Upstreams) -> Iterator[Upstreams]:
+def profile() -> str:
+    """The contract profile of the drill's connections (a drill parametrizes it)."""
+    return "quickstart"
+
+
+@pytest.fixture
+def upstreams(request, profile: str) -> Iterator[Upstreams]:
+    """The four emulators of `profile`, served over HTTP for the module, fresh for each drill."""
+    upstream_servers: Upstreams = request.getfixturevalue(f"{profile}_servers")
     for running in upstream_servers.all():
         running.app.reset()
     forget_clients()

@@ -4,23 +4,26 @@ vehicle; drop a year of hourly readings on the solar array, confirm, see its cha
 record synced in the sandbox; register the Spark webhook and receive its test event; give a meter
 a Wattics stream and watch the stream catch up with its readings.
 
-The organization's four sandbox connections are made in a fixture (empty base URL: the in-process
-emulators; Spark delivers its webhooks over real HTTP to the live server). A screenshot of each
-main page goes to test-artifacts/journey-*.png. No console error or uncaught exception (a CSP
-violation is one) is allowed on any page of the journey.
+The journey runs once per contract profile (`quickstart`, `current`): the organization's four
+sandbox connections are made with that profile in a fixture (empty base URL: the in-process
+emulators; Spark delivers its webhooks over real HTTP to the live server), and `EXPECTED` says what
+each record's page shows under it (which platforms have the record, as what; which event the Spark
+test sends). A screenshot of each main page goes to test-artifacts/journey-<profile>-*.png. No
+console error or uncaught exception (a CSP violation is one) is allowed on any page of the journey.
 """
 
 from __future__ import annotations
 
 import re
 import time
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
 from playwright.sync_api import expect
 
-from integrations.models import Connection, LinkState, Platform, UpstreamLink
+from integrations.models import Connection, LinkState, Platform, Profile, UpstreamLink
 from integrations.sandbox import registry
 from integrations.services import save_connection
 from portal.models import Membership, Organization, Role, User
@@ -31,10 +34,10 @@ from tests.e2e.journey_steps import (
     hourly_csv,
     household_kwh,
     onboard_home,
-    shot,
     sign_in_through_form,
     solar_kwh,
 )
+from tests.e2e.journey_steps import shot as take_shot
 
 pytestmark = [
     pytest.mark.browser,
@@ -49,9 +52,72 @@ HOME_TZ = "America/Los_Angeles"  # zip 95313, Crows Landing, CA
 STREAM_ID = "rivera-main-incomer"
 
 
+@dataclass(frozen=True)
+class Expected:
+    """What the journey sees under one profile: each record's platforms (the labels of its page's
+    upstream rows), the link carrying the solar array's readings, and the Spark test event's row."""
+
+    customer: frozenset[str]
+    home: frozenset[str]
+    solar: frozenset[str]
+    heat_pump: frozenset[str]
+    meter: frozenset[str]
+    vehicle: frozenset[str]
+    readings_link: str  # the text of the solar array's row that carries its readings
+    test_badge: str  # the badge of the Spark test event's row
+    test_event: re.Pattern[str]  # its Type cell
+    test_heading: str  # on its page
+    webhook_calls: tuple[str, ...]  # Spark's answered calls for the registration and the test
+
+
+EXPECTED = {
+    # Customers are Spark users, homes WattShift homes, devices go to WattCarbon (the solar array
+    # also to WattShift, its readings as a WattCarbon timeseries), vehicles and meters to Spark.
+    Profile.QUICKSTART: Expected(
+        customer=frozenset({"Volue Spark user"}),
+        home=frozenset({"WattShift home"}),
+        solar=frozenset({"WattCarbon device", "WattCarbon timeseries", "WattShift solar"}),
+        heat_pump=frozenset({"WattCarbon device"}),
+        meter=frozenset({"Volue Spark meter"}),
+        vehicle=frozenset({"Volue Spark vehicle"}),
+        readings_link="timeseries",
+        test_badge="test",
+        test_event=re.compile(r"^test Test$"),
+        test_heading="Test",
+        webhook_calls=(r"POST /webhooks 20\d", r"POST /webhooks/[^/]+/test 20\d"),
+    ),
+    # docs/upstreams/: a home is also a Spark location (its solar a part of the WattShift home),
+    # a device a WattCarbon asset on its own meter with the meter's intervals and a Spark resource
+    # at its home's location; Spark's current API has no place for a meter.
+    Profile.CURRENT: Expected(
+        customer=frozenset({"Volue Spark user"}),
+        home=frozenset({"WattShift home", "Volue Spark location"}),
+        solar=frozenset(
+            {"WattCarbon asset", "WattCarbon meter", "WattCarbon intervals", "Volue Spark resource"}
+        ),
+        heat_pump=frozenset(
+            {"WattCarbon asset", "WattCarbon meter", "WattCarbon intervals", "Volue Spark resource"}
+        ),
+        meter=frozenset(),
+        vehicle=frozenset({"Volue Spark vehicle"}),
+        readings_link="intervals",
+        # Under current the test is Spark's price-curve simulation (/simulation/events/pricecurve).
+        test_badge="price change",
+        test_event=re.compile(r"^price change PriceCurve"),
+        test_heading="PriceCurve",
+        webhook_calls=(r"POST /webhooks 20\d", r"POST /simulation/events/pricecurve 20\d"),
+    ),
+}
+
+
+@pytest.fixture(params=[Profile.QUICKSTART, Profile.CURRENT], ids=lambda profile: str(profile))
+def profile(request) -> str:
+    return request.param
+
+
 @pytest.fixture
-def organization(sandbox) -> Organization:
-    """An owner, and the four platforms connected to the sandbox emulators."""
+def organization(sandbox, profile) -> Organization:
+    """An owner, and the four platforms connected to the sandbox emulators with `profile`."""
     organization = Organization.objects.create(
         name="Sunrise Solar", slug="sunrise", timezone=ORG_TZ
     )
@@ -59,7 +125,7 @@ def organization(sandbox) -> Organization:
     Membership.objects.create(user=user, organization=organization, role=Role.OWNER)
     for platform in Platform.values:
         save_connection(
-            Connection(organization=organization, platform=platform, base_url=""),
+            Connection(organization=organization, platform=platform, base_url="", profile=profile),
             **registry.SANDBOX_CREDENTIALS[platform],
         )
     return organization
@@ -80,8 +146,13 @@ def _local(moment: datetime) -> str:
 
 
 def test_it_runs_the_whole_journey_from_sign_in_to_a_caught_up_wattics_stream(
-    site_url, page, artifacts, organization
+    site_url, page, artifacts, organization, profile
 ):
+    expected = EXPECTED[profile]
+
+    def shot(page, artifacts, name: str) -> None:
+        take_shot(page, artifacts, f"{profile}-{name}")
+
     started = time.monotonic()
     timings: list[tuple[str, float]] = []
     nudged: list[str] = []
@@ -181,36 +252,32 @@ def test_it_runs_the_whole_journey_from_sign_in_to_a_caught_up_wattics_stream(
 
     # --- every record synced in the sandbox -------------------------------------------------------
     # Each record's page, reached as a user would (a page, then a link on it), and the platforms
-    # it must be on: customers are Spark users, homes WattShift homes, devices go to WattCarbon
-    # (the solar array also to WattShift, its readings as a WattCarbon timeseries), vehicles and
-    # meters to Spark.
+    # it must be on under the profile (EXPECTED).
     records = [
-        ("08-customer-rivera", rivera_home_url, "Maria Rivera", {"Volue Spark user"}),
-        ("09-home-rivera", rivera_home_url, None, {"WattShift home"}),
-        (
-            "10-device-solar",
-            rivera_home_url,
-            "Solar array",
-            {"WattCarbon device", "WattCarbon timeseries", "WattShift solar"},
-        ),
-        ("11-device-heat-pump", rivera_home_url, "Heat pump", {"WattCarbon device"}),
-        ("12-meter", rivera_home_url, "PGE-RIV-01", {"Volue Spark meter"}),
-        ("13-customer-okafor", okafor_url, None, {"Volue Spark user"}),
-        ("14-home-okafor", okafor_url, "Okafor house", {"WattShift home"}),
-        ("15-device-vehicle", vehicle_url, None, {"Volue Spark vehicle"}),
+        ("08-customer-rivera", rivera_home_url, "Maria Rivera", expected.customer),
+        ("09-home-rivera", rivera_home_url, None, expected.home),
+        ("10-device-solar", rivera_home_url, "Solar array", expected.solar),
+        ("11-device-heat-pump", rivera_home_url, "Heat pump", expected.heat_pump),
+        ("12-meter", rivera_home_url, "PGE-RIV-01", expected.meter),
+        ("13-customer-okafor", okafor_url, None, expected.customer),
+        ("14-home-okafor", okafor_url, "Okafor house", expected.home),
+        ("15-device-vehicle", vehicle_url, None, expected.vehicle),
     ]
     for name, url, link, platforms in records:
         page.goto(url)
         if link:
             name_starts = re.compile(rf"^{re.escape(link)}\b")
             page.locator("main").get_by_role("link", name=name_starts).first.click()
-        states = expect_all_synced(page, nudged)
-        assert {label for label, _ in states} == platforms, (name, states)
+        if platforms:
+            states = expect_all_synced(page, nudged)
+            assert {label for label, _ in states} == platforms, (name, states)
+        else:
+            expect(page.locator("main")).to_contain_text("Not sent anywhere: no connected platform")
         shot(page, artifacts, name)
     # The year went to WattCarbon as monthly files, by UTC month: 2023 in Los Angeles ends on
     # 2024-01-01 07:00 UTC, so its last 8 hours make a thirteenth (UTC) month.
     page.goto(solar_url)
-    timeseries = page.locator("#upstream-links li", has_text="timeseries")
+    timeseries = page.locator("#upstream-links li", has_text=expected.readings_link)
     expect(timeseries).to_contain_text("13 months")
     expect(timeseries.locator(".state-badge")).to_have_text("Synced")
     assert not UpstreamLink.objects.exclude(state=LinkState.SYNCED).exists()
@@ -225,14 +292,22 @@ def test_it_runs_the_whole_journey_from_sign_in_to_a_caught_up_wattics_stream(
     expect(page.locator("h1")).to_have_text("Events from Volue Spark")
     expect(page.get_by_role("alert")).to_contain_text("Spark is sending a test event")
     # The list refreshes itself (htmx, every 3 s) until the delivery has arrived.
-    test_row = page.locator("#events-table tbody tr", has=page.locator(".badge", has_text="test"))
+    test_row = page.locator(
+        "#events-table tbody tr", has=page.locator(".badge", has_text=expected.test_badge)
+    )
     expect(test_row).to_have_count(1, timeout=20_000)
-    expect(test_row.locator("td").nth(1)).to_have_text("test Test")
+    expect(test_row.locator("td").nth(1)).to_have_text(expected.test_event)
     expect(test_row.locator("td").nth(4)).to_have_text("1")  # delivered once
     shot(page, artifacts, "16-events")
-    test_row.get_by_role("link").click()
-    expect(page.locator("h1")).to_contain_text("Test")
+    test_row.get_by_role("link").first.click()  # its time; the records it concerns follow
+    expect(page.locator("h1")).to_contain_text(expected.test_heading)
     shot(page, artifacts, "17-event")
+    spark_calls = [
+        f"{method} {path} {status}"
+        for method, path, status in registry.emulator("spark", profile).calls
+    ]
+    for call in expected.webhook_calls:
+        assert [c for c in spark_calls if re.fullmatch(call, c)], (call, spark_calls)
     _nav(page, "Integrations")
     expect(page.locator("main")).to_contain_text("Registered as")
     shot(page, artifacts, "18-integrations-webhook")

@@ -4,18 +4,20 @@ from __future__ import annotations
 
 import io
 import json
+import re
 from io import StringIO
 
 import pytest
 from django.core.cache import cache
 from django.core.management import call_command
 from django.core.management.base import CommandError
+from django.utils import timezone
 
 from homes import services as home_services
 from homes.models import Meter
-from integrations import engine
+from integrations import engine, services
 from integrations.clients import forget_clients
-from integrations.models import LinkState, UpstreamLink
+from integrations.models import Connection, LinkState, Profile, SyncAttempt, UpstreamLink
 from integrations.sandbox import registry
 from portal.demo import seed_demo
 from readings.store import series_for
@@ -34,6 +36,8 @@ KEYS = {
     "behind",
     "remote_id",
     "last_error",
+    "profile",
+    "unsent",
 }
 
 
@@ -106,3 +110,33 @@ def test_it_filters_and_shows_in_doubt_paused_and_behind_in_lines(demo):
 def test_it_refuses_an_unknown_organization(demo):
     with pytest.raises(CommandError, match="No organization with slug 'nope'"):
         call_command("sync_status", "--org", "nope")
+
+
+def test_it_shows_the_demo_on_the_current_profile_synced_or_not_accepted_with_current_calls(demo):
+    # The done-when: the demo synced (quickstart), every connection switched to
+    # `current`, then Sync now.
+    engine.sync_now(demo.pk)
+    switched_at = timezone.now()
+    for connection in Connection.objects.filter(organization=demo):
+        connection.profile = Profile.CURRENT
+        services.save_connection(connection)
+    engine.sync_now(demo.pk)
+    rows = json.loads(sync_status("--org", demo.slug, "--json"))
+    assert {row["state"] for row in rows} == {LinkState.SYNCED}, rows
+    not_sent = {(row["platform"], row["kind"], row["identifier"]) for row in rows if row["unsent"]}
+    # Spark's current API has no meters, WattCarbon's no EV-charger asset, WattShift's solar is a
+    # part of the home: kept with their quickstart ids (or none), said to be not sent.
+    assert ("wattcarbon", "asset", "EVC-OKA-01") in not_sent
+    assert {platform for platform, _, _ in not_sent} == {"spark", "wattcarbon", "wattshift"}
+    assert all(row["unsent"] == "not_accepted" for row in rows if row["unsent"])
+    sent = [row for row in rows if not row["unsent"] and row["platform"] != "wattics"]
+    assert sent and all(row["profile"] == Profile.CURRENT for row in sent), sent
+    lines = sync_status("--org", demo.slug).splitlines()
+    assert any("\tEVC-OKA-01\tsynced,not_accepted\t" in line for line in lines), lines
+    # Each record's history since the switch: the current calls, none of the quickstart's.
+    since = SyncAttempt.objects.filter(link__organization=demo, started_at__gte=switched_at)
+    paths = set(since.values_list("path", flat=True))
+    assert {"/assets", "/meters", "/users"} <= paths, paths
+    assert any(path.endswith("/locations") for path in paths), paths
+    quickstart = re.compile(r"/devices(/.*)?|/users/[^/]+/meters|/v1/homes/solar/create")
+    assert not [path for path in paths if quickstart.fullmatch(path)], paths

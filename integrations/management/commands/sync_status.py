@@ -5,7 +5,10 @@ Columns (JSON keys): platform, channel, kind (what the record is on the platform
 vehicle, stream ...), record (our model and id, e.g. `device#12`), identifier (what names the
 record to a person: a device's custom id, a meter's number, a customer's or home's name, a
 report's name), state (`in_doubt` included), paused, behind (Wattics streams: readings stored but
-not yet acknowledged; null elsewhere), remote_id, last_error.
+not yet acknowledged; null elsewhere), remote_id, last_error; in JSON also profile (the contract
+profile the link's remote id belongs to) and unsent (`not_accepted`: the profile has no place for
+the record, so nothing is sent; `out_of_date`: a change no call can carry; "" otherwise), which a
+line shows after its state (`synced,not_accepted`).
 """
 
 from __future__ import annotations
@@ -63,6 +66,8 @@ def link_rows(links: list[UpstreamLink]) -> list[dict[str, Any]]:
                 "behind": behind,
                 "remote_id": link.remote_id,
                 "last_error": link.last_error,
+                "profile": link.profile,
+                "unsent": link.unsent,
             }
         )
     return rows
@@ -70,6 +75,8 @@ def link_rows(links: list[UpstreamLink]) -> list[dict[str, Any]]:
 
 def line(row: dict[str, Any]) -> str:
     state = row["state"]
+    if row["unsent"]:
+        state += f",{row['unsent']}"
     if row["paused"]:
         state += ",paused"
     if row["behind"]:
@@ -90,7 +97,8 @@ def line(row: dict[str, Any]) -> str:
 class Command(BaseCommand):
     help = (
         "Every link of an organization: platform, channel, kind, our record, what names it, "
-        "state (in doubt, paused, behind), remote id, last error. --json: one JSON array."
+        "state (in doubt, not accepted, paused, behind), remote id, last error. --json: one JSON "
+        "array (with each link's profile)."
     )
 
     def add_arguments(self, parser: CommandParser) -> None:
