@@ -18,7 +18,7 @@ from tests.integrations.test_sync_engine import link_of
 from tests.integrations.test_sync_engine import new_device as quickstart_device
 from tests.integrations.test_wattcarbon_current_sync import new_device as current_device
 from tests.integrations.test_wattics_sync import accepted, drain, stream_link
-from tests.integrations.test_wattics_sync import meter as meter  # noqa: F401  # the fixture
+from tests.integrations.test_wattics_sync import meter as meter  # the fixture
 
 pytestmark = pytest.mark.django_db
 
