@@ -358,6 +358,44 @@ def test_it_offers_a_mapping_remembers_it_and_reads_the_next_file_with_it(
     assert upload.first_instant == datetime(2024, 1, 1, 6, tzinfo=UTC)
 
 
+def test_the_uploads_page_lists_a_saved_mapping_and_forgets_it(
+    member_client, viewer_client, org, outsider
+):
+    from readings import services
+    from readings.models import ColumnMapping
+    from tests.conftest import _client_for
+
+    header = ("Meter", "Interval Start", "Reading (Wh)", "Quality")
+    mapping = services.save_column_mapping(
+        org.pk,
+        header,
+        time_column="Interval Start",
+        value_column="Reading (Wh)",
+        unit="Wh",
+        channel="delivered",
+        timezone_name="",
+        user=None,
+    )
+    from readings.store import mappings_of
+
+    assert _parse(UTILITY_EXPORT.encode(), mappings=mappings_of(org.pk)).ok
+    uploads_page = reverse("upload_list")
+    page = member_client.get(uploads_page).content.decode()
+    assert "Saved column mappings" in page and "Meter,Interval Start,Reading (Wh),Quality" in page
+    forget = reverse("column_mapping_forget", args=[mapping.pk])
+    assert forget in page
+    assert forget not in viewer_client.get(uploads_page).content.decode()
+    assert viewer_client.post(forget).status_code == 403
+    assert _client_for(outsider).post(forget).status_code == 404
+    assert member_client.get(forget).status_code == 405
+    response = member_client.post(forget, follow=True)
+    assert "Forgotten: files whose header is Meter,Interval Start" in response.content.decode()
+    assert not ColumnMapping.objects.filter(pk=mapping.pk).exists()
+    # The next file with that header is refused with the mapping form again.
+    result = _parse(UTILITY_EXPORT.encode(), mappings=mappings_of(org.pk))
+    assert _codes(result) == ["missing_columns"]
+
+
 def test_it_takes_a_green_button_feed_on_the_json_api_by_its_content(member_client, solar_meter):
     url = reverse("meter_readings_upload", args=[solar_meter.pk])
     feed_file = SimpleUploadedFile("readings.csv", _fixture("net_metered_15min.xml"))
