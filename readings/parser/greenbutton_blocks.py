@@ -1,16 +1,18 @@
-"""Green Button XML's fast path: the body of an IntervalBlock read by a compiled regex.
+"""Green Button XML's fast path: the body of an IntervalBlock read by compiled regexes.
 
 A year of 15-minute readings is 35,040 IntervalReadings of six elements each, and calling back
-into Python for each of their end tags is most of what parsing a feed costs. So the feed is handed
+into Python for each of their end tags was most of what parsing a feed cost. So the feed is handed
 to expat in pieces cut here: up to the end of each ``<IntervalBlock>`` start tag with the usual
-handlers, then the block's body, as far as it is the usual run of readings, with no handlers at
-all (expat still reads every byte of it, so the document is as well-formed as before, but calls
-nothing), while the same bytes are read here by ``_READING``. Everything else, and the rest of a
-block from the first thing ``_READING`` does not take (a quality code, a decimal value, a
-duration that is no interval, a start out of range, a comment, a lone carriage return...), goes
-through the expat handlers, which give their exact messages. The fast path is only taken where
-expat itself says the block starts where the regex found its start tag (the same byte, the same
-line), so a start tag in a comment or CDATA section is never taken for one.
+handlers; then, as far as the block's body is the usual run of readings (``_Patterns.run``: no
+attribute, no comment, no entity, whole-number values, a duration that is an interval, a start
+in range, bounded whitespace), it is read here, and expat is given in its place the whitespace
+that keeps its line and column where they were (those bytes are tags and digits, well-formed by
+construction, and the handlers are off for them anyway), so every message expat gives about
+what follows names the same line and column. Everything else, and the rest of a block from the
+first thing the regexes do not take, goes through the expat handlers, which give their exact
+messages. The fast path is only taken where expat itself says a block starts where the regex
+found its start tag (the same byte, the same line), so a start tag in a comment or a CDATA
+section is never taken for one; DTDs and entities are refused by the handlers before any block.
 
 What a reading read here becomes is what ``_FeedReader._end_reading`` makes of it: its start,
 its value (``float`` of the same text), the line of its first end tag, and the same count
@@ -49,6 +51,8 @@ class _Patterns(NamedTuple):
     reading: re.Pattern[bytes]  # one IntervalReading: (cost, duration, start, value)
     run: re.Pattern[bytes]  # readings one after the other
     lines: re.Pattern[bytes]  # a run with each reading on a line of its own (no other newline)
+    starts: re.Pattern[bytes]  # in a run: each reading's timePeriod/start, in order
+    values: re.Pattern[bytes]  # and its value
 
 
 def _patterns(prefix: bytes) -> _Patterns:
@@ -77,7 +81,11 @@ def _patterns(prefix: bytes) -> _Patterns:
     one = reading(_WS, _WS, b"(")
     run = rb"(?:" + reading(_WS, _WS, b"(?:") + rb")+"
     lines = rb"(?:" + reading(rb"[ \t]{0,200}\r?\n[ \t]{0,200}", rb"[ \t]{0,200}", b"(?:") + rb")+"
-    return _Patterns(re.compile(interval), re.compile(one), re.compile(run), re.compile(lines))
+    starts = tag(b"start") + rb"(\d{1,10})" + end(b"start")
+    values = tag(b"value") + rb"(-?\d{1,15})" + end(b"value")
+    return _Patterns(
+        *(re.compile(pattern) for pattern in (interval, one, run, lines, starts, values))
+    )
 
 
 # Off in the tests that hold the fast path to the handlers (and only there).
@@ -115,6 +123,20 @@ class BlockScanner:
             self.parser.Parse(memoryview(self.pending)[self.at : end], False)
             self.fed += end - self.at
             self.at = end
+
+    def _skip(self, end: int) -> None:
+        """Hand expat, for ``pending[at:end]`` (readings the regex took, so tags and digits that
+        are well-formed by construction), the whitespace that keeps its line and column where
+        they would be: its messages about anything after it name the same line and column."""
+        if end <= self.at:
+            return
+        newlines = self.pending.count(b"\n", self.at, end)
+        last = self.pending.rfind(b"\n", self.at, end)
+        columns = end - (last + 1 if last >= 0 else self.at)
+        stand_in = b"\n" * newlines + b" " * columns
+        self.parser.Parse(stand_in, False)
+        self.fed += len(stand_in)
+        self.at = end
 
     def _advance(self, *, final: bool) -> None:
         if not FAST:
@@ -184,7 +206,7 @@ class BlockScanner:
         self.reader.count_readings(self.taken - self.counted)
         self.counted = self.taken
         more = not final and len(pending) - pos < _LONGEST_READING
-        self._give(pos)
+        self._skip(pos)
         if more:
             return False
         # Whatever comes next (the block's end tag, or anything the regex does not take) goes
@@ -197,9 +219,9 @@ class BlockScanner:
         """The usual layout, read in bulk: reading k of the run is on the k-th line after."""
         assert self.block is not None and self.patterns is not None
         block = self.block
-        found = self.patterns.reading.findall(self.pending, pos, end)
-        _cost, _duration, starts, values = zip(*found, strict=True)
-        epochs = array("q", map(int, starts))
+        values = self.patterns.values.findall(self.pending, pos, end)
+        epochs = array("q", map(int, self.patterns.starts.findall(self.pending, pos, end)))
+        assert len(epochs) == len(values)  # the run has one of each per reading
         if max(epochs) >= _LATEST_START:
             return self._take_run(pos, end)
         block.epochs.extend(epochs)

@@ -217,3 +217,24 @@ def test_odd_readings_anywhere_in_pieces_of_any_size(choices, piece):
 def test_the_upload_limit_counts_the_readings_the_regex_reads():
     fast, _slow = parse_both(_feed(days=6, channels=(1,)), limits=Limits(max_rows=500))
     assert [issue.code for issue in fast.result.report.errors] == ["too_many_rows"]
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        pytest.param(_feed(days=2).replace(b"</IntervalBlock>", b"</IntervalBlok>", 2), id="lines"),
+        pytest.param(
+            _feed(days=2).replace(b"\n", b"").replace(b"</IntervalBlock>", b"</Interval>", 3),
+            id="one line",
+        ),
+        pytest.param(
+            _feed(days=2).replace(b"</IntervalBlock>", b"&bogus;</IntervalBlock>", 2), id="entity"
+        ),
+    ],
+)
+def test_an_error_after_readings_the_regex_took_names_the_same_line_and_column(data):
+    fast, _slow = parse_both(data, piece=5000)
+    assert fast.taken > 0
+    [error] = fast.result.report.errors
+    assert error.code in ("bad_xml", "xml_entity")
+    assert "line" in error.message
