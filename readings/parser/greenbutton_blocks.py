@@ -80,7 +80,9 @@ def _patterns(prefix: bytes) -> _Patterns:
     )  # fmt: skip
     one = reading(_WS, _WS, b"(")
     run = rb"(?:" + reading(_WS, _WS, b"(?:") + rb")+"
-    lines = rb"(?:" + reading(rb"[ \t]{0,200}\r?\n[ \t]{0,200}", rb"[ \t]{0,200}", b"(?:") + rb")+"
+    # Its lead is at most _WS's 200 (a run it takes, the one-at-a-time reading takes too).
+    lead = rb"[ \t]{0,99}\r?\n[ \t]{0,99}"
+    lines = rb"(?:" + reading(lead, rb"[ \t]{0,200}", b"(?:") + rb")+"
     starts = tag(b"start") + rb"(\d{1,10})" + end(b"start")
     values = tag(b"value") + rb"(-?\d{1,15})" + end(b"value")
     return _Patterns(

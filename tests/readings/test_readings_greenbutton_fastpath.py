@@ -183,7 +183,13 @@ ODD = [
     + b"<value>7</value></IntervalReading>",
     b"<IntervalReading><timePeriod><duration>900</duration><start>{s}</start></timePeriod>"
     b"<value>9999999999999999</value></IntervalReading>",
+    # A long indent, then a start out of range: the bulk read hands the run to the one at a time.
+    b" " * 90 + b"<IntervalReading><cost>1</cost><timePeriod><duration>900</duration>"
+    b"<start>9999999999</start></timePeriod><value>5</value></IntervalReading>",
+    b"<IntervalReading><timePeriod><duration>900</duration><start>{s}</start></timePeriod>"
+    b"<value>4</value></IntervalReading>" + b" " * 150,
 ]
+LONG_INDENT, TRAILING_SPACES = len(ODD) - 2, len(ODD) - 1
 
 
 def _with_odd(choices: list[tuple[int, int]]) -> bytes:
@@ -202,6 +208,12 @@ def _with_odd(choices: list[tuple[int, int]]) -> bytes:
 @pytest.mark.parametrize("odd", range(len(ODD)))
 def test_each_odd_reading_gets_the_handlers_message(odd):
     fast, _slow = parse_both(_with_odd([(5, odd), (150, odd)]), piece=4096)
+    assert fast.taken > 0
+
+
+def test_whitespace_between_two_readings_longer_than_the_one_at_a_time_read_takes():
+    # 150 spaces, a newline, 98: each side within bounds, together more than 200.
+    fast, _slow = parse_both(_with_odd([(5, TRAILING_SPACES), (6, LONG_INDENT)]))
     assert fast.taken > 0
 
 
