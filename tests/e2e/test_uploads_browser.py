@@ -156,5 +156,5 @@ def test_a_monthly_chart_labels_its_axis_in_months_even_for_a_single_month(
         series, BytesIO(_csv(datetime(2023, 12, 20), 30 * 24)), filename="winter.csv"
     )
     page.reload()
-    assert _month_axis(page) == ["Dec\n2023", "Jan\n2024", "Mar\n2024"]
+    assert _month_axis(page) == ["Dec\n2023", "Jan\n2024", "Feb", "Mar"]
     assert page.console_errors == []
