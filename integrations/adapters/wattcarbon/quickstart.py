@@ -242,9 +242,9 @@ def month_csv(
         return (wattcarbon.timeseries_csv(rows, header) if rows else b""), len(rows)
     from psycopg import sql  # PostgreSQL only
 
-    if received is None:
-        value, join, params = sql.SQL("d.value_kwh"), sql.SQL(""), [delivered]
-    else:
+    value: sql.Composable = sql.SQL("d.value_kwh")
+    join, params = sql.SQL(""), [delivered]
+    if received is not None:
         # round(), as net_kwh: 1.2 - 0.2 is sent as 1.0, not 0.9999999999999999.
         value = sql.SQL("round((d.value_kwh - r.value_kwh)::numeric, {})::float8").format(
             sql.Literal(NET_DIGITS)
