@@ -523,3 +523,31 @@ def test_it_refuses_a_block_nested_in_a_block():
         result.report.errors[0].row
         == nested[: nested.index("<ns2:IntervalReading/>")].count("\n") + 1
     )
+
+
+def test_the_back_office_lists_saved_mappings_and_forgets_one(org, django_user_model):
+    from django.test import Client
+
+    from readings import services
+    from readings.models import ColumnMapping
+
+    staff = django_user_model.objects.create_superuser("root@gridfolio.test", "pw-long-enough-1")
+    admin_client = Client()
+    admin_client.force_login(staff, backend="django.contrib.auth.backends.ModelBackend")
+
+    mapping = services.save_column_mapping(
+        org.pk,
+        ("Meter", "Interval Start", "Reading (Wh)"),
+        time_column="Interval Start",
+        value_column="Reading (Wh)",
+        unit="Wh",
+        channel="received",
+        timezone_name="",
+        user=None,
+    )
+    listing = admin_client.get(reverse("admin:readings_columnmapping_changelist"))
+    assert "Meter,Interval Start,Reading (Wh)" in listing.content.decode()
+    assert admin_client.get(reverse("admin:readings_columnmapping_add")).status_code == 403
+    delete = reverse("admin:readings_columnmapping_delete", args=[mapping.pk])
+    assert admin_client.post(delete, {"post": "yes"}).status_code == 302
+    assert not ColumnMapping.objects.filter(pk=mapping.pk).exists()
