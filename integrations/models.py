@@ -217,6 +217,7 @@ class UpstreamLink(OrgOwned):
     # Not columns: set on an instance by whoever uses them, absent otherwise.
     lease: datetime  # the claim a worker holds while it runs the link (engine.run_link)
     backlog: int  # a stream's readings Wattics has not acknowledged (the upstream_links tag)
+    exports_held: bool  # its meter has a received channel, which Wattics is not sent (same tag)
 
     platform = models.CharField(max_length=20, choices=Platform.choices)
     channel = models.CharField(max_length=20, choices=Channel.choices, default=Channel.RECORD)

@@ -7,7 +7,8 @@ from django.contrib import admin
 
 from portal.admin_helpers import ReadOnlyAdmin
 
-from .models import Series, Upload
+from . import services
+from .models import ColumnMapping, Series, Upload
 
 
 @admin.register(Upload)
@@ -32,3 +33,24 @@ class SeriesAdmin(ReadOnlyAdmin):
     list_display = ["__str__", "organization"]
     list_filter = ["organization"]
     list_select_related = ["organization"]
+
+
+@admin.register(ColumnMapping)
+class ColumnMappingAdmin(_ReadOnly):
+    """Saved column mappings, one per organization and header: read only, and forgotten (deleted)
+    through the service, as on the uploads page."""
+
+    list_display = ["header", "time_column", "value_column", "unit", "channel", "organization"]
+    list_filter = ["channel", "unit", "organization"]
+    search_fields = ["header", "time_column", "value_column"]
+    list_select_related = ["organization"]
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return bool(request.user.is_superuser)
+
+    def delete_model(self, request: HttpRequest, obj: ColumnMapping) -> None:
+        services.forget_column_mapping(obj)
+
+    def delete_queryset(self, request: HttpRequest, queryset: Any) -> None:
+        for mapping in queryset:
+            services.forget_column_mapping(mapping)

@@ -98,6 +98,15 @@ def save_column_mapping(
     return mapping
 
 
+def forget_column_mapping(mapping: ColumnMapping) -> None:
+    """Forget a saved mapping: the next file with its header is refused with the mapping form
+    again (files already stored keep their readings)."""
+    with transaction.atomic():
+        ColumnMapping.objects.filter(
+            pk=mapping.pk, organization_id=mapping.organization_id
+        ).delete()
+
+
 # What a member may throw away: a checked upload waiting for confirmation, or one whose storing
 # failed (its file is kept for a retry). One being processed is a worker's until it is done.
 DISCARDABLE = (UploadStatus.PREVIEW, UploadStatus.FAILED)

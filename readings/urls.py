@@ -14,6 +14,7 @@ METER = {"kind": "meter"}
 uploads = [
     path("", views.UploadList.as_view(), name="upload_list"),
     path("check/", views.uploads_check, name="uploads_check"),
+    path("mappings/<int:pk>/forget/", views.column_mapping_forget, name="column_mapping_forget"),
     path("<int:pk>/", views.upload_detail, name="upload_detail"),
     path("<int:pk>/progress/", views.upload_progress, name="upload_progress"),
     path("<int:pk>/confirm/", views.upload_confirm, name="upload_confirm"),

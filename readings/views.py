@@ -38,7 +38,7 @@ from portal.tenancy import OrgHttpRequest, can, get_for_org_or_404, org_required
 
 from . import charts, services, store
 from .forms import ColumnMappingForm
-from .models import PENDING_STATUSES, Series, Upload, UploadStatus
+from .models import PENDING_STATUSES, ColumnMapping, Series, Upload, UploadStatus
 from .parser import (
     DEFAULT_LIMITS,
     parse_readings,
@@ -411,6 +411,20 @@ def upload_mapping(request: OrgHttpRequest, pk: int) -> HttpResponse:
     return redirect(upload.series.owner.get_absolute_url())
 
 
+@require_POST
+@org_required(Role.MEMBER)
+def column_mapping_forget(request: OrgHttpRequest, pk: int) -> HttpResponse:
+    """Forget a saved column mapping (another organization's is a 404)."""
+    mapping = get_for_org_or_404(ColumnMapping, request.organization, pk=pk)
+    services.forget_column_mapping(mapping)
+    messages.success(
+        request,
+        f"Forgotten: files whose header is {mapping.header[:200]} are no longer read with a saved "
+        "mapping; the next one asks for its columns again.",
+    )
+    return redirect(f"{reverse('upload_list')}#mappings")
+
+
 class UploadList(OrgListView):
     """The organization's uploads, newest first, with the multi-file drop zone."""
 
@@ -438,6 +452,10 @@ class UploadList(OrgListView):
         )
         context["checked_cards"] = [_card(self.request, upload) for upload in checked]
         context["org_tz"] = self.request.organization.timezone
+        context["mappings"] = ColumnMapping.objects.filter(
+            organization=self.request.organization
+        ).order_by("header")[:100]
+        context["can_forget"] = can(self.request, Role.MEMBER)
         return context
 
 

@@ -18,7 +18,7 @@ from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from homes.models import Meter
-from readings.models import Reading, ReadingChannel
+from readings.models import Reading, ReadingChannel, Series
 
 from .. import wattics
 from ..http import UpstreamError
@@ -35,6 +35,13 @@ SAVE_EVERY = 500
 # net-metered meter's received channel is not streamed (nor a net, which would run the register
 # backwards): never a mix of the two in one register.
 STREAMED_CHANNEL = ReadingChannel.DELIVERED
+
+
+def exports_held(meter: Meter) -> bool:
+    """Whether the meter has readings Wattics is not sent: its received (export) channel. The
+    contract's registers (`pC_1` to `pC_3`, energy consumed since the start) have no place for
+    energy sent back."""
+    return Series.objects.filter(meter=meter, channel=ReadingChannel.RECEIVED).exists()
 
 
 def backlog(link: UpstreamLink, meter: Meter) -> int:

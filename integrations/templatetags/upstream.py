@@ -34,9 +34,10 @@ def upstream_links(context: template.Context, record: Any) -> dict[str, Any]:
     labels: dict[int, str] = {}  # what the link's adapter calls it ("asset", "intervals"...)
     for link in links:
         if link.channel == "packets":
-            from ..adapters.wattics import backlog
+            from ..adapters.wattics import backlog, exports_held
 
             link.backlog = backlog(link, record)
+            link.exports_held = exports_held(record)
         adapter = adapter_for_link(link, record, link.profile)
         if adapter is not None and adapter.label:
             labels[link.pk] = adapter.label

@@ -29,6 +29,7 @@ import numpy as np
 
 from .channels import ChannelFile, add_utc_rows, utc_text
 from .decode import _text_bytes
+from .greenbutton_blocks import BlockScanner
 from .timeline import _offset_text
 from .types import _SUBHOURLY_S, ParseResult, _plural, _Rejected, _show
 
@@ -189,6 +190,9 @@ class _FeedReader:
         self.meter_readings: dict[str, _MeterReading] = {}
         self.readings = 0
         self.max_rows = channel_file.limits.max_rows
+        self.in_block = False
+        # (byte, line) of the last IntervalBlock start tag, for the fast path's check.
+        self.block_opened: tuple[int, int] | None = None
 
     # -- security -----------------------------------------------------------------------------
     def _doctype(self, *args: object) -> None:
@@ -272,8 +276,9 @@ class _FeedReader:
             entry.kind = local
             if local == "IntervalBlock":
                 entry.block = _Block(line)
+                self.block_opened = (self.parser.CurrentByteIndex, line)
                 self.path.append(local)
-                self._block_mode(True)
+                self.block_mode(True)
                 return
         self.path.append(local)
         if entry.kind == "ReadingType" and len(self.path) == 2:
@@ -327,12 +332,13 @@ class _FeedReader:
             entry.values[local] = (text, self.parser.CurrentLineNumber)
 
     # -- an IntervalBlock's readings: the hot path, handlers of their own ---------------------
-    def _block_mode(self, on: bool) -> None:
+    def block_mode(self, on: bool) -> None:
         """Inside an IntervalBlock, lean handlers take over from the general ones: no start
         handler at all (expat then builds no call for a start tag), the text since the last end
         tag kept, and each end tag a dict lookup. A year of 15-minute readings is 35,040
         IntervalReadings of six elements each."""
         parser = self.parser
+        self.in_block = on
         if on:
             parser.StartElementHandler = None
             parser.EndElementHandler = self._block_end
@@ -377,19 +383,13 @@ class _FeedReader:
         elif local == "IntervalBlock":
             self.path.pop()
             self.depth -= 1
-            self._block_mode(False)
+            self.block_mode(False)
 
     def _end_reading(self, entry: _Entry) -> None:
         block = entry.block
         assert block is not None  # an IntervalBlock entry has one from its start
         line = self.reading_line
-        self.readings += 1
-        if self.readings > self.max_rows:
-            raise _Rejected(
-                "too_many_rows",
-                f"{self.name} has more than {self.max_rows:,} interval readings, the limit for "
-                "one upload. Split it into several files.",
-            )
+        self.count_readings(1)
         start_text = self.reading.get("timePeriod/start", "")
         value_text = self.reading.get("value", "")
         duration_text = self.reading.get("timePeriod/duration", "")
@@ -442,6 +442,15 @@ class _FeedReader:
         block.raw.append(value)
         block.rows.append(line)
 
+    def count_readings(self, count: int) -> None:
+        self.readings += count
+        if self.readings > self.max_rows:
+            raise _Rejected(
+                "too_many_rows",
+                f"{self.name} has more than {self.max_rows:,} interval readings, the limit for "
+                "one upload. Split it into several files.",
+            )
+
     def _end_entry(self, entry: _Entry) -> None:
         block = entry.block
         if entry.kind == "IntervalBlock" and block is not None:
@@ -473,9 +482,7 @@ class _FeedReader:
     # -- the pass -----------------------------------------------------------------------------
     def feed(self, chunks: Iterable[bytes]) -> None:
         try:
-            for chunk in chunks:
-                self.parser.Parse(chunk, False)
-            self.parser.Parse(b"", True)
+            BlockScanner(self).feed(chunks)
         except expat.ExpatError as exc:
             line = exc.lineno
             raise _Rejected(

@@ -135,10 +135,29 @@
       scales: scales,
       series: series,
       axes: [
-        { stroke: "#6c757d", grid: { stroke: "#e9ecef" }, values: TIME_AXIS },
+        timeAxis(data, tz),
         { stroke: "#6c757d", grid: { stroke: "#e9ecef" }, size: 60, label: "kWh", labelSize: 20 },
       ],
     };
+  }
+
+  // The time axis. Months get a tick each, at their start, labelled by name (the year under the
+  // first and under each January): left to itself, uPlot ticks a span of one or a few months
+  // by days, which labelled a single month's chart 12-01, 12-08...
+  var MONTH_TICKS = 12;
+  function timeAxis(data, tz) {
+    var axis = { stroke: "#6c757d", grid: { stroke: "#e9ecef" }, values: TIME_AXIS };
+    if (data.bucket !== "month" || !data.x.length || data.x.length > MONTH_TICKS) { return axis; }
+    var name = uPlot.fmtDate("{MMM}");
+    var named = uPlot.fmtDate("{MMM}\n{YYYY}");
+    axis.splits = function () { return data.x.slice(); };
+    axis.values = function (u, splits) {
+      return splits.map(function (v, i) {
+        var date = uPlot.tzDate(new Date(v * 1e3), tz);
+        return i === 0 || date.getMonth() === 0 ? named(date) : name(date);
+      });
+    };
+    return axis;
   }
 
   // Hours without a reading break the line instead of being drawn across.

@@ -131,3 +131,30 @@ def test_it_draws_the_charts_on_the_device_page(site_url, page, sign_in, artifac
     expect(page.locator("#heatmap-summary")).to_contain_text("3 days in America/New_York")
     expect(page.locator("#readings-panel .chart canvas")).to_have_count(3)
     assert page.console_errors == []
+
+
+def _month_axis(page) -> list[str]:
+    chart = page.locator('[data-chart-src*="bucket=month"][data-chart-ready]')
+    chart.wait_for()
+    # uPlot draws its axes on the canvas; the labels it drew are kept on its axis.
+    return chart.evaluate("el => el._uplot.axes[0]._values.map(String)")
+
+
+def test_a_monthly_chart_labels_its_axis_in_months_even_for_a_single_month(
+    site_url, page, sign_in, artifacts, site, member
+):
+    device = site["device"]
+    series = store.series_for(device)
+    uploads.import_readings(
+        series, BytesIO(_csv(datetime(2024, 3, 4), 10 * 24)), filename="march.csv"
+    )
+    sign_in(page, site_url, member.email, PASSWORD)
+    page.goto(f"{site_url}{device.get_absolute_url()}")
+    assert _month_axis(page) == ["Mar\n2024"]  # not 03-04, 03-11... (days)
+    page.screenshot(path=str(artifacts / "device-one-month.png"), full_page=True)
+    uploads.import_readings(
+        series, BytesIO(_csv(datetime(2023, 12, 20), 30 * 24)), filename="winter.csv"
+    )
+    page.reload()
+    assert _month_axis(page) == ["Dec\n2023", "Jan\n2024", "Feb", "Mar"]
+    assert page.console_errors == []

@@ -358,6 +358,44 @@ def test_it_offers_a_mapping_remembers_it_and_reads_the_next_file_with_it(
     assert upload.first_instant == datetime(2024, 1, 1, 6, tzinfo=UTC)
 
 
+def test_the_uploads_page_lists_a_saved_mapping_and_forgets_it(
+    member_client, viewer_client, org, outsider
+):
+    from readings import services
+    from readings.models import ColumnMapping
+    from tests.conftest import _client_for
+
+    header = ("Meter", "Interval Start", "Reading (Wh)", "Quality")
+    mapping = services.save_column_mapping(
+        org.pk,
+        header,
+        time_column="Interval Start",
+        value_column="Reading (Wh)",
+        unit="Wh",
+        channel="delivered",
+        timezone_name="",
+        user=None,
+    )
+    from readings.store import mappings_of
+
+    assert _parse(UTILITY_EXPORT.encode(), mappings=mappings_of(org.pk)).ok
+    uploads_page = reverse("upload_list")
+    page = member_client.get(uploads_page).content.decode()
+    assert "Saved column mappings" in page and "Meter,Interval Start,Reading (Wh),Quality" in page
+    forget = reverse("column_mapping_forget", args=[mapping.pk])
+    assert forget in page
+    assert forget not in viewer_client.get(uploads_page).content.decode()
+    assert viewer_client.post(forget).status_code == 403
+    assert _client_for(outsider).post(forget).status_code == 404
+    assert member_client.get(forget).status_code == 405
+    response = member_client.post(forget, follow=True)
+    assert "Forgotten: files whose header is Meter,Interval Start" in response.content.decode()
+    assert not ColumnMapping.objects.filter(pk=mapping.pk).exists()
+    # The next file with that header is refused with the mapping form again.
+    result = _parse(UTILITY_EXPORT.encode(), mappings=mappings_of(org.pk))
+    assert _codes(result) == ["missing_columns"]
+
+
 def test_it_takes_a_green_button_feed_on_the_json_api_by_its_content(member_client, solar_meter):
     url = reverse("meter_readings_upload", args=[solar_meter.pk])
     feed_file = SimpleUploadedFile("readings.csv", _fixture("net_metered_15min.xml"))
@@ -485,3 +523,31 @@ def test_it_refuses_a_block_nested_in_a_block():
         result.report.errors[0].row
         == nested[: nested.index("<ns2:IntervalReading/>")].count("\n") + 1
     )
+
+
+def test_the_back_office_lists_saved_mappings_and_forgets_one(org, django_user_model):
+    from django.test import Client
+
+    from readings import services
+    from readings.models import ColumnMapping
+
+    staff = django_user_model.objects.create_superuser("root@gridfolio.test", "pw-long-enough-1")
+    admin_client = Client()
+    admin_client.force_login(staff, backend="django.contrib.auth.backends.ModelBackend")
+
+    mapping = services.save_column_mapping(
+        org.pk,
+        ("Meter", "Interval Start", "Reading (Wh)"),
+        time_column="Interval Start",
+        value_column="Reading (Wh)",
+        unit="Wh",
+        channel="received",
+        timezone_name="",
+        user=None,
+    )
+    listing = admin_client.get(reverse("admin:readings_columnmapping_changelist"))
+    assert "Meter,Interval Start,Reading (Wh)" in listing.content.decode()
+    assert admin_client.get(reverse("admin:readings_columnmapping_add")).status_code == 403
+    delete = reverse("admin:readings_columnmapping_delete", args=[mapping.pk])
+    assert admin_client.post(delete, {"post": "yes"}).status_code == 302
+    assert not ColumnMapping.objects.filter(pk=mapping.pk).exists()

@@ -15,6 +15,7 @@ from alerts.models import Alert
 from api.services import create_api_key
 from integrations.models import ChargeReport, UpstreamLink, WebhookEndpoint, WebhookEvent
 from portal.models import Invitation, Membership
+from readings import services as readings_services
 from readings import store, uploads
 from tests.factories import DeviceFactory, HomeFactory, MeterFactory
 
@@ -82,7 +83,18 @@ def victim(org, owner, settings, tmp_path):
         last_seen_at=timezone.now(),
     )
     api_key = create_api_key(org, name=f"Key {SECRET}", scopes=["read"]).api_key
+    column_mapping = readings_services.save_column_mapping(
+        org.pk,
+        ("Meter", f"Interval Start {SECRET}", "Reading (Wh)"),
+        time_column=f"Interval Start {SECRET}",
+        value_column="Reading (Wh)",
+        unit="Wh",
+        channel="delivered",
+        timezone_name="",
+        user=None,
+    )
     return {
+        "column_mapping": column_mapping,
         "alert": alert,
         "api_key": api_key,
         "customer": home.customer,
@@ -125,6 +137,7 @@ def kwargs_for(name: str, route: str, victim: dict) -> dict:
                 "alert_acknowledge": "alert",
                 "revoke_api_key": "api_key",
                 "energy_usage_report": "device",
+                "column_mapping_forget": "column_mapping",
             }.get(name) or next(
                 (
                     key

@@ -210,8 +210,10 @@ class WattCarbonIntervals(WattCarbonTimeseries):
 
     def mark_stored(self, link: UpstreamLink, record: Device) -> None:
         """Every month the device has readings in is to be sent (and none counts as sent)."""
+        # Both channels: a month with a battery's charge and discharge is sent as their difference.
         span = Reading.objects.filter(
-            series__device=record, series__channel=ReadingChannel.DELIVERED
+            series__device=record,
+            series__channel__in=(ReadingChannel.DELIVERED, ReadingChannel.RECEIVED),
         ).aggregate(first=Min("instant"), last=Max("instant"))
         SyncChunk.objects.filter(link=link).update(payload_hash="")
         first: datetime | None = span["first"]

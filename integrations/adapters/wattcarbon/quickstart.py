@@ -209,46 +209,76 @@ def month_csv(
     """The device's readings in [start, end) as the upload's CSV, and how many rows it has
     (`header`: the quickstart's timeseries columns, or the current profile's intervals').
 
+    WattCarbon counts generation and reduced consumption as positive: a device's delivered
+    channel (what it generates or saves). A device that also has a received channel (what it
+    draws: a battery's charge) sends delivered minus received each hour, never one channel
+    alone, so an hour in which it drew more than it gave is negative; an hour that has one of
+    the two channels and not the other is not sent (its energy is not known).
+
     On PostgreSQL the database writes the CSV (COPY ... TO STDOUT): a month is 744 rows, and
     reading them as Python datetimes (Django's tz loader runs per value) then formatting them
     again cost ~5 ms of worker CPU a month, more than the upload itself. The rows are the
     table's primary key order, one per hour, so the checks of `timeseries_csv` hold by
     construction. Elsewhere (SQLite, the embedded default) the generic path builds it.
     """
-    if connection.vendor != "postgresql":
-        rows = list(
-            Reading.objects.filter(
-                series__device=device,
-                series__channel=ReadingChannel.DELIVERED,
-                instant__gte=start,
-                instant__lt=end,
-            )
-            .order_by("instant")
-            .values_list("instant", "value_kwh")
-        )
-        return (wattcarbon.timeseries_csv(rows, header) if rows else b""), len(rows)
-    # A device's delivered channel is its generation or savings: positive, as WattCarbon counts.
-    series_id = (
-        Series.objects.filter(device=device, channel=ReadingChannel.DELIVERED)
-        .values_list("pk", flat=True)
-        .first()
+    channels = dict(
+        Series.objects.filter(
+            device=device, channel__in=(ReadingChannel.DELIVERED, ReadingChannel.RECEIVED)
+        ).values_list("channel", "pk")
     )
-    if series_id is None or start >= end:
+    delivered = channels.get(ReadingChannel.DELIVERED)
+    received = channels.get(ReadingChannel.RECEIVED)
+    if delivered is None or start >= end:
         return b"", 0
+    if connection.vendor != "postgresql":
+        rows = _hours(delivered, start, end)
+        if received is not None:
+            drawn = dict(_hours(received, start, end))
+            rows = [
+                (instant, net_kwh(value, drawn[instant]))
+                for instant, value in rows
+                if instant in drawn
+            ]
+        return (wattcarbon.timeseries_csv(rows, header) if rows else b""), len(rows)
     from psycopg import sql  # PostgreSQL only
 
+    value: sql.Composable = sql.SQL("d.value_kwh")
+    join, params = sql.SQL(""), [delivered]
+    if received is not None:
+        # round(), as net_kwh: 1.2 - 0.2 is sent as 1.0, not 0.9999999999999999.
+        value = sql.SQL("round((d.value_kwh - r.value_kwh)::numeric, {})::float8").format(
+            sql.Literal(NET_DIGITS)
+        )
+        join = sql.SQL(" JOIN devices_reading r ON r.series_id = %s AND r.instant = d.instant")
+        params = [received, delivered]
     query = sql.SQL(
-        "COPY (SELECT to_char(instant AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"+00:00\"')"
-        " AS {}, value_kwh AS {} FROM devices_reading"
-        " WHERE series_id = %s AND instant >= %s AND instant < %s ORDER BY instant)"
+        "COPY (SELECT to_char(d.instant AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"+00:00\"')"
+        " AS {}, {} AS {} FROM devices_reading d{}"
+        " WHERE d.series_id = %s AND d.instant >= %s AND d.instant < %s ORDER BY d.instant)"
         " TO STDOUT (FORMAT csv, HEADER)"
-    ).format(sql.Identifier(header[0]), sql.Identifier(header[1]))
+    ).format(sql.Identifier(header[0]), value, sql.Identifier(header[1]), join)
     with (
         connection.cursor() as cursor,
-        cursor.cursor.copy(query, (series_id, start, end)) as copy,
+        cursor.cursor.copy(query, (*params, start, end)) as copy,
     ):
         content = b"".join(bytes(block) for block in copy)
     return content, max(0, content.count(b"\n") - 1)
+
+
+NET_DIGITS = 9  # kWh: a milliwatt-hour's millionth, far below any meter's resolution
+
+
+def net_kwh(delivered: float, received: float) -> float:
+    """An hour's delivered minus received, without the float subtraction's last-digit noise."""
+    return round(delivered - received, NET_DIGITS)
+
+
+def _hours(series_id: int, start: datetime, end: datetime) -> list[tuple[datetime, float]]:
+    return list(
+        Reading.objects.filter(series_id=series_id, instant__gte=start, instant__lt=end)
+        .order_by("instant")
+        .values_list("instant", "value_kwh")
+    )
 
 
 register(WattCarbonDevice())
