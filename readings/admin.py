@@ -36,7 +36,7 @@ class SeriesAdmin(ReadOnlyAdmin):
 
 
 @admin.register(ColumnMapping)
-class ColumnMappingAdmin(_ReadOnly):
+class ColumnMappingAdmin(ReadOnlyAdmin):
     """Saved column mappings, one per organization and header: read only, and forgotten (deleted)
     through the service, as on the uploads page."""
 
