@@ -3,7 +3,10 @@ checked, confirmed and discarded on the portal's pages, `import_readings` or the
 
 from __future__ import annotations
 
+from typing import Any
+
 from django.contrib import admin
+from django.http import HttpRequest
 
 from portal.admin_helpers import ReadOnlyAdmin
 
