@@ -28,11 +28,19 @@ def uploads_to_confirm(membership: Membership) -> tuple[list[Task], int]:
         Task(
             f"{upload.filename} for {upload.series.owner}",
             reverse("upload_detail", args=[upload.pk]),
-            f"{upload.rows:,} rows to confirm",
+            _waiting_for(upload),
         )
         for upload in first[:SHOWN]
     ]
     return tasks, waiting.count()
+
+
+def _waiting_for(upload: Upload) -> str:
+    skippable = (upload.report or {}).get("skippable_rows") or []
+    if skippable:
+        rows = ", ".join(map(str, skippable[:3])) + ("…" if len(skippable) > 3 else "")
+        return f"Store without row{'s' if len(skippable) > 1 else ''} {rows}?"
+    return f"{upload.rows:,} reading{'s' if upload.rows != 1 else ''} to confirm"
 
 
 def month_readings(organization: Organization, start: datetime) -> QuerySet[Reading]:

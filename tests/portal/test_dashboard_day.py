@@ -59,7 +59,7 @@ def test_needs_a_person_gathers_links_uploads_and_silent_devices(
     assert f"{device.name} ({device.custom_id})" in section
     assert f'href="{reverse("link_history", args=[UpstreamLink.objects.get().pk])}"' in section
     assert "Rejected on WattCarbon" in section
-    assert "march.csv for" in section and "1 rows to confirm" in section
+    assert "march.csv for" in section and "1 reading to confirm" in section
     assert "Quiet array (SP-QUIET)" in section and f'href="/devices/{silent.pk}/"' in section
     assert "Nothing needs a person" not in section
 
