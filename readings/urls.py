@@ -14,6 +14,7 @@ METER = {"kind": "meter"}
 uploads = [
     path("", views.UploadList.as_view(), name="upload_list"),
     path("check/", views.uploads_check, name="uploads_check"),
+    path("sample.csv", views_charts.uploads_sample, name="uploads_sample"),
     path("<int:pk>/", views.upload_detail, name="upload_detail"),
     path("<int:pk>/progress/", views.upload_progress, name="upload_progress"),
     path("<int:pk>/confirm/", views.upload_confirm, name="upload_confirm"),
@@ -26,6 +27,12 @@ uploads = [
 devices = [
     path("<int:pk>/readings/", views_charts.readings_panel, DEVICE, name="device_readings"),
     path("<int:pk>/readings/check/", views.readings_check, DEVICE, name="device_readings_check"),
+    path(
+        "<int:pk>/readings/sample.csv",
+        views_charts.readings_sample,
+        DEVICE,
+        name="device_readings_sample",
+    ),
     path(
         "<int:pk>/readings/chart.json",
         views_charts.readings_chart,
@@ -43,6 +50,12 @@ devices = [
 meters = [
     path("<int:pk>/readings/", views_charts.readings_panel, METER, name="meter_readings"),
     path("<int:pk>/readings/check/", views.readings_check, METER, name="meter_readings_check"),
+    path(
+        "<int:pk>/readings/sample.csv",
+        views_charts.readings_sample,
+        METER,
+        name="meter_readings_sample",
+    ),
     path(
         "<int:pk>/readings/chart.json",
         views_charts.readings_chart,
