@@ -66,11 +66,14 @@ def kwh_by_device_kind(organization: Organization, start: datetime) -> list[Glan
     )
 
 
-def coverage(organization: Organization, start: datetime) -> list[GlanceRow]:
-    """Of the hours so far this month, the share with a reading, for the devices and the meters
-    whose readings began before the month (one that began during it would count hours it never
-    had)."""
-    hours = int((timezone.now() - start) / timedelta(hours=1))
+def coverage(
+    organization: Organization, start: datetime, now: datetime | None = None
+) -> list[GlanceRow]:
+    """Of the hours so far this month (up to `now`), the share with a reading, for the devices
+    and the meters whose readings began before the month (one that began during it would count
+    hours it never had)."""
+    now = now or timezone.now()
+    hours = int((now - start) / timedelta(hours=1))
     if hours < 1:
         return []
     established = Series.objects.filter(
@@ -82,7 +85,7 @@ def coverage(organization: Organization, start: datetime) -> list[GlanceRow]:
     )
     readings = (
         month_readings(organization, start)
-        .filter(series__first_instant__lt=start, instant__lt=timezone.now())
+        .filter(series__first_instant__lt=start, instant__lt=now)
         .aggregate(
             devices=Count("instant", filter=Q(series__device__isnull=False)),
             meters=Count("instant", filter=Q(series__meter__isnull=False)),

@@ -105,8 +105,9 @@ def test_the_month_at_a_glance_sums_by_kind_and_platform(org, other_org, device,
 
 
 def test_coverage_counts_the_hours_with_a_reading(org, device, meter):
-    start = timezone.now().replace(minute=0, second=0, microsecond=0) - timedelta(hours=10)
+    now = timezone.now().replace(minute=30, second=0, microsecond=0)
+    start = now.replace(minute=0) - timedelta(hours=10)
     hourly(device, start - timedelta(hours=1), [1.0] * 6)  # began before: 5 of the 10 hours
     hourly(meter, start + timedelta(hours=2), [1.0])  # began during the window: not counted
-    rows = coverage(org, start)
+    rows = coverage(org, start, now)
     assert [(row.label, row.value) for row in rows] == [("Devices (1)", 50.0)]
