@@ -185,7 +185,9 @@ def skippable_rows(report: Report) -> tuple[int, ...]:
     """The rows a "store the valid rows" choice leaves out, or () when the file offers no such
     choice: it has errors, every one is listed (none beyond ``max_issues``), each on a row and
     confined to it, and readings remain without them."""
-    if report.ok or report.error_count != len(report.errors) or not report.summary.readings:
+    if report.ok or not report.row_confined or report.error_count != len(report.errors):
+        return ()
+    if not report.summary.readings:
         return ()
     if any(issue.row is None or issue.code not in ROW_CONFINED for issue in report.errors):
         return ()

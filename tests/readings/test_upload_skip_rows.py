@@ -119,3 +119,12 @@ def test_a_big_file_stores_the_chosen_rows_in_the_background(
     upload.refresh_from_db()
     assert upload.status == UploadStatus.STORED and upload.inserted == 19
     assert upload.report["skipped_rows"] == [10]
+
+
+def test_a_quoted_value_spanning_lines_offers_nothing(device, data_dir):
+    """An unbalanced quote swallows the rows after it into one value: which rows are bad is in
+    doubt, so none is offered to be skipped."""
+    content = csv_file(6, {}).replace(b"01T02:00:00+00:00,1.5", b'01T02:00:00+00:00,"1.5', 1)
+    upload = check(device, content)
+    assert upload.status == UploadStatus.REJECTED and upload.report["error_count"]
+    assert "skippable_rows" not in upload.report
