@@ -13,9 +13,11 @@ class AlertsConfig(AppConfig):
             Card,
             NavItem,
             Panel,
+            TaskSource,
             register_card,
             register_nav,
             register_panel,
+            register_tasks,
         )
         from portal.demo import register_seeder
         from portal.signals import readings_changed
@@ -35,6 +37,16 @@ class AlertsConfig(AppConfig):
                 lambda org: Alert.objects.filter(organization=org, state__in=UNRESOLVED),
                 "bi-bell",
                 85,
+            )
+        )
+        register_tasks(
+            TaskSource(
+                "no_data",
+                "Devices and meters with no new data",
+                views.devices_without_data,
+                "alert_list",
+                "?state=open&kind=no_data",
+                order=30,
             )
         )
         register_panel(

@@ -11,6 +11,7 @@ from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
 
 from portal.crud import ListFilter, OrgListView
+from portal.dashboard import Task
 from portal.models import Membership, Role
 from portal.tenancy import OrgHttpRequest, get_for_org_or_404, org_required
 
@@ -19,6 +20,24 @@ from .forms import AlertSettingsForm, NotificationModesForm
 from .models import UNRESOLVED, Alert, AlertKind, AlertState
 
 DASHBOARD_ALERTS = 5
+
+
+def devices_without_data(membership: Membership) -> tuple[list[Task], int]:
+    """The dashboard's "Needs a person": open no-data alerts (the threshold is the organization's,
+    a week unless changed), each linking to the record that stopped."""
+    silent = Alert.objects.filter(
+        organization=membership.organization, state=AlertState.OPEN, kind=AlertKind.NO_DATA
+    ).order_by("opened_at", "pk")
+    tasks = [
+        Task(
+            alert.title.split(": ", 1)[-1],
+            alert.url or alert.get_absolute_url(),
+            alert.title.split(":", 1)[0],
+            "secondary",
+        )
+        for alert in silent[:DASHBOARD_ALERTS]
+    ]
+    return tasks, silent.count()
 
 
 def dashboard_alerts(membership: Membership) -> dict[str, Any]:

@@ -11,17 +11,22 @@ class IntegrationsConfig(AppConfig):
     def ready(self) -> None:
         from portal.dashboard import (
             Card,
+            Glance,
             NavItem,
             Panel,
+            TaskSource,
             register_card,
+            register_glance,
             register_nav,
             register_panel,
+            register_tasks,
         )
         from portal.demo import register_seeder
         from portal.lists import register_column
         from portal.signals import readings_changed, record_changed, register_delete_blocker
 
         from . import (
+            dashboard,
             demo,
             eager,
             receivers,
@@ -42,6 +47,20 @@ class IntegrationsConfig(AppConfig):
         register_seeder(demo.seed, order=5)
         register_panel(
             Panel("sync", "integrations/_dashboard_sync.html", views.sync_summary, order=10)
+        )
+        register_tasks(
+            TaskSource(
+                "links",
+                "Records not in sync upstream",
+                dashboard.links_needing_a_person,
+                "integrations",
+                "#needs-attention",
+                order=10,
+                required_role="admin",
+            )
+        )
+        register_glance(
+            Glance("platforms", "kWh by platform", "kWh", dashboard.kwh_by_platform, 20)
         )
         register_nav(NavItem("Events", "webhook_events", order=55, icon="bi-broadcast"))
         register_column(sync_column.COLUMN)

@@ -26,10 +26,11 @@ class CallLog:
     """Collects the calls a client makes for one piece of work (the SyncAttempt rows)."""
 
     def __init__(self) -> None:
-        self.calls: list[CallRecord] = []
+        self.calls: list[tuple[CallRecord, str]] = []
+        self.note = ""  # what the calls from now on carry (note_calls)
 
     def __call__(self, record: CallRecord) -> None:
-        self.calls.append(record)
+        self.calls.append((record, "" if record.authenticating else self.note))
 
     def save(self, connection: Connection, link: UpstreamLink | None = None) -> None:
         """Keep the collected calls as SyncAttempt rows (no secrets, no bodies) and start afresh."""
@@ -44,10 +45,30 @@ class CallLog:
                 path=call.path[:300],
                 status_code=call.status_code,
                 error=call.error[:2000],
+                note=note[:300],
             )
-            for call in self.calls
+            for call, note in self.calls
         )
         self.calls.clear()
+        self.note = ""
+
+
+def note_calls(client: UpstreamClient, note: str) -> None:
+    """Say what the client's next calls carry ("changed name, size_kw"; "readings from ... to
+    ..., 744 rows"): the sync history shows it beside each call."""
+    log = client.on_call
+    if isinstance(log, CallLog):
+        log.note = note
+
+
+def readings_note(content: bytes, rows: int) -> str:
+    """What a CSV of readings carries: its first and last times as written, and its rows."""
+    lines = content.strip().splitlines()
+    if rows <= 0 or len(lines) < 2:
+        return "no readings"
+    first = lines[1].split(b",", 1)[0].decode(errors="replace")
+    last = lines[-1].split(b",", 1)[0].decode(errors="replace")
+    return f"readings from {first} to {last}, {rows:,} row{'s' if rows != 1 else ''}"
 
 
 def _transport(connection: Connection) -> httpx.BaseTransport | None:

@@ -42,7 +42,7 @@ from .adapters.base import (
     adapters_for,
     handled_elsewhere,
 )
-from .clients import CallLog, client_for
+from .clients import CallLog, client_for, note_calls
 from .http import UpstreamError
 from .models import Connection, LinkState, Profile, UpstreamLink
 from .outbox import (
@@ -62,6 +62,7 @@ from .outcomes import (
     as_json,
     backoff_s,
     failed,
+    field_hashes,
     finish,
     in_doubt,
     max_attempts,
@@ -69,6 +70,7 @@ from .outcomes import (
     note_create,
     out_of_date,
     payload_hash,
+    payload_note,
 )
 
 # The outbox side and the outcomes live beside this module; these names are the engine's API.
@@ -252,6 +254,7 @@ def run_link(link_id: int, *, ignore_schedule: bool = False) -> Outcome:
             if not link.remote_id and link.create_sent_at is not None:
                 # An earlier create's answer was lost: find what it made, never create blindly.
                 recovering = True
+                note_calls(client, "looking for what a create whose answer was lost made")
                 remote_id = adapter.recover(client, link, link.create_payload, parent_remote_id)
                 recovered_hash, sent = payload_hash(link.create_payload), True
             else:
@@ -259,6 +262,11 @@ def run_link(link_id: int, *, ignore_schedule: bool = False) -> Outcome:
                 sent = not link.remote_id or (changed and adapter.updates)
                 if sent and not link.remote_id:
                     creating = note_create(link, lease, payload)
+                if sent:
+                    note_calls(
+                        client,
+                        payload_note(payload, link.sent_fields, creating=not link.remote_id),
+                    )
                 remote_id = (
                     adapter.push(client, link, payload, parent_remote_id)
                     if sent
@@ -301,6 +309,8 @@ def run_link(link_id: int, *, ignore_schedule: bool = False) -> Outcome:
     now = timezone.now()
     Connection.objects.filter(pk=connection.pk).update(last_auth_at=now, last_auth_error="")
     kept: dict[str, Any] = {}
+    if not adapter.streams and not recovering:
+        kept["sent_fields"] = field_hashes(payload)
     if not adapter.streams and not adapter.updates:
         # Sent now (or found, as the lost create sent it), or equal to what was (same hash).
         kept["sent_payload"] = as_json(link.create_payload if recovering else payload)

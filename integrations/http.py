@@ -86,6 +86,7 @@ class CallRecord:
     status_code: int | None
     duration_ms: int
     error: str = ""
+    authenticating: bool = False  # a token grant made for the call after it: it carries nothing
 
 
 def parse_retry_after(value: str | None) -> float | None:
@@ -172,12 +173,15 @@ class UpstreamClient:
         for attempt in (1, 2):
             headers = dict(extra_headers)
             if authenticated:
+                self._reporting.authenticating = True
                 try:
                     headers.update(self.auth_headers())
                 except UpstreamError as exc:
                     # A lost answer to a token grant is harmless: the call itself never went out.
                     exc.before_sending()
                     raise
+                finally:
+                    self._reporting.authenticating = False
             response = self.send(method, path, headers=headers, **kwargs)
             retry_auth = response.status_code == 401 and authenticated and attempt == 1
             if retry_auth and self.reauthenticate():
@@ -248,7 +252,8 @@ class UpstreamClient:
         on_call = self.on_call
         if on_call is not None:
             duration_ms = int((time.monotonic() - started) * 1000)
-            on_call(CallRecord(method, path, status, duration_ms, error))
+            authenticating = getattr(self._reporting, "authenticating", False)
+            on_call(CallRecord(method, path, status, duration_ms, error, authenticating))
 
     def close(self) -> None:
         self.http.close()

@@ -291,6 +291,11 @@ class UpstreamLink(OrgOwned):
         blank=True,
         help_text="What the platform last accepted, kept where it has no update call.",
     )
+    sent_fields = models.JSONField(
+        default=dict,
+        blank=True,
+        help_text="A short hash of each field the platform last accepted: what a change changes.",
+    )
 
     class Meta:
         constraints = [
@@ -359,6 +364,11 @@ class SyncAttempt(models.Model):
     path = models.CharField(max_length=300)
     status_code = models.PositiveIntegerField(null=True, blank=True)
     error = models.TextField(blank=True)
+    note = models.CharField(
+        max_length=300,
+        blank=True,
+        help_text="What the call carried: created with N fields, the fields changed, readings.",
+    )
 
     class Meta:
         ordering = ["-started_at", "-pk"]

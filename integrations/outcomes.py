@@ -42,6 +42,32 @@ def payload_hash(payload: Any) -> str:
     return hashlib.sha256(json.dumps(payload, sort_keys=True, default=str).encode()).hexdigest()
 
 
+def field_hashes(payload: Any) -> dict[str, str]:
+    """A short hash of each top-level field of a payload (an object); {} for anything else."""
+    if not isinstance(payload, dict):
+        return {}
+    return {str(key): payload_hash(value)[:12] for key, value in payload.items()}
+
+
+def payload_note(payload: Any, sent_before: dict[str, str], *, creating: bool) -> str:
+    """What a record's call carries, for the sync history: "created with 12 fields", "changed
+    name, size_kw" (against the fields last accepted), or "sent 12 fields" when nothing says
+    what the platform held."""
+    fields = field_hashes(payload)
+    count = f"{len(fields)} field{'s' if len(fields) != 1 else ''}" if fields else "the record"
+    if creating:
+        return f"created with {count}"
+    if not fields or not sent_before:
+        return f"sent {count}"
+    changed = sorted(
+        key for key in fields.keys() | sent_before.keys() if fields.get(key) != sent_before.get(key)
+    )
+    if not changed:
+        return f"sent {count}, none changed"
+    shown = ", ".join(changed[:8]) + (f" and {len(changed) - 8} more" if len(changed) > 8 else "")
+    return f"changed {shown}"
+
+
 def as_json(payload: Any) -> Any:
     """The payload as stored in a JSONField (decimals and dates as the text they hash as)."""
     return json.loads(json.dumps(payload, default=str))

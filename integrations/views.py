@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from typing import Any
 
 from django.contrib import messages
 from django.contrib.contenttypes.models import ContentType
@@ -481,7 +482,32 @@ def webhook_events(request: OrgHttpRequest) -> HttpResponse:
         organization=request.organization, platform=Platform.SPARK
     ).first()
     sandbox = connection is not None and connection.uses_sandbox
-    return render(request, template, {"events": events, "endpoint": endpoint, "sandbox": sandbox})
+    failed = (
+        sandbox_failed_deliveries(connection, endpoint)
+        if sandbox and connection is not None and endpoint is not None
+        else []
+    )
+    return render(
+        request,
+        template,
+        {"events": events, "endpoint": endpoint, "sandbox": sandbox, "failed_deliveries": failed},
+    )
+
+
+def sandbox_failed_deliveries(
+    connection: Connection, endpoint: WebhookEndpoint
+) -> list[dict[str, Any]]:
+    """In sandbox mode, the Spark emulator's failed deliveries to this organization's webhook
+    (its registration and those being retired): the URL it tried and the error, so a wrong
+    PUBLIC_BASE_URL shows on the Events page instead of events that never arrive."""
+    from .sandbox import registry
+    from .sandbox.spark.deliveries import SparkDeliveries
+
+    ids = {endpoint.remote_id, *(endpoint.retired_remote_ids or [])} - {""}
+    emulator = registry.emulator("spark", connection.profile)
+    if not ids or not isinstance(emulator, SparkDeliveries):
+        return []
+    return emulator.failed_deliveries(ids)
 
 
 @org_required()

@@ -17,7 +17,7 @@ from django.views.decorators.http import require_GET, require_POST
 
 from . import services
 from .auth import password_reset_allowed
-from .dashboard import cards_for, panels_for
+from .dashboard import actions_for, cards_for, glances_for, month_start, panels_for, tasks_for
 from .forms import AcceptInvitationForm, InvitationForm, RoleForm
 from .models import ROLE_HELP, Invitation, Membership, Role
 from .tenancy import (
@@ -34,7 +34,14 @@ def dashboard(request: OrgHttpRequest) -> HttpResponse:
     return render(
         request,
         "portal/dashboard.html",
-        {"cards": cards_for(request.membership), "panels": panels_for(request.membership)},
+        {
+            "actions": actions_for(request.membership),
+            "tasks": tasks_for(request.membership),
+            "glances": glances_for(request.membership),
+            "month": month_start(request.organization),
+            "cards": cards_for(request.membership),
+            "panels": panels_for(request.membership),
+        },
     )
 
 

@@ -61,8 +61,14 @@ def check_file(
     return uploads.check_upload(series, fileobj, filename=filename, user=user)
 
 
-def confirm_upload(upload: Upload) -> Upload:
-    """Store a checked upload: here and now, or (many rows) in a Celery task."""
+def confirm_upload(upload: Upload, skip_rows: tuple[int, ...] = ()) -> Upload:
+    """Store a checked upload: here and now, or (many rows) in a Celery task. `skip_rows`: a file
+    with bad rows is stored without them, when they are the rows its preview offered to skip
+    (the choice is recorded on the upload first, so the task that stores it knows it)."""
+    if skip_rows and not uploads.choose_to_skip(upload, skip_rows):
+        raise ValueError(
+            f"{upload.filename} offers no choice to skip rows {', '.join(map(str, skip_rows))}."
+        )
     if upload.rows > uploads.PROCESS_IN_BACKGROUND_ROWS:
         return background.start_background_confirm(upload)
     return uploads.confirm_upload(upload)

@@ -34,6 +34,7 @@ from .parser import (
     Sink,
     parse_readings,
 )
+from .parser.report import skippable_rows
 from .pgcopy import StreamingCopy, store_copy
 
 # Rows per read of existing values on the generic path.
@@ -125,7 +126,7 @@ def mappings_of(organization_id: int) -> Callable[[str], ColumnMap | None]:
 
 
 def parse_and_store(
-    series: Series, stream: Any, filename: str, using: str
+    series: Series, stream: Any, filename: str, using: str, skip_rows: tuple[int, ...] = ()
 ) -> tuple[ParseResult, StoreCounts | None]:
     """Parse a file and, when it passes, store it: one pass, in the caller's transaction.
 
@@ -136,6 +137,10 @@ def parse_and_store(
     back if the file then turns out to have an error or to need the whole-file fixes (sorting,
     duplicates, resampling). Otherwise the parsed series goes through :func:`store_readings`'
     paths.
+
+    ``skip_rows``: the rows a person chose to leave out (``parser.report.skippable_rows`` of the
+    preview). The file's valid readings are stored when its errors are exactly on those rows,
+    each confined to its row; any other error rejects it as before.
     """
     db = connections[using]
     before = _lock_series(series, using)
@@ -152,7 +157,9 @@ def parse_and_store(
     if not result.ok:
         if sink is not None:
             sink.abort()
-        return result, None
+            sink = None  # the valid rows, when chosen, go through _write
+        if not skip_rows or skippable_rows(result.report) != skip_rows:
+            return result, None
     channels = result.by_channel()
     if len(channels) > 1 or channels[0][0] != series.channel:
         # A file of several channels (or of another one): each into the owner's series of it.

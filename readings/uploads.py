@@ -41,13 +41,14 @@ from .parser import (
     DEFAULT_LIMITS,
     ParseResult,
 )
-from .parser.report import report_to_dict
+from .parser.report import report_to_dict, skippable_rows
 from .store import parse_and_store, parse_for
 
 __all__ = [
     "PROCESS_IN_BACKGROUND_ROWS",
     "PendingUploadsFull",
     "check_upload",
+    "choose_to_skip",
     "confirm_upload",
     "import_readings",
     "pending_bytes",
@@ -113,8 +114,20 @@ class _Tee:
             pass
 
 
-def _new_upload(series: Series, result: ParseResult, tee: _Tee, filename: str, user: Any) -> Upload:
+def _new_upload(
+    series: Series,
+    result: ParseResult,
+    tee: _Tee,
+    filename: str,
+    user: Any,
+    skips: tuple[int, ...] = (),
+) -> Upload:
+    """`skips`: the rows a person may choose to leave out (a checked file whose only errors are
+    row errors waits for that choice instead of being rejected)."""
     summary = result.report.summary
+    report = report_to_dict(result.report)
+    if skips:
+        report["skippable_rows"] = list(skips)
     return Upload(
         organization_id=series.organization_id,
         series=series,
@@ -125,8 +138,8 @@ def _new_upload(series: Series, result: ParseResult, tee: _Tee, filename: str, u
         rows=summary.readings,
         first_instant=summary.first,
         last_instant=summary.last,
-        status=UploadStatus.PREVIEW if result.ok else UploadStatus.REJECTED,
-        report=report_to_dict(result.report),
+        status=UploadStatus.PREVIEW if result.ok or skips else UploadStatus.REJECTED,
+        report=report,
     )
 
 
@@ -233,14 +246,16 @@ def check_upload(
         with handle:
             tee = _Tee(fileobj, sink=handle)
             result = parse_for(series, tee, filename)
-            tee.drain(keep=result.ok)
-        upload = _new_upload(series, result, tee, filename, user)
+            skips = skippable_rows(result.report)
+            keep = result.ok or bool(skips)
+            tee.drain(keep=keep)
+        upload = _new_upload(series, result, tee, filename, user, skips)
         using = router.db_for_write(Upload)
         with transaction.atomic(using=using):
-            if result.ok and not counted:
+            if keep and not counted:
                 reserve_pending_bytes(series.organization_id, tee.size, using=using)
             upload.save()
-            if result.ok:
+            if keep:
                 kept = directory / f"{upload.pk}.bin"
                 pending.replace(kept)  # same directory: an atomic rename
                 upload.stored_file = str(kept)
@@ -256,6 +271,9 @@ def check_upload(
 
 def confirm_upload(upload: Upload) -> Upload:
     """Store a checked upload from its kept file; STORED with the counts, the kept file removed.
+
+    A file whose only errors are row errors is stored without those rows when a person chose so
+    (:func:`choose_to_skip`): the errors stay in the report, with ``skipped_rows``.
 
     Idempotent: an upload already stored (or expired, or discarded) is returned as it is. The
     upload row is locked while it is stored, so a double click (or a task retried while the first
@@ -286,10 +304,19 @@ def confirm_upload(upload: Upload) -> Upload:
                 _fail_missing_file(locked)
                 return _refresh(upload, locked)
             series = locked.series
+            previewed = locked.report or {}
+            # The rows a person chose to leave out (views: "store the valid rows, skip ...").
+            chosen = (
+                tuple(previewed.get("skippable_rows") or ()) if previewed.get("skip_chosen") else ()
+            )
             with kept.open("rb") as stream:
-                result, counts = parse_and_store(series, stream, locked.filename, using)
+                result, counts = parse_and_store(
+                    series, stream, locked.filename, using, skip_rows=chosen
+                )
             summary = result.report.summary
             locked.report = report_to_dict(result.report)
+            if counts is not None and not result.ok:
+                locked.report["skipped_rows"] = list(chosen)  # the errors stay in the report
             locked.rows = summary.readings
             locked.first_instant = summary.first
             locked.last_instant = summary.last
@@ -305,6 +332,23 @@ def confirm_upload(upload: Upload) -> Upload:
         _mark_failed(upload.pk, using)
         raise
     return _refresh(upload, locked)
+
+
+def choose_to_skip(upload: Upload, rows: tuple[int, ...]) -> bool:
+    """Record a person's choice to store a checked upload without its bad rows, `rows` being the
+    rows they were shown. False (nothing recorded) when the upload offers no such choice, no
+    longer waits for confirmation, or the rows are not the ones it offers."""
+    report = dict(upload.report or {})
+    offered = tuple(report.get("skippable_rows") or ())
+    if not offered or rows != offered:
+        return False
+    report["skip_chosen"] = True
+    updated = Upload.objects.filter(pk=upload.pk, status=UploadStatus.PREVIEW).update(
+        report=report, updated_at=timezone.now()
+    )
+    if updated:
+        upload.report = report
+    return bool(updated)
 
 
 def _fail_missing_file(upload: Upload) -> None:

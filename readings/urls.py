@@ -15,6 +15,7 @@ uploads = [
     path("", views.UploadList.as_view(), name="upload_list"),
     path("check/", views.uploads_check, name="uploads_check"),
     path("mappings/<int:pk>/forget/", views.column_mapping_forget, name="column_mapping_forget"),
+    path("sample.csv", views_charts.uploads_sample, name="uploads_sample"),
     path("<int:pk>/", views.upload_detail, name="upload_detail"),
     path("<int:pk>/progress/", views.upload_progress, name="upload_progress"),
     path("<int:pk>/confirm/", views.upload_confirm, name="upload_confirm"),
@@ -27,6 +28,12 @@ uploads = [
 devices = [
     path("<int:pk>/readings/", views_charts.readings_panel, DEVICE, name="device_readings"),
     path("<int:pk>/readings/check/", views.readings_check, DEVICE, name="device_readings_check"),
+    path(
+        "<int:pk>/readings/sample.csv",
+        views_charts.readings_sample,
+        DEVICE,
+        name="device_readings_sample",
+    ),
     path(
         "<int:pk>/readings/chart.json",
         views_charts.readings_chart,
@@ -44,6 +51,12 @@ devices = [
 meters = [
     path("<int:pk>/readings/", views_charts.readings_panel, METER, name="meter_readings"),
     path("<int:pk>/readings/check/", views.readings_check, METER, name="meter_readings_check"),
+    path(
+        "<int:pk>/readings/sample.csv",
+        views_charts.readings_sample,
+        METER,
+        name="meter_readings_sample",
+    ),
     path(
         "<int:pk>/readings/chart.json",
         views_charts.readings_chart,

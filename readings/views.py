@@ -269,6 +269,12 @@ class Card:
     mapping_form: ColumnMappingForm | None = None  # a header no layout knows: map its columns
     channels: list[dict[str, Any]] | None = None  # of a file that fills or names its channels
     net_kwh: float | None = None  # delivered minus received, when the file has both
+    # A file whose only errors are row errors: the rows it may be stored without ("1, 471"),
+    # offered while it waits for confirmation, and those it was stored without.
+    skippable: str = ""
+    skipped: str = ""
+    skip_count: int = 0
+    can_skip: bool = False
 
 
 def _card(request: HttpRequest, item: Upload | Refusal) -> Card:
@@ -339,6 +345,14 @@ def _card(request: HttpRequest, item: Upload | Refusal) -> Card:
             and can(request, Role.MEMBER)
         ),
         can_discard=upload.status in services.DISCARDABLE and can(request, Role.MEMBER),
+        skippable=_rows_text(report.get("skippable_rows") or []),
+        skipped=_rows_text(report.get("skipped_rows") or []),
+        skip_count=len(report.get("skippable_rows") or report.get("skipped_rows") or []),
+        can_skip=(
+            upload.status == UploadStatus.PREVIEW
+            and bool(report.get("skippable_rows"))
+            and can(request, Role.MEMBER)
+        ),
         expires_at=(
             upload.updated_at + timedelta(seconds=settings.UPLOAD_PENDING_TTL_S)
             if upload.status in PENDING_STATUSES and upload.stored_file and upload.updated_at
@@ -493,8 +507,16 @@ def upload_confirm(request: OrgHttpRequest, pk: int) -> HttpResponse:
     """Store a checked upload's readings (all or nothing); a big one in a Celery task."""
     upload = get_upload_for(request, pk)
     report = upload.report or {}
-    if upload.status != UploadStatus.PREVIEW or report.get("ok") is not True:
+    offered = tuple(report.get("skippable_rows") or ())
+    # A file with bad rows is stored only by the explicit choice, naming the rows it skips.
+    chosen = offered if offered and request.POST.get("skip_rows") == _rows_text(offered) else ()
+    if upload.status != UploadStatus.PREVIEW or (report.get("ok") is not True and not chosen):
         message = f"{upload.filename} can't be stored: it is {upload.get_status_display().lower()}."
+        if upload.status == UploadStatus.PREVIEW:
+            message = (
+                f"{upload.filename} has errors: choose to store its valid rows and skip "
+                f"row{'s' if len(offered) > 1 else ''} {_rows_text(offered)}, or fix the file."
+            )
         if _is_htmx(request):
             return render(
                 request,
@@ -504,7 +526,7 @@ def upload_confirm(request: OrgHttpRequest, pk: int) -> HttpResponse:
             )
         messages.error(request, message)
         return redirect("upload_detail", upload.pk)
-    upload = services.confirm_upload(upload)
+    upload = services.confirm_upload(upload, chosen)
     if _is_htmx(request):
         return render(request, "readings/_upload_preview.html", {"card": _card(request, upload)})
     if upload.status == UploadStatus.STORED:
@@ -514,6 +536,10 @@ def upload_confirm(request: OrgHttpRequest, pk: int) -> HttpResponse:
             f"{upload.unchanged:,} unchanged readings.",
         )
     return redirect("upload_detail", upload.pk)
+
+
+def _rows_text(rows: tuple[int, ...] | list[int]) -> str:
+    return ", ".join(map(str, rows))
 
 
 @require_POST

@@ -19,10 +19,11 @@ from django.shortcuts import render
 from django.urls import reverse
 from django.views.decorators.http import require_GET
 
+from devices.models import Device
 from portal.models import Role
 from portal.tenancy import OrgHttpRequest, org_required
 
-from . import charts
+from . import charts, samples
 from .models import Series, Upload
 from .routing import NOT_ID_CHAR, owner_id
 from .views import get_owner_for, series_of, tz_of
@@ -226,6 +227,38 @@ def readings_csv(request: OrgHttpRequest, pk: int, kind: str) -> HttpResponseBas
     name = NOT_ID_CHAR.sub("-", owner_id(owner)).strip("-") or kind
     parts = [name, "readings", *days]
     filename = "-".join(parts)[:120] + ".csv"
+    response["Content-Disposition"] = (
+        f"attachment; filename=\"{filename}\"; filename*=UTF-8''{quote(filename)}"
+    )
+    return response
+
+
+@require_GET
+@org_required(Role.VIEWER)
+def readings_sample(request: OrgHttpRequest, pk: int, kind: str) -> HttpResponse:
+    """``readings-sample.csv``: a week of example rows for this device or meter, in its zone."""
+    owner = get_owner_for(request, kind, pk)
+    shape = owner.kind if isinstance(owner, Device) else "meter"
+    name = NOT_ID_CHAR.sub("-", owner_id(owner)).strip("-") or kind
+    return _csv_download("".join(samples.sample_rows(tz_of(owner), shape)), f"{name}-sample")
+
+
+@require_GET
+@org_required(Role.VIEWER)
+def uploads_sample(request: OrgHttpRequest) -> HttpResponse:
+    """The Uploads page's sample: a customId column names the device (the organization's first,
+    or an example id), times in the organization's zone."""
+    device = Device.objects.filter(organization=request.organization).order_by("pk").first()
+    custom_id = device.custom_id if device else "SP-0042"
+    rows = samples.sample_rows(
+        request.organization.timezone, device.kind if device else "solar", custom_id
+    )
+    return _csv_download("".join(rows), "uploads-sample")
+
+
+def _csv_download(content: str, stem: str) -> HttpResponse:
+    filename = f"{stem[:100]}.csv"
+    response = HttpResponse(content, content_type="text/csv; charset=utf-8")
     response["Content-Disposition"] = (
         f"attachment; filename=\"{filename}\"; filename*=UTF-8''{quote(filename)}"
     )

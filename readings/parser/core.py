@@ -105,6 +105,7 @@ class _Parser(_FastPath, _RowLoop, _TimelineRules, _Hourly, _FileChecks, _Summar
         self.run_off: object = _NO_RUN
         self.sink: Sink | None = None
         self.sunk = 0  # rows handed to the sink so far
+        self.spanning = False  # a quoted value spans lines (Report.row_confined)
 
     def run(self, fileobj: BinaryIO) -> ParseResult:
         try:
@@ -158,8 +159,12 @@ class _Parser(_FastPath, _RowLoop, _TimelineRules, _Hourly, _FileChecks, _Summar
             reader = csv.reader(lines, delimiter=delimiter)
             pairs: list[tuple[int, list[str]]] = []
             try:
+                read = 0
                 for fields in reader:
                     pairs.append((start + reader.line_num - 1, fields))
+                    if reader.line_num - read > 1:
+                        self.spanning = True  # never valid in interval data: rows in doubt
+                    read = reader.line_num
             except csv.Error:
                 # A stray CR or the like: read this chunk line by line, and let a line csv
                 # can't read be split plainly so the row checks say what is wrong with it.
@@ -320,5 +325,6 @@ class _Parser(_FastPath, _RowLoop, _TimelineRules, _Hourly, _FileChecks, _Summar
             self.issues.error_count,
             self.issues.warning_count,
             summary,
+            row_confined=not self.spanning,
         )
         return ParseResult(report, HourlyReadings(epochs, values))

@@ -156,6 +156,44 @@ class _Summarizing(_ParserState):
         )
 
 
+# Errors confined to their row: the parser leaves the row out of its readings and the rest of the
+# file means the same without it. A doubt about the whole file (mixed UTC offsets, an ambiguous
+# autumn hour, a file of another kind) is none of these: such a file is only fixed and uploaded again.
+ROW_CONFINED = frozenset(
+    {
+        "bad_time",
+        "empty_time",
+        "fractional_seconds",
+        "time_out_of_range",
+        "nonexistent_local_time",
+        "bad_value",
+        "empty_value",
+        "non_finite_value",
+        "value_out_of_range",
+        "column_count",
+        "custom_id_mismatch",
+        "conflicting_duplicate",
+        "not_on_hour",
+        "off_grid",
+        "incomplete_hour",
+        "bad_channel",
+    }
+)
+
+
+def skippable_rows(report: Report) -> tuple[int, ...]:
+    """The rows a "store the valid rows" choice leaves out, or () when the file offers no such
+    choice: it has errors, every one is listed (none beyond ``max_issues``), each on a row and
+    confined to it, and readings remain without them."""
+    if report.ok or not report.row_confined or report.error_count != len(report.errors):
+        return ()
+    if not report.summary.readings:
+        return ()
+    if any(issue.row is None or issue.code not in ROW_CONFINED for issue in report.errors):
+        return ()
+    return tuple(sorted({issue.row for issue in report.errors if issue.row is not None}))
+
+
 def report_to_dict(report: Report) -> dict[str, Any]:
     """The parser's report as JSON-safe data (Upload.report, the API, the preview page)."""
     summary = report.summary

@@ -241,6 +241,9 @@ class Report:
     error_count: int
     warning_count: int
     summary: Summary
+    # False when a row's bounds are in doubt (a quoted value spanning lines swallowed the rows
+    # after it): no error is then confined to its row, and none may be skipped.
+    row_confined: bool = True
 
     @property
     def ok(self) -> bool:

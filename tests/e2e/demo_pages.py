@@ -44,6 +44,13 @@ def demo_with_data(demo) -> dict:
             store.series_for(owner), BytesIO(content), filename=f"{owner.pk}-seed.csv"
         )
         assert upload.status == UploadStatus.STORED
+    # A checked file waiting for a person: one bad row (471), offered to be skipped.
+    lines = hourly_csv(zone, datetime(2025, 3, 1), 30 * 24, solar_kwh).split(b"\n")
+    lines[470] = lines[470].split(b",")[0] + b",n/a"
+    preview = uploads.check_upload(
+        store.series_for(solar), BytesIO(b"\n".join(lines)), filename="march.csv", user=None
+    )
+    assert preview.report["skippable_rows"] == [471]
     meter.wattics_stream_id = "demo-stream-1"
     home_services.save_meter(meter)
     webhooks.register_webhook(demo)
@@ -58,6 +65,7 @@ def demo_with_data(demo) -> dict:
         "home": solar.home,
         "event": WebhookEvent.objects.get(organization=demo),
         "link": UpstreamLink.objects.filter(organization=demo).order_by("pk").first(),
+        "preview": preview,
     }
 
 
@@ -70,6 +78,7 @@ def main_pages(data: dict[str, Any]) -> list[tuple[str, str]]:
         ("meters", "/meters/"),
         ("devices", "/devices/"),
         ("uploads", "/uploads/"),
+        ("upload-preview", f"/uploads/{data['preview'].pk}/"),
         ("customer", data["customer"].get_absolute_url()),
         ("home", data["home"].get_absolute_url()),
         ("meter", data["meter"].get_absolute_url()),

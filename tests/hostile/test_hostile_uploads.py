@@ -296,8 +296,18 @@ def _check_on_page(client, url: str, case: ReadingsCase, data: bytes, capture) -
         assert "was not checked" in response.content.decode()
         return
     [upload] = created
-    assert upload.status == UploadStatus.REJECTED, upload.report
-    assert not upload.stored_file
+    if upload.report.get("skippable_rows"):
+        # Only row errors: the file waits for a person to choose to skip them (nothing stored,
+        # no confirmation without naming the rows); the rows offered are exactly the errors'.
+        assert upload.status == UploadStatus.PREVIEW, upload.report
+        assert upload.report["skippable_rows"] == sorted(
+            {e["row"] for e in upload.report["errors"]}
+        )
+        assert client.post(reverse("upload_confirm", args=[upload.pk])).status_code == 302
+        assert Upload.objects.get(pk=upload.pk).status == UploadStatus.PREVIEW
+    else:
+        assert upload.status == UploadStatus.REJECTED, upload.report
+        assert not upload.stored_file
     assert_refused(upload.report["errors"], case, line_count(data))
     page = client.get(reverse("upload_detail", args=[upload.pk]))
     assert page.status_code == 200

@@ -120,9 +120,10 @@ def test_it_shows_every_problem_of_a_rejected_file_by_row(member_client, device)
         follow=True,
     )
     upload = Upload.objects.get()
-    assert upload.status == UploadStatus.REJECTED
+    # Each error is confined to its row: the file waits for a person's choice (skipping them).
+    assert upload.status == UploadStatus.PREVIEW
     page = _text(response)
-    assert "Nothing was stored:</strong> 3 errors" in page
+    assert "3 rows of 7 have errors" in page
     errors = re.findall(
         r"<tr><td class=\"nowrap\">(\d+)</td><td class=\"mono\">([^<]*)</td><td>([^<]*)</td>", page
     )
@@ -133,9 +134,12 @@ def test_it_shows_every_problem_of_a_rejected_file_by_row(member_client, device)
     assert by_row[7][0] == "value_kwh" and "is not a number" in by_row[7][1]
     assert "Confirm and store" not in page
     assert reverse("upload_report_csv", args=[upload.pk]) in page
+    assert "Store the 4 valid readings, skip rows 4, 6, 7" in page
     assert Reading.objects.count() == 0
+    # A plain confirmation stores nothing: the rows to skip must be chosen.
     assert member_client.post(reverse("upload_confirm", args=[upload.pk])).status_code == 302
-    assert Upload.objects.get().status == UploadStatus.REJECTED
+    assert Upload.objects.get().status == UploadStatus.PREVIEW
+    assert Reading.objects.count() == 0
 
 
 def test_it_shows_the_first_errors_and_all_of_them_on_demand(member_client, device):

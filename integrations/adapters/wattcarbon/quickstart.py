@@ -20,6 +20,7 @@ from homes.models import Customer, Home, Meter
 from readings.models import Reading, ReadingChannel, Series
 
 from ... import wattcarbon
+from ...clients import note_calls, readings_note
 from ...http import UpstreamError
 from ...models import Channel, Platform, SyncChunk, UpstreamLink
 from ...outcomes import payload_hash
@@ -187,6 +188,7 @@ class WattCarbonTimeseries(Adapter[Device]):
             content, rows = month_csv(record, begin, _next_month(start), self.header)
             digest = hashlib.sha256(content).hexdigest()
             if rows and digest != chunk.payload_hash:
+                note_calls(client, readings_note(content, rows))
                 self.upload(client, parent_remote_id, content)
             SyncChunk.objects.filter(pk=chunk.pk).update(
                 dirty=False, payload_hash=digest, rows=rows, synced_at=timezone.now()

@@ -159,5 +159,22 @@ class SparkDeliveries(Emulator):
             if self.retry_delay_s:
                 time.sleep(self.retry_delay_s * attempt)
 
+    def failed_deliveries(self, webhook_ids: set[str], limit: int = 10) -> list[dict[str, Any]]:
+        """The newest deliveries to these webhooks that failed, or failed and will try again:
+        the URL tried, the attempts, the last status and error (no body, no signature)."""
+        with self.lock:
+            found = [
+                {
+                    key: delivery.get(key)
+                    for key in ("url", "attempts", "status", "error", "outcome", "event_type")
+                }
+                | {"event_type": delivery.get("event_type") or delivery.get("notification_type")}
+                for delivery in self.state["deliveries"]
+                if delivery["webhook_id"] in webhook_ids
+                and delivery["attempts"]
+                and delivery["outcome"] != "delivered"
+            ]
+        return found[::-1][:limit]
+
     def _delivery(self, delivery_id: str) -> dict[str, Any] | None:
         return next((d for d in self.state["deliveries"] if d["id"] == delivery_id), None)
