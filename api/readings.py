@@ -363,7 +363,17 @@ def get_upload(request: HttpRequest, pk: Id) -> Any:
     auth=needs(Scope.READINGS),
     tags=["uploads"],
 )
-def confirm_upload(request: HttpRequest, pk: Id) -> Any:
+def confirm_upload(
+    request: HttpRequest,
+    pk: Id,
+    skip_rows: Annotated[
+        str,
+        Query(
+            description="A file with row errors: the rows its report offers to skip "
+            "(`skippable_rows`), comma-separated, to store the valid rest without them."
+        ),
+    ] = "",
+) -> Any:
     """Store a checked upload (a big one in the background: poll it until `stored`)."""
     upload = _one_upload(request, pk)
     if upload.status != UploadStatus.PREVIEW:
@@ -371,7 +381,20 @@ def confirm_upload(request: HttpRequest, pk: Id) -> Any:
             409,
             f"This upload is {upload.get_status_display().lower()}: only a checked one waiting for confirmation can be stored.",
         )
-    return Status(202, _upload_row(reading_services.confirm_upload(upload)))
+    report = upload.report or {}
+    offered = tuple(report.get("skippable_rows") or ())
+    named = tuple(int(part) for part in skip_rows.split(",") if part.strip().isdigit())
+    if report.get("ok") is not True and (not offered or named != offered):
+        rows = ",".join(map(str, offered))
+        raise ApiError(
+            409,
+            f"{upload.filename} has errors: confirm with skip_rows={rows} to store its valid "
+            "rows without them, or fix the file."
+            if offered
+            else f"{upload.filename} has errors: fix the file and upload it again.",
+        )
+    chosen = offered if report.get("ok") is not True else ()
+    return Status(202, _upload_row(reading_services.confirm_upload(upload, chosen)))
 
 
 @router.post(

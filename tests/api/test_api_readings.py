@@ -90,6 +90,22 @@ def test_it_checks_then_confirms_or_discards_as_the_uploads_page_does(api, devic
     assert Upload.objects.get(pk=other["id"]).status == UploadStatus.DISCARDED
 
 
+def test_a_file_with_a_bad_row_is_stored_without_it_only_when_asked(api, device):
+    checked = api.post(
+        f"/api/v1/devices/{device.pk}/readings/check", {"file": csv_file(bad_row=5)}
+    ).json()
+    assert checked["status"] == "preview"
+    url = f"/api/v1/uploads/{checked['id']}/confirm"
+    refused = api.post(url)
+    assert refused.status_code == 409 and "skip_rows=5" in refused.json()["detail"]
+    assert api.post(f"{url}?skip_rows=6").status_code == 409  # not the row it offered
+    assert not Reading.objects.exists()
+    stored = api.post(f"{url}?skip_rows=5")
+    assert stored.status_code == 202 and stored.json()["status"] == "stored"
+    assert Reading.objects.count() == 47
+    assert Upload.objects.get(pk=checked["id"]).report["skipped_rows"] == [5]
+
+
 def test_it_queries_by_resolution_in_the_records_zone_or_utc(api, device):
     api.post(f"/api/v1/devices/{device.pk}/readings", {"file": csv_file()})
     url = f"/api/v1/devices/{device.pk}/readings"
