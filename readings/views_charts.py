@@ -62,7 +62,9 @@ HEAT_LEGEND = (
 def heatmap_layout(days: list[charts.HeatDay], tz: str) -> dict[str, Any]:
     """Coordinates of the heat map's SVG: one column per local day, one row per local hour."""
     label_w, top = 40, 16
-    cell_w = max(3, min(14, 900 // max(len(days), 1)))
+    # A month fills the readings card (~720 px beside the record at 1366 px); a year is drawn
+    # wider and scaled down to the card by CSS (static/css/portal.css .heatmap-svg).
+    cell_w = max(3, min(24, 720 // max(len(days), 1)))
     cell_h = 9
     columns = []
     day_labels: list[tuple[int, str]] = []
