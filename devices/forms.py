@@ -7,6 +7,7 @@ from typing import Any, cast
 from django import forms
 
 from portal.crud import OrgModelForm
+from portal.widgets import IsoDateInput
 
 from .kinds import KINDS, form_field, form_initial, validate_details
 from .models import Device
@@ -39,7 +40,7 @@ class DeviceForm(OrgModelForm):
             "owner_name",
         ]
         widgets = {
-            "commenced_operation_date": forms.DateInput(attrs={"type": "date"}),
+            "commenced_operation_date": IsoDateInput(),
             "meter": MeterOfHomeSelect(attrs={"data-follows": "home", "data-follows-key": "home"}),
         }
 

@@ -11,6 +11,7 @@ from django.utils import timezone
 
 from devices.models import Device
 from portal.crud import OrgModelForm
+from portal.widgets import IsoDateTimeInput
 from readings.models import Reading, ReadingChannel
 
 from . import spark, wattics
@@ -205,7 +206,7 @@ class UTCDateTimeField(forms.DateTimeField):
     """A date and time read and shown in UTC, whatever the page's timezone (Spark's report
     points and event curves are in UTC)."""
 
-    widget = forms.DateTimeInput(attrs={"type": "datetime-local"}, format="%Y-%m-%dT%H:%M")
+    widget = IsoDateTimeInput()
 
     def to_python(self, value: Any) -> Any:
         with timezone.override(UTC):

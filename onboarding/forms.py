@@ -10,6 +10,7 @@ from django import forms
 from devices.kinds import KINDS, form_field, validate_details
 from devices.models import Device, custom_id_validator
 from portal.models import Organization
+from portal.widgets import IsoDateInput
 
 CUSTOM_ID_TAKEN = "Another device in your organization has this custom id."
 
@@ -43,7 +44,7 @@ class DeviceStepForm(forms.Form):
     commenced_operation_date = forms.DateField(
         label="Commenced operation",
         required=False,
-        widget=forms.DateInput(attrs={"type": "date"}),
+        widget=IsoDateInput(),
         help_text="WattCarbon ignores readings before this date.",
     )
     device_name = forms.CharField(label="Device name", max_length=200, required=False)

@@ -87,3 +87,15 @@ def test_no_page_uses_another_date_format_or_clock(member_client, place):
             " AM",
         ):
             assert foreign not in text, (url, foreign)
+
+
+def test_date_inputs_take_the_one_format_whatever_the_browsers_locale(member_client, place):
+    """A browser's own date picker shows its locale's format (12/07/2026 in en-US): the portal's
+    date fields are text inputs that say and check YYYY-MM-DD."""
+    for url in (
+        reverse("device_create_kind", args=["solar"]),
+        reverse("device_readings", args=[place["device"].pk]),
+    ):
+        text = member_client.get(url).content.decode()
+        assert 'type="date"' not in text and 'type="datetime-local"' not in text, url
+        assert 'placeholder="YYYY-MM-DD"' in text and r'pattern="\d{4}-\d{2}-\d{2}"' in text, url
