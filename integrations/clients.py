@@ -30,7 +30,7 @@ class CallLog:
         self.note = ""  # what the calls from now on carry (note_calls)
 
     def __call__(self, record: CallRecord) -> None:
-        self.calls.append((record, "" if record.authenticating else self.note))
+        self.calls.append((record, "" if record.authenticating else record.note or self.note))
 
     def save(self, connection: Connection, link: UpstreamLink | None = None) -> None:
         """Keep the collected calls as SyncAttempt rows (no secrets, no bodies) and start afresh."""

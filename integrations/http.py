@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from email.utils import parsedate_to_datetime
 from typing import Any, Self
@@ -87,6 +88,7 @@ class CallRecord:
     duration_ms: int
     error: str = ""
     authenticating: bool = False  # a token grant made for the call after it: it carries nothing
+    note: str = ""  # what the call carried, when the code making it said (UpstreamClient.carrying)
 
 
 def parse_retry_after(value: str | None) -> float | None:
@@ -246,6 +248,16 @@ class UpstreamClient:
             message, permanent=permanent, status_code=status, retry_after_s=retry_after
         )
 
+    @contextmanager
+    def carrying(self, note: str) -> Iterator[None]:
+        """Say what the calls made inside carry ("the reading of 2025-03-01T00:00:00.000-08:00"):
+        the sync history shows it beside each (this thread's calls only)."""
+        self._reporting.carrying = note
+        try:
+            yield
+        finally:
+            self._reporting.carrying = ""
+
     def _record(
         self, method: str, path: str, status: int | None, started: float, error: str
     ) -> None:
@@ -253,7 +265,8 @@ class UpstreamClient:
         if on_call is not None:
             duration_ms = int((time.monotonic() - started) * 1000)
             authenticating = getattr(self._reporting, "authenticating", False)
-            on_call(CallRecord(method, path, status, duration_ms, error, authenticating))
+            note = "" if authenticating else getattr(self._reporting, "carrying", "")
+            on_call(CallRecord(method, path, status, duration_ms, error, authenticating, note))
 
     def close(self) -> None:
         self.http.close()

@@ -234,12 +234,13 @@ class WatticsClient(UpstreamClient):
         Guide, "Step 2: Pushing data to Wattics": POST, basic authentication, one packet per HTTP
         transaction.
         """
-        self.request(
-            "POST",
-            MEASUREMENTS_PATH,
-            content=encode_packet(packet),
-            headers={"Content-Type": "application/json"},
-        )
+        with self.carrying(f"the reading of {packet.get('tsISO8601', '?')}"):
+            self.request(
+                "POST",
+                MEASUREMENTS_PATH,
+                content=encode_packet(packet),
+                headers={"Content-Type": "application/json"},
+            )
 
     def last_packet(self, stream_id: str, packet_format: PacketFormat | None = None) -> LastPacket:
         """The last packet Wattics processed for a stream (`read_last_packet`); 404 is nothing.

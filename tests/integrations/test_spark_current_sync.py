@@ -265,6 +265,11 @@ def test_it_sends_an_energy_usage_report_of_the_stored_readings(
             "meterPointId": "707-1",
         }
     ]
+    # Its call in the history says what it carried.
+    [sent] = SyncAttempt.objects.filter(link=link(report), method="POST", path="/reports")
+    assert sent.note == (
+        "EnergyUsage: 3 hourly points from 2026-01-05T00:00:00+00:00 to 2026-01-05T02:00:00+00:00"
+    )
     device_page = member_client.get(charger.get_absolute_url()).content.decode()
     assert "Energy usage reports to Spark" in device_page
     assert "2026-01-05 00:00 to 2026-01-05 03:00 UTC" in device_page

@@ -594,3 +594,18 @@ def test_it_keeps_its_own_cursor_when_wattics_has_nothing_or_an_earlier_packet(
     StreamPusher(client, "e1", CHICAGO, "electrical").push(WEEK[:2])
     assert pusher.resume() == WEEK[5][0]
     assert (pusher.cursor, pusher.total_wh) == (WEEK[5][0], 900.0)
+
+
+def test_each_packet_call_says_which_reading_it_carried() -> None:
+    from integrations.clients import CallLog
+
+    log = CallLog()
+    packet = value_packet("m1", utc(2024, 6, 1, 17), CHICAGO, 0.75)
+    with mock_client(httpx.MockTransport(lambda request: httpx.Response(200))) as client:
+        client.on_call = log
+        client.push_packet(packet)
+        client.push_packet(value_packet("m1", utc(2024, 6, 1, 18), CHICAGO, 0.5))
+    assert [note for _, note in log.calls] == [
+        f"the reading of {packet['tsISO8601']}",
+        "the reading of 2024-06-01T13:00:00.000-05:00",
+    ]

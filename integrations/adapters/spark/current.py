@@ -308,7 +308,10 @@ class SparkEnergyUsageReport(_Current[EnergyUsageReport]):
     def create(
         self, client: spark.SparkClient, link: UpstreamLink, payload: dict[str, Any], parent: str
     ) -> str:
-        return client.send_report(payload)
+        points = payload["payloads"][0]["points"]
+        note = f"EnergyUsage: {len(points)} hourly points from {points[0]['timestamp']} to {points[-1]['timestamp']}"
+        with client.carrying(note):
+            return client.send_report(payload)
 
 
 register(SparkUser())
