@@ -135,7 +135,9 @@ def test_it_draws_the_charts_on_the_device_page(site_url, page, sign_in, artifac
 
 def _month_axis(page) -> list[str]:
     chart = page.locator('[data-chart-src*="bucket=month"][data-chart-ready]')
-    chart.wait_for()
+    # Ready is set when its data is asked for; the chart (its canvas, then el._uplot in the same
+    # task) exists once the data came back.
+    chart.locator("canvas").wait_for()
     # uPlot draws its axes on the canvas; the labels it drew are kept on its axis.
     return chart.evaluate("el => el._uplot.axes[0]._values.map(String)")
 
