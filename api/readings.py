@@ -383,7 +383,10 @@ def confirm_upload(
         )
     report = upload.report or {}
     offered = tuple(report.get("skippable_rows") or ())
-    named = tuple(int(part) for part in skip_rows.split(",") if part.strip().isdigit())
+    parts = [part.strip() for part in skip_rows.split(",") if part.strip()]
+    if not all(part.isdigit() for part in parts):
+        raise invalid({"skip_rows": ["Row numbers separated by commas, e.g. 471 or 471,502."]})
+    named = tuple(int(part) for part in parts)
     if report.get("ok") is not True and (not offered or named != offered):
         rows = ",".join(map(str, offered))
         raise ApiError(

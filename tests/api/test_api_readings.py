@@ -99,6 +99,8 @@ def test_a_file_with_a_bad_row_is_stored_without_it_only_when_asked(api, device)
     refused = api.post(url)
     assert refused.status_code == 409 and "skip_rows=5" in refused.json()["detail"]
     assert api.post(f"{url}?skip_rows=6").status_code == 409  # not the row it offered
+    malformed = api.post(f"{url}?skip_rows=5,abc")  # not silently read as "5"
+    assert malformed.status_code == 422 and "skip_rows" in malformed.json()["errors"]
     assert not Reading.objects.exists()
     stored = api.post(f"{url}?skip_rows=5")
     assert stored.status_code == 202 and stored.json()["status"] == "stored"
