@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from celery import shared_task
 
-from . import background, services
+from . import background, partitions, services
 
 
 @shared_task(name="readings.tasks.check_upload_task", acks_late=True, ignore_result=True)
@@ -35,3 +35,10 @@ def expire_pending_uploads() -> int:
 def refresh_stale_readiness() -> int:
     """Every minute (beat): the M&V verdicts of series stored since, kept for the devices list."""
     return services.refresh_stale_readiness()
+
+
+@shared_task(name="readings.tasks.ensure_partitions", ignore_result=True)
+def ensure_partitions() -> int:
+    """Hourly (beat): the readings table's monthly partitions made ahead, and rows waiting in its
+    default partition moved into their own month (PostgreSQL; nothing on SQLite)."""
+    return len(partitions.ensure_partitions().created)
