@@ -234,8 +234,9 @@ def partition_live_table(
     rows copied. A no-op on SQLite and on a table already partitioned.
 
     1. The new table is made beside the old one (``devices_reading_partitioned``) with a
-       partition for every month some series spans (found from each series' first and last
-       reading: one index probe each) and the months around now.
+       partition for every month that holds rows (found by index probes: each series' first
+       reading, then its first in the next month with any, and so on) and the months around
+       now.
     2. Triggers on the old table mirror every write (insert, update, delete, truncate) into the
        new one from then on. Creating them waits for the writes in flight to commit.
     3. The rows are copied range of series after range of series (about ``chunk_rows`` each),
@@ -266,13 +267,9 @@ def partition_live_table(
             f" FROM ids WHERE series_id IS NOT NULL ORDER BY series_id"
         )
         spans: list[tuple[int, datetime, datetime]] = cursor.fetchall()
-    this = month_of(today or datetime.now(UTC))
-    months = {add_months(this, k) for k in range(-MONTHS_BACK, MONTHS_AHEAD + 1)}
-    for _, first, last in spans:
-        month, end = month_of(first), month_of(last)
-        while month <= end:
-            months.add(month)
-            month = add_months(month, 1)
+        this = month_of(today or datetime.now(UTC))
+        months = {add_months(this, k) for k in range(-MONTHS_BACK, MONTHS_AHEAD + 1)}
+        months |= _months_with_rows(cursor, spans)
     with transaction.atomic(using=using), connection.cursor() as cursor:
         _create_moving(cursor, sorted(months))
     copied = 0
@@ -307,6 +304,27 @@ def partition_live_table(
     ensure_partitions(using, today=today)
     log.info("%s is partitioned by month: %d rows copied", TABLE, copied)
     return copied
+
+
+def _months_with_rows(
+    cursor: CursorWrapper, spans: list[tuple[int, datetime, datetime]]
+) -> set[date]:
+    """The UTC months in which some series has readings: one probe of the key per series and
+    month with data (a loose index scan), not a scan of the table."""
+    if not spans:
+        return set()
+    cursor.execute(
+        "WITH RECURSIVE steps(series_id, month) AS ("  # noqa: S608 (constants)
+        " SELECT s, date_trunc('month', f, 'UTC') FROM unnest(%s::bigint[], %s::timestamptz[])"
+        " AS u(s, f)"
+        " UNION ALL SELECT series_id, date_trunc('month', (SELECT min(instant)"
+        f" FROM {TABLE} r WHERE r.series_id = steps.series_id AND r.instant >="
+        " (steps.month AT TIME ZONE 'UTC' + interval '1 month') AT TIME ZONE 'UTC'), 'UTC')"
+        " FROM steps WHERE month IS NOT NULL)"
+        " SELECT DISTINCT month FROM steps WHERE month IS NOT NULL",
+        [[series_id for series_id, _, _ in spans], [first for _, first, _ in spans]],
+    )
+    return {month_of(row[0]) for row in cursor.fetchall()}
 
 
 def _chunks(
