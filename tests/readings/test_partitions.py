@@ -21,6 +21,7 @@ from django.conf import settings
 from django.core.management import CommandError, call_command
 from django.db import connection, connections, transaction
 from django.db.migrations.executor import MigrationExecutor
+from django.test.utils import CaptureQueriesContext
 
 from readings import charts, partitions
 from readings.counts import StoreCounts
@@ -222,11 +223,17 @@ def test_export_reads_each_series_in_key_order(org):
     first = datetime(2025, 3, 31, 22, tzinfo=UTC)
     store_readings(delivered, readings_at(first, 4, value=1.0))
     store_readings(received, readings_at(first, 4, value=2.0))
-    lines = list(
-        charts.export_rows(
-            {"delivered": delivered, "received": received}, first, first + timedelta(hours=4)
+    with CaptureQueriesContext(connection) as queries:
+        lines = list(
+            charts.export_rows(
+                {"delivered": delivered, "received": received}, first, first + timedelta(hours=4)
+            )
         )
-    )
+    reads = [q["sql"] for q in queries.captured_queries if "devices_reading" in q["sql"]]
+    assert len(reads) == 2, reads
+    for sql, one in zip(reads, (delivered, received), strict=True):
+        assert f'"series_id" = {one.pk}' in sql
+        assert sql.endswith("ORDER BY 1 ASC")  # the instant: the key after series_id
     rows = "".join(lines).splitlines()
     assert rows[0] == "datetime,channel,value_kwh"
     # Instant by instant, each with its channels in order (as before: the file reads back).
