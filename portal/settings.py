@@ -246,8 +246,8 @@ CELERY_BEAT_SCHEDULE = {
     "expire-pending-uploads": {"task": "readings.tasks.expire_pending_uploads", "schedule": 3600.0},
     # M&V verdicts of series whose readings changed (the devices list's column and filter).
     "refresh-readiness": {"task": "readings.tasks.refresh_stale_readiness", "schedule": 60.0},
-    # The readings table's monthly partitions ahead of time; rows in its default partition (an
-    # upload of months long past) moved into their own month (readings.partitions).
+    # The readings table's yearly partitions ahead of time; rows in its default partition (an
+    # upload of years long past) moved into their own year (readings.partitions).
     "ensure-reading-partitions": {"task": "readings.tasks.ensure_partitions", "schedule": 3600.0},
     # Alerts: every organization's conditions raised, refreshed or resolved; the daily digest.
     "check-alerts": {

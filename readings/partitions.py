@@ -1,15 +1,16 @@
-"""Monthly partitions of the readings table on PostgreSQL (``devices_reading``, by ``instant``).
+"""Yearly partitions of the readings table on PostgreSQL (``devices_reading``, by ``instant``).
 
-Why monthly: a device-year query reads one series' rows either way (the key is (series_id,
-instant) in every partition), and measured the same with monthly or yearly partitions (README,
-"Running at scale"); months make each partition small enough to vacuum, back up and detach on
-its own, and retention a month at a time. The partitions are ``devices_reading_y2025m01``...
-(UTC months) and ``devices_reading_default``, which catches any instant with no partition yet.
+Why yearly, measured (README, "Running at scale"): a device-year query reads one series' rows
+either way (the key is (series_id, instant) in every partition) and took the same time with
+monthly or yearly partitions, but a device-year COPY (every upload, the ingest's fast path) cost
+about 1.5x as much into monthly partitions (twelve partitions opened and filled per file) and
+the same as into a plain table into yearly ones. The partitions are ``devices_reading_y2025``...
+(UTC years) and ``devices_reading_default``, which catches any instant with no partition yet.
 
 :func:`partition_live_table` turns the plain table into the partitioned one while it is written
 (migration 0005); :func:`ensure_partitions` (hourly, beat; ``manage.py readings_partitions``)
-creates the months around now and moves rows that landed in the default partition (a 2019
-upload) into their own month. SQLite keeps its one plain table: every function here is a no-op
+creates the years around now and moves rows that landed in the default partition (a 2019
+upload) into their own year. SQLite keeps its one plain table: every function here is a no-op
 there. Nothing here changes Django's model: the table keeps its name, columns and key.
 """
 
@@ -29,8 +30,9 @@ log = logging.getLogger(__name__)
 
 TABLE = "devices_reading"
 DEFAULT_PARTITION = f"{TABLE}_default"
-# The window kept ready around the current month: uploads of the last year land in their own
-# month straight away; anything older waits in the default partition until the next run.
+# The window kept ready around the current month (the years it touches): uploads of the last year
+# land in their own partition straight away, next year's exists three months before it starts;
+# anything older waits in the default partition until the next run.
 MONTHS_BACK = 12
 MONTHS_AHEAD = 3
 # Rows per copy transaction of the live move: writers wait at most this long (~0.5 s a 200k).
@@ -38,12 +40,12 @@ COPY_CHUNK_ROWS = 200_000
 # Set on every partition (PostgreSQL refuses storage parameters on the partitioned parent). The
 # table is insert-mostly: the insert threshold vacuums new rows (visibility map, so index-only
 # scans, and freezing in small steps); a re-upload's updates are vacuumed at 2% dead rather than
-# 20% of a multi-million-row month; the current month is analyzed as it fills.
+# 20% of a multi-million-row year; the current year is analyzed as it fills.
 AUTOVACUUM = (
     "autovacuum_vacuum_scale_factor = 0.02, autovacuum_vacuum_insert_scale_factor = 0.05,"
     " autovacuum_analyze_scale_factor = 0.02"
 )
-# Maintenance waits this long for a lock, then leaves the month for the next run, so a long
+# Maintenance waits this long for a lock, then leaves the year for the next run, so a long
 # query on the default partition never queues every reader behind the maintenance.
 MAINTENANCE_LOCK_TIMEOUT = "5s"
 
@@ -51,7 +53,7 @@ _MOVING = f"{TABLE}_partitioned"  # the new table while the rows move
 _LEGACY = f"{TABLE}_legacy"
 _MIRROR = f"{TABLE}_mirror"
 _ADVISORY_KEY = 2_106_210_021  # one maintenance at a time (issue 21)
-_NAME = re.compile(rf"^{TABLE}_y(\d{{4}})m(\d{{2}})$")
+_NAME = re.compile(rf"^{TABLE}_y(\d{{4}})$")
 _COLUMNS = "instant, value_kwh, series_id"
 
 
@@ -67,14 +69,20 @@ def add_months(month: date, n: int) -> date:
     return date(index // 12, index % 12 + 1, 1)
 
 
-def partition_name(month: date) -> str:
-    return f"{TABLE}_y{month.year:04d}m{month.month:02d}"
+def years_around(today: date | datetime, months_back: int, months_ahead: int) -> set[int]:
+    """The years that the months from ``months_back`` before ``today`` to ``months_ahead`` after
+    touch."""
+    this = month_of(today)
+    return {add_months(this, k).year for k in range(-months_back, months_ahead + 1)}
 
 
-def _bounds(month: date) -> tuple[str, str]:
-    """The partition's range as literals: from the month's first instant (UTC) to the next's."""
-    nxt = add_months(month, 1)
-    return f"'{month:%Y-%m-%d} 00:00:00+00'", f"'{nxt:%Y-%m-%d} 00:00:00+00'"
+def partition_name(year: int) -> str:
+    return f"{TABLE}_y{year:04d}"
+
+
+def _bounds(year: int) -> tuple[str, str]:
+    """The partition's range as literals: from the year's first instant (UTC) to the next's."""
+    return f"'{year:04d}-01-01 00:00:00+00'", f"'{year + 1:04d}-01-01 00:00:00+00'"
 
 
 def _postgresql(using: str) -> bool:
@@ -92,16 +100,16 @@ def is_partitioned(using: str = DEFAULT_DB_ALIAS) -> bool:
 
 @dataclass(frozen=True, slots=True)
 class Partition:
-    """One partition: its month (None for the default), estimated rows and bytes on disk."""
+    """One partition: its year (None for the default), estimated rows and bytes on disk."""
 
     name: str
-    month: date | None
+    year: int | None
     rows: int
     bytes: int
 
 
 def partitions(using: str = DEFAULT_DB_ALIAS, parent: str = TABLE) -> list[Partition]:
-    """The partitions of the readings table, months in order, the default last."""
+    """The partitions of the readings table, years in order, the default last."""
     if not _postgresql(using):
         return []
     with connections[using].cursor() as cursor:
@@ -115,9 +123,9 @@ def partitions(using: str = DEFAULT_DB_ALIAS, parent: str = TABLE) -> list[Parti
     found = []
     for name, estimate, size in rows:
         match = _NAME.match(name)
-        month = date(int(match[1]), int(match[2]), 1) if match else None
-        found.append(Partition(name, month, int(estimate), int(size)))
-    return sorted(found, key=lambda p: (p.month is None, p.month or date.min, p.name))
+        year = int(match[1]) if match else None
+        found.append(Partition(name, year, int(estimate), int(size)))
+    return sorted(found, key=lambda p: (p.year is None, p.year or 0, p.name))
 
 
 def default_rows(using: str = DEFAULT_DB_ALIAS) -> int:
@@ -132,7 +140,7 @@ def default_rows(using: str = DEFAULT_DB_ALIAS) -> int:
 @dataclass
 class Maintenance:
     """What a maintenance run did: partitions created, rows moved out of the default partition
-    (by partition), months left for the next run (a lock not granted in time)."""
+    (by partition), years left for the next run (a lock not granted in time)."""
 
     created: list[str] = field(default_factory=list)
     moved: dict[str, int] = field(default_factory=dict)
@@ -146,32 +154,32 @@ def ensure_partitions(
     months_back: int = MONTHS_BACK,
     months_ahead: int = MONTHS_AHEAD,
 ) -> Maintenance:
-    """Create the partitions of the months around ``today`` (UTC) that are missing, and give
-    every month with rows in the default partition its own partition, those rows moved into it.
+    """Create the partitions of the years the months around ``today`` (UTC) touch that are
+    missing, and give every year with rows in the default partition its own partition, those
+    rows moved into it.
 
-    Each month is one short transaction. PostgreSQL refuses a partition whose range has rows in
-    the default partition, so a month is made as a plain table, filled with the default's rows
-    of that month (deleted there), then attached: ATTACH takes only a SHARE UPDATE EXCLUSIVE
+    Each year is one short transaction. PostgreSQL refuses a partition whose range has rows in
+    the default partition, so a year is made as a plain table, filled with the default's rows
+    of that year (deleted there), then attached: ATTACH takes only a SHARE UPDATE EXCLUSIVE
     lock on the readings table (reads and writes go on); the default partition is locked for the
     move, so nothing lands there meanwhile.
     """
     done = Maintenance()
     if not is_partitioned(using):
         return done
-    this = month_of(today or datetime.now(UTC))
-    wanted = {add_months(this, k) for k in range(-months_back, months_ahead + 1)}
+    wanted = years_around(today or datetime.now(UTC), months_back, months_ahead)
     with connections[using].cursor() as cursor:
         cursor.execute(
-            f"SELECT DISTINCT date_trunc('month', instant, 'UTC') FROM {DEFAULT_PARTITION}"  # noqa: S608
+            f"SELECT DISTINCT date_part('year', instant AT TIME ZONE 'UTC') FROM {DEFAULT_PARTITION}"  # noqa: S608
         )
-        stray = {month_of(row[0]) for row in cursor.fetchall()}
+        stray = {int(row[0]) for row in cursor.fetchall()}
     existing = {p.name for p in partitions(using)}
-    for month in sorted(wanted | stray):
-        name = partition_name(month)
+    for year in sorted(wanted | stray):
+        name = partition_name(year)
         if name in existing:
             continue
         try:
-            moved = _add_month(using, month)
+            moved = _add_year(using, year)
         except OperationalError as exc:  # lock_timeout: a long query held the default partition
             log.warning("Partition %s left for the next run: %s", name, exc)
             done.skipped.append(name)
@@ -185,11 +193,11 @@ def ensure_partitions(
     return done
 
 
-def _add_month(using: str, month: date) -> int | None:
-    """One month's partition, with the default partition's rows of that month moved in: the
+def _add_year(using: str, year: int) -> int | None:
+    """One year's partition, with the default partition's rows of that year moved in: the
     rows moved, or None when the partition exists already."""
-    name = partition_name(month)
-    low, high = _bounds(month)
+    name = partition_name(year)
+    low, high = _bounds(year)
     with transaction.atomic(using=using), connections[using].cursor() as cursor:
         cursor.execute(f"SET LOCAL lock_timeout = '{MAINTENANCE_LOCK_TIMEOUT}'")
         cursor.execute("SELECT pg_advisory_xact_lock(%s)", [_ADVISORY_KEY])
@@ -234,9 +242,8 @@ def partition_live_table(
     rows copied. A no-op on SQLite and on a table already partitioned.
 
     1. The new table is made beside the old one (``devices_reading_partitioned``) with a
-       partition for every month that holds rows (found by index probes: each series' first
-       reading, then its first in the next month with any, and so on) and the months around
-       now.
+       partition for every year that holds rows (found by index probes: each series' first
+       reading, then its first in the next year with any, and so on) and the years around now.
     2. Triggers on the old table mirror every write (insert, update, delete, truncate) into the
        new one from then on. Creating them waits for the writes in flight to commit.
     3. The rows are copied range of series after range of series (about ``chunk_rows`` each),
@@ -245,7 +252,7 @@ def partition_live_table(
        copy. ON CONFLICT DO NOTHING keeps a mirrored row already there (it is the newer).
     4. One short transaction locks the old table, drops the triggers and swaps the names; the
        old table is dropped. Readers wait only for this step.
-    5. Rows that fell in no month (a series' write into a month not foreseen) are moved out of
+    5. Rows that fell in no year (a series' write into a year not foreseen) are moved out of
        the default partition by :func:`ensure_partitions`.
 
     ``between_chunks`` (tests) is called with the rows copied so far after each chunk commits.
@@ -267,11 +274,10 @@ def partition_live_table(
             f" FROM ids WHERE series_id IS NOT NULL ORDER BY series_id"
         )
         spans: list[tuple[int, datetime, datetime]] = cursor.fetchall()
-        this = month_of(today or datetime.now(UTC))
-        months = {add_months(this, k) for k in range(-MONTHS_BACK, MONTHS_AHEAD + 1)}
-        months |= _months_with_rows(cursor, spans)
+        years = years_around(today or datetime.now(UTC), MONTHS_BACK, MONTHS_AHEAD)
+        years |= _years_with_rows(cursor, spans)
     with transaction.atomic(using=using), connection.cursor() as cursor:
-        _create_moving(cursor, sorted(months))
+        _create_moving(cursor, sorted(years))
     copied = 0
     for low, high in _chunks(spans, chunk_rows):
         with transaction.atomic(using=using), connection.cursor() as cursor:
@@ -302,29 +308,29 @@ def partition_live_table(
         for event in ("insert", "update", "delete", "truncate"):
             cursor.execute(f"DROP FUNCTION {_MIRROR}_{event}()")
     ensure_partitions(using, today=today)
-    log.info("%s is partitioned by month: %d rows copied", TABLE, copied)
+    log.info("%s is partitioned by year: %d rows copied", TABLE, copied)
     return copied
 
 
-def _months_with_rows(
+def _years_with_rows(
     cursor: CursorWrapper, spans: list[tuple[int, datetime, datetime]]
-) -> set[date]:
-    """The UTC months in which some series has readings: one probe of the key per series and
-    month with data (a loose index scan), not a scan of the table."""
+) -> set[int]:
+    """The UTC years in which some series has readings: one probe of the key per series and
+    year with data (a loose index scan), not a scan of the table."""
     if not spans:
         return set()
     cursor.execute(
-        "WITH RECURSIVE steps(series_id, month) AS ("  # noqa: S608 (constants)
-        " SELECT s, date_trunc('month', f, 'UTC') FROM unnest(%s::bigint[], %s::timestamptz[])"
+        "WITH RECURSIVE steps(series_id, year) AS ("  # noqa: S608 (constants)
+        " SELECT s, date_trunc('year', f, 'UTC') FROM unnest(%s::bigint[], %s::timestamptz[])"
         " AS u(s, f)"
-        " UNION ALL SELECT series_id, date_trunc('month', (SELECT min(instant)"
+        " UNION ALL SELECT series_id, date_trunc('year', (SELECT min(instant)"
         f" FROM {TABLE} r WHERE r.series_id = steps.series_id AND r.instant >="
-        " (steps.month AT TIME ZONE 'UTC' + interval '1 month') AT TIME ZONE 'UTC'), 'UTC')"
-        " FROM steps WHERE month IS NOT NULL)"
-        " SELECT DISTINCT month FROM steps WHERE month IS NOT NULL",
+        " (steps.year AT TIME ZONE 'UTC' + interval '1 year') AT TIME ZONE 'UTC'), 'UTC')"
+        " FROM steps WHERE year IS NOT NULL)"
+        " SELECT DISTINCT year FROM steps WHERE year IS NOT NULL",
         [[series_id for series_id, _, _ in spans], [first for _, first, _ in spans]],
     )
-    return {month_of(row[0]) for row in cursor.fetchall()}
+    return {row[0].astimezone(UTC).year for row in cursor.fetchall()}
 
 
 def _chunks(
@@ -345,7 +351,7 @@ def _chunks(
     return list(pairwise(bounds))
 
 
-def _create_moving(cursor: CursorWrapper, months: list[date]) -> None:
+def _create_moving(cursor: CursorWrapper, years: list[int]) -> None:
     """The partitioned table, its partitions, and the triggers mirroring the old table into it
     (statement-level, with transition tables: one statement per COPY, not one per row)."""
     run = cursor.execute
@@ -354,10 +360,10 @@ def _create_moving(cursor: CursorWrapper, months: list[date]) -> None:
         f" series_id bigint NOT NULL, CONSTRAINT {_MOVING}_pkey PRIMARY KEY (series_id, instant))"
         " PARTITION BY RANGE (instant)"
     )
-    for month in months:
-        low, high = _bounds(month)
+    for year in years:
+        low, high = _bounds(year)
         run(
-            f"CREATE TABLE {partition_name(month)} PARTITION OF {_MOVING}"
+            f"CREATE TABLE {partition_name(year)} PARTITION OF {_MOVING}"
             f" FOR VALUES FROM ({low}) TO ({high}) WITH ({AUTOVACUUM})"
         )
     run(f"CREATE TABLE {DEFAULT_PARTITION} PARTITION OF {_MOVING} DEFAULT WITH ({AUTOVACUUM})")

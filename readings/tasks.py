@@ -39,6 +39,6 @@ def refresh_stale_readiness() -> int:
 
 @shared_task(name="readings.tasks.ensure_partitions", ignore_result=True)
 def ensure_partitions() -> int:
-    """Hourly (beat): the readings table's monthly partitions made ahead, and rows waiting in its
-    default partition moved into their own month (PostgreSQL; nothing on SQLite)."""
+    """Hourly (beat): the readings table's yearly partitions made ahead, and rows waiting in its
+    default partition moved into their own year (PostgreSQL; nothing on SQLite)."""
     return len(partitions.ensure_partitions().created)

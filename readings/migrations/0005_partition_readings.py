@@ -1,4 +1,4 @@
-"""The readings table partitioned by month on PostgreSQL (readings.partitions), moved while live.
+"""The readings table partitioned by year on PostgreSQL (readings.partitions), moved while live.
 
 Not atomic: the rows move in short transactions while the table stays readable and writable
 (``partition_live_table``). Django's state is unchanged (the table keeps its name, columns and

@@ -1,8 +1,8 @@
-"""The readings table's monthly partitions (readings/partitions.py, migration readings 0005).
+"""The readings table's yearly partitions (readings/partitions.py, migration readings 0005).
 
-On PostgreSQL ``devices_reading`` is partitioned by month of ``instant`` with a default partition;
+On PostgreSQL ``devices_reading`` is partitioned by year of ``instant`` with a default partition;
 the migration moves a live table's rows while it is written, and the hourly maintenance makes
-months ahead and moves rows out of the default partition. SQLite keeps one plain table: the
+years ahead and moves rows out of the default partition. SQLite keeps one plain table: the
 PostgreSQL tests are skipped there, and the tests at the top show everything is a no-op.
 """
 
@@ -35,7 +35,7 @@ needs_postgresql = pytest.mark.skipif(
     connection.vendor != "postgresql",
     reason="partitions exist only on PostgreSQL; run with DATABASE_URL=postgres://...",
 )
-PARTITION = re.compile(r"devices_reading_(?:y\d{4}m\d{2}|default)")
+PARTITION = re.compile(r"devices_reading_(?:y\d{4}|default)")
 
 
 def readings_at(first: datetime, hours: int, value: float | None = None) -> HourlyReadings:
@@ -75,14 +75,17 @@ def series(org) -> Series:
 # ---- everywhere ------------------------------------------------------------------------------
 
 
-def test_months_and_names():
+def test_years_and_names():
     assert partitions.month_of(datetime(2025, 1, 31, 23, 30, tzinfo=UTC)) == date(2025, 1, 1)
-    # A New York evening on the 31st is already February in UTC: partitions are UTC months.
+    # A New York evening on the 31st is already February in UTC: the window counts UTC months.
     late = datetime(2025, 1, 31, 20, 0, tzinfo=UTC).astimezone(ZoneInfo("America/New_York"))
     assert partitions.month_of(late + timedelta(hours=5)) == date(2025, 2, 1)
     assert partitions.add_months(date(2025, 11, 1), 3) == date(2026, 2, 1)
     assert partitions.add_months(date(2025, 1, 1), -1) == date(2024, 12, 1)
-    assert partitions.partition_name(date(2019, 3, 1)) == "devices_reading_y2019m03"
+    assert partitions.partition_name(2019) == "devices_reading_y2019"
+    # Next year's partition is made three months ahead; last year's stays in the window a year.
+    assert partitions.years_around(date(2025, 10, 1), 12, 3) == {2024, 2025, 2026}
+    assert partitions.years_around(date(2025, 9, 30), 0, 3) == {2025}
 
 
 def test_the_copy_chunks_cover_every_series_id():
@@ -121,13 +124,12 @@ def test_sqlite_keeps_one_plain_table(db, series):
 
 
 @needs_postgresql
-def test_the_migrated_table_is_partitioned_by_month(db):
+def test_the_migrated_table_is_partitioned_by_year(db):
     assert partitions.is_partitioned()
     found = partitions.partitions()
-    this = partitions.month_of(datetime.now(UTC))
-    months = {p.month for p in found if p.month is not None}
-    # The months around now exist (the window of the migration / the last maintenance).
-    assert {partitions.add_months(this, k) for k in range(0, partitions.MONTHS_AHEAD + 1)} <= months
+    years = {p.year for p in found if p.year is not None}
+    # The years around now exist (the window of the migration / the last maintenance).
+    assert partitions.years_around(datetime.now(UTC), 12, 3) <= years
     assert found[-1].name == partitions.DEFAULT_PARTITION
     with connection.cursor() as cursor:
         cursor.execute(
@@ -138,40 +140,38 @@ def test_the_migrated_table_is_partitioned_by_month(db):
 
 @needs_postgresql
 def test_store_counts_are_the_same_on_the_partitioned_table(series):
-    partitions.ensure_partitions(today=date(2025, 2, 1), months_back=1, months_ahead=0)
-    # Across the January/February boundary, then beyond February into a month with no
-    # partition (the default partition takes it).
-    first = datetime(2025, 1, 31, tzinfo=UTC)
+    partitions.ensure_partitions(today=date(2024, 6, 1), months_back=0, months_ahead=0)
+    # Across the new year from a year with no partition (the default partition takes it).
+    first = datetime(2023, 12, 31, tzinfo=UTC)
     assert store_readings(series, readings_at(first, 48)) == StoreCounts(48, 0, 0)
     assert store_readings(series, readings_at(first, 48)) == StoreCounts(0, 0, 48)
-    changed = readings_at(first + timedelta(hours=24), 24 * 30, value=2.0)  # into March
+    changed = readings_at(first + timedelta(hours=24), 24 * 30, value=2.0)
     assert store_readings(series, changed) == StoreCounts(24 * 29, 24, 0)
     assert homes_of_rows(series.pk) == {
-        "devices_reading_y2025m01": 24,
-        "devices_reading_y2025m02": 24 * 28,
-        "devices_reading_default": 24 * 2,
+        "devices_reading_default": 24,
+        "devices_reading_y2024": 24 * 30,
     }
     series.refresh_from_db()
     assert series.reading_count == 24 * 31 == len(stored(series.pk))
 
 
 @needs_postgresql
-def test_the_maintenance_moves_an_old_upload_into_its_own_months(series):
-    old = datetime(2019, 1, 31, tzinfo=UTC)
+def test_the_maintenance_moves_an_old_upload_into_its_own_years(series):
+    old = datetime(2019, 12, 31, tzinfo=UTC)
     store_readings(series, readings_at(old, 48))
     assert homes_of_rows(series.pk) == {"devices_reading_default": 48}
     before = stored(series.pk)
 
     done = partitions.ensure_partitions()
 
-    assert done.moved == {"devices_reading_y2019m01": 24, "devices_reading_y2019m02": 24}
-    assert {"devices_reading_y2019m01", "devices_reading_y2019m02"} <= set(done.created)
+    assert done.moved == {"devices_reading_y2019": 24, "devices_reading_y2020": 24}
+    assert {"devices_reading_y2019", "devices_reading_y2020"} <= set(done.created)
     assert homes_of_rows(series.pk) == done.moved
     assert stored(series.pk) == before
     assert partitions.default_rows() == 0
-    # The moved months are real partitions: a new upload there goes straight in, keyed.
+    # The moved years are real partitions: a new upload there goes straight in, keyed.
     assert store_readings(series, readings_at(old, 72, value=5.0)) == StoreCounts(24, 48, 0)
-    assert homes_of_rows(series.pk)["devices_reading_y2019m02"] == 48
+    assert homes_of_rows(series.pk)["devices_reading_y2020"] == 48
     assert partitions.ensure_partitions() == partitions.Maintenance()  # nothing left to do
 
 
@@ -182,7 +182,7 @@ def test_the_command_shows_and_ensures(series, capsys):
     assert "5 row(s) in devices_reading_default" in capsys.readouterr().out
     call_command("readings_partitions", "ensure")
     out = capsys.readouterr().out
-    assert "devices_reading_y2018m06" in out
+    assert "devices_reading_y2018" in out
     assert "5 row(s) moved out of the default partition" in out
     assert "0 row(s) in devices_reading_default" in out
     assert ensure_task.delay().get() == 0  # the beat's task: nothing more to create
@@ -193,18 +193,16 @@ def _partitions_in(plan: str) -> set[str]:
 
 
 @needs_postgresql
-def test_a_device_year_reads_only_its_months(series):
+def test_a_device_year_reads_only_its_years(series):
     partitions.ensure_partitions(today=date(2025, 7, 1), months_back=6, months_ahead=6)
     store_readings(series, readings_at(datetime(2025, 3, 1, tzinfo=UTC), 24 * 10))
     span = charts.DateRange(date(2025, 3, 2), date(2025, 3, 8), "America/New_York")
     week = charts._readings(series, span.start_utc, span.end_utc)
-    assert _partitions_in(week.order_by("instant").explain()) == {"devices_reading_y2025m03"}
-    # A local (New York) year starts and ends at 05:00 UTC: thirteen UTC months, no default.
+    assert _partitions_in(week.order_by("instant").explain()) == {"devices_reading_y2025"}
+    # A local (New York) year starts and ends at 05:00 UTC: two UTC years, no default.
     year = charts.DateRange(date(2025, 1, 1), date(2025, 12, 31), "America/New_York")
     plan = charts._readings(series, year.start_utc, year.end_utc).order_by("instant").explain()
-    assert _partitions_in(plan) == {
-        partitions.partition_name(date(2025, m, 1)) for m in range(1, 13)
-    } | {"devices_reading_y2026m01"}
+    assert _partitions_in(plan) == {"devices_reading_y2025", "devices_reading_y2026"}
     # Every partition is read by its key, in key order: the partitions one after the other need
     # no sort of the device's rows (the planner may still sort a handful of rows it expects).
     with connection.cursor() as cursor:
@@ -212,7 +210,7 @@ def test_a_device_year_reads_only_its_months(series):
     plan = charts._readings(series, year.start_utc, year.end_utc).order_by("instant").explain()
     assert "Sort" not in plan
     assert "Seq Scan" not in plan
-    assert plan.count("Index Scan using devices_reading_y") == 13
+    assert plan.count("Index Scan using devices_reading_y") == 2
 
 
 @needs_postgresql
@@ -248,7 +246,7 @@ def test_export_reads_each_series_in_key_order(org):
 
 @needs_postgresql
 def test_deleting_a_device_deletes_its_rows_in_every_partition(series):
-    store_readings(series, readings_at(datetime(2019, 5, 31, tzinfo=UTC), 48))
+    store_readings(series, readings_at(datetime(2019, 12, 31, tzinfo=UTC), 48))
     partitions.ensure_partitions()
     store_readings(series, readings_at(datetime(2018, 1, 1, tzinfo=UTC), 3))  # the default
     assert len(homes_of_rows(series.pk)) == 3
@@ -298,15 +296,10 @@ def test_the_migration_goes_back_to_a_plain_table_and_forward_with_the_rows(org)
     assert partitions.is_partitioned()
     assert table_rows() == before
     homes = {name for s in ids for name in homes_of_rows(s)}
-    assert homes == {
-        "devices_reading_y2019m07",
-        "devices_reading_y2024m11",
-        "devices_reading_y2024m12",
-        "devices_reading_y2025m01",
-    }
+    assert homes == {"devices_reading_y2019", "devices_reading_y2024", "devices_reading_y2025"}
     assert partitions.default_rows() == 0
-    # Months are made where rows are, not for every month between a series' first and last.
-    assert "devices_reading_y2020m01" not in {p.name for p in partitions.partitions()}
+    # Years are made where rows are, not for every year between a series' first and last.
+    assert "devices_reading_y2021" not in {p.name for p in partitions.partitions()}
     with connection.cursor() as cursor:
         cursor.execute(
             "SELECT to_regclass('devices_reading_legacy'), to_regclass(%s)", [partitions._MOVING]
@@ -335,7 +328,7 @@ class Writer(threading.Thread):
             while not self.stop.is_set():
                 one = pick.choice(self.series)
                 first = datetime(2024, 12, 1, tzinfo=UTC) + timedelta(hours=pick.randrange(24 * 62))
-                if pick.random() < 0.1:  # a month the move made no partition for
+                if pick.random() < 0.1:  # a year the move made no partition for
                     first = datetime(2021, 3, 1, tzinfo=UTC) + timedelta(hours=pick.randrange(99))
                 hours = pick.randrange(1, 80)
                 if pick.random() < 0.25:
@@ -393,7 +386,7 @@ def test_a_writer_during_the_move_loses_nothing(org):
     assert writer.writes >= 12
     assert partitions.is_partitioned()
     assert table_rows() == expected
-    # The rows the writer put in months the move did not foresee wait in the default partition
+    # The rows the writer put in years the move did not foresee wait in the default partition
     # no longer: the move ended with the maintenance.
     assert partitions.default_rows() == 0
 

@@ -1,4 +1,4 @@
-"""`manage.py readings_partitions [show|ensure]`: the monthly partitions of the readings table."""
+"""`manage.py readings_partitions [show|ensure]`: the yearly partitions of the readings table."""
 
 from __future__ import annotations
 
@@ -13,9 +13,10 @@ from readings import partitions
 
 class Command(BaseCommand):
     help = (
-        "Show the monthly partitions of the readings table (PostgreSQL), or ensure them: create "
-        "the months around now that are missing and move rows waiting in the default partition "
-        "into their own month. Celery beat runs 'ensure' every hour."
+        "Show the yearly partitions of the readings table (PostgreSQL), or ensure them: create "
+        "those of the years the months around now touch (--months-back, --months-ahead) and move "
+        "rows waiting in the default partition into their own year. Celery beat runs 'ensure' "
+        "every hour."
     )
 
     def add_arguments(self, parser: CommandParser) -> None:
@@ -46,14 +47,14 @@ class Command(BaseCommand):
 
     def _show(self, using: str) -> None:
         found = partitions.partitions(using)
-        this = partitions.month_of(datetime.now(UTC))
-        months = [p for p in found if p.month is not None]
+        this = datetime.now(UTC).year
+        years = [p for p in found if p.year is not None]
         for part in found:
             self.stdout.write(
                 f"{part.name:28} ~{part.rows:>13,} rows {part.bytes / 2**20:>10,.1f} MiB"
             )
-        ahead = sum(1 for p in months if p.month is not None and p.month > this)
+        ahead = sum(1 for p in years if p.year is not None and p.year > this)
         self.stdout.write(
-            f"{len(months)} monthly partition(s), {ahead} ahead of this month; "
+            f"{len(years)} yearly partition(s), {ahead} ahead of this year; "
             f"{partitions.default_rows(using):,} row(s) in {partitions.DEFAULT_PARTITION}."
         )
