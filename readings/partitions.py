@@ -35,8 +35,9 @@ DEFAULT_PARTITION = f"{TABLE}_default"
 # anything older waits in the default partition until the next run.
 MONTHS_BACK = 12
 MONTHS_AHEAD = 3
-# Rows per copy transaction of the live move: writers wait at most this long (~0.5 s a 200k).
-COPY_CHUNK_ROWS = 200_000
+# Rows per copy transaction of the live move, during which writers wait: 200,000 rows took 2-3 s
+# on a busy 2-core machine (README, "Running at scale"), a quarter of that well under a second.
+COPY_CHUNK_ROWS = 50_000
 # Set on every partition (PostgreSQL refuses storage parameters on the partitioned parent). The
 # table is insert-mostly: the insert threshold vacuums new rows (visibility map, so index-only
 # scans, and freezing in small steps); a re-upload's updates are vacuumed at 2% dead rather than
