@@ -302,7 +302,16 @@ def partition_live_table(
         for event in ("insert", "update", "delete", "truncate"):
             cursor.execute(f"DROP TRIGGER {_MIRROR}_{event} ON {TABLE}")
         cursor.execute(f"ALTER TABLE {TABLE} RENAME TO {_LEGACY}")
-        cursor.execute(f"ALTER TABLE {_LEGACY} RENAME CONSTRAINT {TABLE}_pkey TO {_LEGACY}_pkey")
+        # Its key's index frees the name devices_reading_pkey for the new table's (an old
+        # database's key may carry another name: then there is nothing to free).
+        cursor.execute(
+            "SELECT 1 FROM pg_constraint WHERE conrelid = to_regclass(%s) AND conname = %s",
+            [_LEGACY, f"{TABLE}_pkey"],
+        )
+        if cursor.fetchone():
+            cursor.execute(
+                f"ALTER TABLE {_LEGACY} RENAME CONSTRAINT {TABLE}_pkey TO {_LEGACY}_pkey"
+            )
         cursor.execute(f"ALTER TABLE {_MOVING} RENAME TO {TABLE}")
         cursor.execute(f"ALTER TABLE {TABLE} RENAME CONSTRAINT {_MOVING}_pkey TO {TABLE}_pkey")
         cursor.execute(f"DROP TABLE {_LEGACY}")

@@ -430,3 +430,32 @@ def test_a_delete_in_flight_when_its_rows_are_copied_stays_deleted(org):
     assert errors == []
     assert homes_of_rows(doomed) == {}
     assert len(stored(chosen[0].pk)) == 24 * 10 + 1
+
+
+@needs_postgresql
+@pytest.mark.django_db(transaction=True)
+def test_an_interrupted_move_runs_again(org):
+    chosen = [series_for(DeviceFactory(organization=org)) for _ in range(3)]
+    _seed([s.pk for s in chosen], 24 * 5)
+    partitions.unpartition()
+    before = table_rows()
+
+    def interrupt(copied: int) -> None:
+        raise KeyboardInterrupt
+
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            partitions.partition_live_table(chunk_rows=1, between_chunks=interrupt)
+        # The old table is still the table, its triggers still mirror; writes go on.
+        assert not partitions.is_partitioned()
+        with connection.cursor() as cursor:
+            cursor.execute("DELETE FROM devices_reading WHERE series_id = %s", [chosen[2].pk])
+    finally:
+        copied = partitions.partition_live_table()
+    assert copied == len(before) - (24 * 5 + 1)
+    assert table_rows() == {k: v for k, v in before.items() if k[0] != chosen[2].pk}
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT count(*) FROM pg_trigger WHERE tgname LIKE 'devices_reading_mirror%%'"
+        )
+        assert cursor.fetchone()[0] == 0
