@@ -30,16 +30,20 @@ Requests, each as the browser makes them:
   reading), the streamed body read to the end and checked (8,760 rows, the same bytes at both
   sizes).
 
-Reported: the median of the warm requests at 100M against the median at 1M (p95, the first
-request after the load, and the query count in the note); target 1.5x. Then table plus index
-bytes per reading of devices_reading (every partition's, when partitioned) against the heap bytes
-per row of a plain unindexed copy of 114 device-years (CREATE TABLE AS), no target.
-Each request's readings queries are captured once at each size; where a ratio misses its target,
-the slowest one is printed with EXPLAIN (ANALYZE, BUFFERS) at 100M.
+Reported: the median of the warm requests at 100M against the median at 1M; target 1.5x. The
+note adds the p95, the first request after the load, the mean CPU per request (this process and
+its PostgreSQL backend: steadier than wall time on a shared machine) and, for the request's
+queries on devices_reading (captured once at each size, then EXPLAIN (ANALYZE, BUFFERS)), the
+pages they touched and their execution time: pages do not depend on what else the machine runs,
+so they say whether a query is flat. Each such query is printed with its figures at both sizes;
+where a request misses its target, the plan of the query that grew the most, at both sizes.
+Then table plus index bytes per reading of devices_reading (every leaf partition's, when it is
+partitioned) against the heap bytes per row of a plain unindexed copy of the first load's rows
+(CREATE TABLE AS), no target.
 
 Knobs: BENCH_SCALE_DEVICES (11416), BENCH_SCALE_BASE_DEVICES (114), BENCH_SCALE_HOURS (8760),
-BENCH_SCALE_REPEATS (15), BENCH_SCALE_CHUNK (series per COPY, 250), BENCH_SCALE_EXPLAIN=1 (every
-request's slowest readings query EXPLAINed), BENCH_TINY=1 (a few devices, 45 days each, EXPLAIN
+BENCH_SCALE_REPEATS (15), BENCH_SCALE_CHUNK (series per COPY, 250), BENCH_SCALE_EXPLAIN=1 (the plan
+of each request's most grown readings query, even on target), BENCH_TINY=1 (a few devices, 45 days each, EXPLAIN
 on: the smoke test).
 """
 
@@ -51,11 +55,12 @@ import statistics
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, timedelta
+from datetime import timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
 from bench import _fixtures as fx
+from bench import _scale_db as db
 from bench.common import Row
 
 SLUG = "bench-scale"
@@ -64,7 +69,6 @@ TARGET = 1.5
 DEVICES_PER_HOME = 4
 WARM_UP_ROUNDS = 2
 NAMEPLATE_KW = 7.2
-_PG_EPOCH_S = 946_684_800
 
 _PANEL_RE = re.compile(r'id="readings-panel" hx-get="([^"]+)"')
 _CHART_RE = re.compile(r'data-chart-src="([^"]+)"')
@@ -96,13 +100,14 @@ class Size:
 
 @dataclass
 class Measure:
-    """One kind of request at one size: the warm times, the first one and the queries."""
+    """One kind of request at one size: the warm times, the first one, CPU, and the queries."""
 
     label: str
     seconds: list[float] = field(default_factory=list)
     first_s: float = 0.0
-    queries: list[tuple[str, float]] = field(default_factory=list)  # readings queries, once
+    cpu_s: tuple[float, float] = (0.0, 0.0)  # per request, mean: this process, its backend
     query_count: int = 0
+    plans: list[db.Plan] = field(default_factory=list)  # the readings queries, EXPLAINed
     digest: str = ""
 
     @property
@@ -112,6 +117,14 @@ class Measure:
     @property
     def p95(self) -> float:
         return fx.percentile(self.seconds, 0.95)
+
+    @property
+    def pages(self) -> int:
+        return sum(plan.pages for plan in self.plans)
+
+    @property
+    def execution_ms(self) -> float:
+        return sum(plan.execution_ms for plan in self.plans)
 
 
 def run() -> list[Row]:
@@ -133,21 +146,21 @@ def _run(size: Size) -> list[Row]:
         f"set-up: {size.devices:,} devices and series in {time.perf_counter() - started:.1f} s",
         flush=True,
     )
-    _ensure_partitions(size.hours)
+    db.ensure_partitions(size.hours)
     target = series[size.base_devices // 2]  # a device of the first load, not at either end
 
     loaded = time.perf_counter()
-    small_rows = _load(series[: size.base_devices], size)
+    small_rows = db.load(series[: size.base_devices], size.hours, size.chunk)
     small_load_s = time.perf_counter() - loaded
     small = _measure_all(client, target, size, small_rows)
-    small_bytes = _bytes_per_reading(small_rows)
+    small_bytes = db.bytes_per_reading(small_rows)
 
     loaded = time.perf_counter()
-    big_rows = small_rows + _load(series[size.base_devices :], size)
+    big_rows = small_rows + db.load(series[size.base_devices :], size.hours, size.chunk)
     big_load_s = time.perf_counter() - loaded
     big = _measure_all(client, target, size, big_rows)
-    big_bytes = _bytes_per_reading(big_rows)
-    heap = _raw_heap_bytes_per_row([s.pk for s in series[: size.base_devices]])
+    big_bytes = db.bytes_per_reading(big_rows)
+    heap = db.raw_heap_bytes_per_row([s.pk for s in series[: size.base_devices]])
     print(
         f"set-up: {small_rows:,} rows loaded (with VACUUM ANALYZE) in {small_load_s:.1f} s, "
         f"then {big_rows - small_rows:,} more in {big_load_s:.1f} s; "
@@ -223,138 +236,6 @@ def _portfolio(size: Size) -> tuple[Any, list[Any]]:
     return client, series
 
 
-def _ensure_partitions(hours: int) -> None:
-    """When devices_reading is partitioned by range of instant: a monthly partition for each
-    month of the data that no partition but the default covers (a month already covered, by a
-    monthly or a yearly partition, is left as it is)."""
-    from django.db import DatabaseError, connection, transaction
-
-    with connection.cursor() as cursor:
-        cursor.execute(
-            "SELECT pg_get_partkeydef(partrelid) FROM pg_partitioned_table"
-            " WHERE partrelid = 'devices_reading'::regclass"
-        )
-        found = cursor.fetchone()
-    if found is None:
-        print("devices_reading is a plain table", flush=True)
-        return
-    if found[0].replace('"', "").lower() != "range (instant)":
-        print(f"devices_reading is partitioned by {found[0]}: partitions left as they are")
-        return
-    month = fx.YEAR_START.date().replace(day=1)
-    last = (fx.YEAR_START + timedelta(hours=hours - 1)).date()
-    created = covered = 0
-    while month <= last:
-        following = date(month.year + month.month // 12, month.month % 12 + 1, 1)
-        name = f"devices_reading_bench_{month:%Y_%m}"
-        try:
-            with transaction.atomic(), connection.cursor() as cursor:
-                cursor.execute(
-                    f"CREATE TABLE {name} PARTITION OF devices_reading"
-                    " FOR VALUES FROM (%s) TO (%s)",
-                    [
-                        datetime(month.year, month.month, 1, tzinfo=UTC),
-                        datetime(following.year, following.month, 1, tzinfo=UTC),
-                    ],
-                )
-            created += 1
-        except DatabaseError:  # overlaps a partition that covers the month already
-            covered += 1
-        month = following
-    print(
-        f"devices_reading is partitioned by range (instant): {created} monthly partitions "
-        f"created for the data, {covered} months covered already",
-        flush=True,
-    )
-
-
-def _profile(hours: int) -> Any:
-    """A rooftop day in Chicago for every hour of the data (the shape; each series scales it)."""
-    import numpy as np
-
-    hour = np.arange(hours)
-    local_hour = (hour - 6) % 24  # UTC-6, close enough for a shape
-    day = hour // 24
-    daylight = 0.5 + 0.5 * np.sin(2 * np.pi * (day - 80) / 365)
-    rise, set_ = 7 - daylight, 18 + daylight
-    bell = np.sin(np.pi * (local_hour - rise) / (set_ - rise))
-    return np.round(np.where((local_hour > rise) & (local_hour < set_), 7.0 * bell, 0.0), 3)
-
-
-def _load(series: list[Any], size: Size) -> int:
-    """Every series' hours by binary COPY, `size.chunk` series per COPY and transaction, in
-    primary key order; each chunk's series rows updated in the same transaction; then VACUUM
-    ANALYZE and CHECKPOINT."""
-    import numpy as np
-    from django.db import connection, transaction
-
-    if not series:
-        return 0
-    row = np.dtype(
-        [
-            ("fields", ">i2"),
-            ("len_series", ">i4"),
-            ("series", ">i8"),
-            ("len_instant", ">i4"),
-            ("instant", ">i8"),
-            ("len_value", ">i4"),
-            ("value", ">f8"),
-        ]
-    )
-    first_s = int(fx.YEAR_START.timestamp())
-    micros = (first_s - _PG_EPOCH_S + np.arange(size.hours, dtype=np.int64) * 3600) * 1_000_000
-    profile = _profile(size.hours)
-    first = fx.YEAR_START
-    last = first + timedelta(hours=size.hours - 1)
-    total = len(series) * size.hours
-    written = 0
-    started = time.perf_counter()
-    reported = started
-    print(f"loading {total:,} readings of {len(series):,} series ...", flush=True)
-    for start in range(0, len(series), size.chunk):
-        ids = np.array([one.pk for one in series[start : start + size.chunk]], dtype=np.int64)
-        rows = np.empty(len(ids) * size.hours, dtype=row)
-        rows["fields"] = 3
-        rows["len_series"] = rows["len_instant"] = rows["len_value"] = 8
-        rows["series"] = np.repeat(ids, size.hours)
-        rows["instant"] = np.tile(micros, len(ids))
-        factors = 0.7 + 0.3 * ((ids * 37) % 100) / 100
-        rows["value"] = (np.repeat(factors, size.hours) * np.tile(profile, len(ids))).round(3)
-        with (
-            transaction.atomic(),
-            connection.cursor() as cursor,
-        ):
-            with cursor.cursor.copy(
-                "COPY devices_reading (series_id, instant, value_kwh) FROM STDIN (FORMAT BINARY)"
-            ) as copy:
-                copy.write(fx._COPY_HEADER)
-                copy.write(rows.tobytes())
-                copy.write(fx._COPY_TRAILER)
-            cursor.execute(
-                "UPDATE devices_series SET reading_count = %s, first_instant = %s,"
-                " last_instant = %s, updated_at = now() WHERE id = ANY(%s)",
-                [size.hours, first, last, ids.tolist()],
-            )
-        written += len(ids) * size.hours
-        now = time.perf_counter()
-        if now - reported >= 30 or written == total:
-            reported = now
-            rate = written / (now - started)
-            print(
-                f"  {written:,} of {total:,} rows ({written / total:.0%}) in {now - started:.0f} s,"
-                f" {rate:,.0f} rows/s, ~{(total - written) / rate:.0f} s to go",
-                flush=True,
-            )
-    copied = time.perf_counter()
-    fx.settle("devices_reading", "devices_series", "devices_device")
-    print(
-        f"  COPY {copied - started:.1f} s ({total / (copied - started):,.0f} rows/s), "
-        f"VACUUM ANALYZE + CHECKPOINT {time.perf_counter() - copied:.1f} s",
-        flush=True,
-    )
-    return written
-
-
 # ---- the measured requests ---------------------------------------------------------------------
 
 
@@ -426,61 +307,40 @@ def _measure_all(client: Any, series: Any, size: Size, rows: int) -> dict[str, M
     for _ in range(WARM_UP_ROUNDS):
         for _, make in requests.values():
             make()
+    clock = db.CpuClock()
+    spent = {label: [0.0, 0.0] for label in requests}
     for _ in range(size.repeats):
         for label, (_, make) in requests.items():
+            cpu_before = clock.now()
             began = time.perf_counter()
             make()
             measures[label].seconds.append(time.perf_counter() - began)
+            cpu_after = clock.now()
+            spent[label][0] += cpu_after[0] - cpu_before[0]
+            spent[label][1] += cpu_after[1] - cpu_before[1]
     for label, (_, make) in requests.items():
-        with _Queries() as captured:
+        measures[label].cpu_s = (spent[label][0] / size.repeats, spent[label][1] / size.repeats)
+        with db.Queries() as captured:
             make()
         measures[label].query_count = len(captured.queries)
-        measures[label].queries = [
-            (sql, seconds) for sql, seconds in captured.queries if "devices_reading" in sql
+        measures[label].plans = [
+            db.explain(sql) for sql, _ in captured.queries if "devices_reading" in sql
         ]
-    print(f"at {rows:,} rows, device {series.device_id} (median, p95, first request):", flush=True)
+    print(
+        f"at {rows:,} rows, device {series.device_id}: median, p95, first request; mean CPU of "
+        "this process + its backend; readings queries: pages touched, execution (EXPLAIN ANALYZE)",
+        flush=True,
+    )
     for measure in measures.values():
         print(
-            f"  {measure.label:<40} {measure.median * 1000:8.1f} ms {measure.p95 * 1000:8.1f} ms "
-            f"{measure.first_s * 1000:8.1f} ms  ({measure.query_count} queries, "
-            f"{len(measure.queries)} on readings)",
+            f"  {measure.label:<36} {measure.median * 1000:7.1f} {measure.p95 * 1000:7.1f} "
+            f"{measure.first_s * 1000:7.1f} ms; CPU {measure.cpu_s[0] * 1000:.1f} + "
+            f"{measure.cpu_s[1] * 1000:.1f} ms; {measure.query_count} queries, "
+            f"{len(measure.plans)} on readings: {measure.pages} pages, "
+            f"{measure.execution_ms:.1f} ms",
             flush=True,
         )
     return measures
-
-
-class _Queries:
-    """Every query of the requests made inside it, with its SQL (parameters in place, as
-    PostgreSQL ran it) and how long its execute() took (for a server-side cursor, only the
-    DECLARE: EXPLAIN ANALYZE tells the rest)."""
-
-    def __init__(self) -> None:
-        self.queries: list[tuple[str, float]] = []
-
-    def __enter__(self) -> _Queries:
-        from django.db import connection
-
-        self._wrapper = connection.execute_wrapper(self)
-        self._wrapper.__enter__()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._wrapper.__exit__(*exc)
-
-    def __call__(self, execute: Any, sql: str, params: Any, many: bool, context: Any) -> Any:
-        # Rendered before it runs: mogrify() resets the cursor's result.
-        text: str | bytes = sql
-        if params is not None and not many:
-            try:
-                text = context["cursor"].mogrify(sql, params)
-            except Exception:  # a query the client cannot render: kept as written
-                text = sql
-        began = time.perf_counter()
-        try:
-            return execute(sql, params, many, context)
-        finally:
-            seconds = time.perf_counter() - began
-            self.queries.append((text if isinstance(text, str) else text.decode(), seconds))
 
 
 def _csv_rows(body: bytes) -> int:
@@ -489,62 +349,6 @@ def _csv_rows(body: bytes) -> int:
 
 
 # ---- bytes -------------------------------------------------------------------------------------
-
-# Every leaf partition of devices_reading when it is partitioned, else the table itself.
-_RELATIONS = (
-    "SELECT relid FROM pg_partition_tree('devices_reading'::regclass) WHERE isleaf"
-    " UNION ALL SELECT 'devices_reading'::regclass WHERE NOT EXISTS"
-    " (SELECT 1 FROM pg_partitioned_table WHERE partrelid = 'devices_reading'::regclass)"
-)
-
-
-@dataclass
-class Bytes:
-    table: int
-    indexes: int
-    relations: int
-
-    def per_row(self, rows: int) -> tuple[float, float]:
-        return self.table / max(rows, 1), self.indexes / max(rows, 1)
-
-
-def _bytes_per_reading(rows: int) -> Bytes:
-    from django.db import connection
-
-    with connection.cursor() as cursor:
-        cursor.execute(
-            "SELECT coalesce(sum(pg_table_size(relid)), 0), coalesce(sum(pg_indexes_size(relid)), 0),"
-            f" count(*) FROM ({_RELATIONS}) AS leaves"
-        )
-        table, indexes, relations = cursor.fetchone()
-    found = Bytes(int(table), int(indexes), int(relations))
-    heap, index = found.per_row(rows)
-    print(
-        f"devices_reading at {rows:,} rows: {found.relations} relation(s), "
-        f"table {found.table / 1e6:,.1f} MB + indexes {found.indexes / 1e6:,.1f} MB = "
-        f"{heap + index:.1f} B per reading ({heap:.1f} + {index:.1f})",
-        flush=True,
-    )
-    return found
-
-
-def _raw_heap_bytes_per_row(series_ids: list[int]) -> float:
-    """Heap bytes per row of a plain, unindexed table holding the first load's rows."""
-    from django.db import connection
-
-    with connection.cursor() as cursor:
-        cursor.execute(
-            "CREATE TABLE bench_scale_raw_heap AS SELECT series_id, instant, value_kwh"
-            " FROM devices_reading WHERE series_id = ANY(%s)",
-            [series_ids],
-        )
-        rows = cursor.rowcount
-        cursor.execute("SELECT pg_table_size('bench_scale_raw_heap')")
-        size = cursor.fetchone()[0]
-        cursor.execute("DROP TABLE bench_scale_raw_heap")
-    print(f"raw heap: {rows:,} rows in {size / 1e6:,.1f} MB = {size / rows:.1f} B per row")
-    return size / max(rows, 1)
-
 
 # ---- the report --------------------------------------------------------------------------------
 
@@ -561,8 +365,8 @@ def _report(
     big: dict[str, Measure],
     small_rows: int,
     big_rows: int,
-    small_bytes: Bytes,
-    big_bytes: Bytes,
+    small_bytes: db.Bytes,
+    big_bytes: db.Bytes,
     heap: float,
 ) -> list[Row]:
     sizes = f"{_millions(big_rows)} vs {_millions(small_rows)} rows"
@@ -576,8 +380,10 @@ def _report(
             base.median,
             TARGET if label != "panel_year" else None,
             f"{sizes}; p95 {ours.p95 * 1000:.0f} vs {base.p95 * 1000:.0f} ms; first "
-            f"{ours.first_s * 1000:.0f} vs {base.first_s * 1000:.0f} ms; "
-            f"{ours.query_count} queries; n={len(ours.seconds)}",
+            f"{ours.first_s * 1000:.0f} vs {base.first_s * 1000:.0f} ms; CPU "
+            f"{sum(ours.cpu_s) * 1000:.0f} vs {sum(base.cpu_s) * 1000:.0f} ms; readings "
+            f"queries {ours.pages} vs {base.pages} pages, {ours.execution_ms:.1f} vs "
+            f"{base.execution_ms:.1f} ms; n={len(ours.seconds)}",
         )
         rows.append(row)
         _print_queries(ours, base, missed=row.ratio > TARGET, explain=size.explain)
@@ -604,25 +410,19 @@ def _report(
 
 
 def _print_queries(ours: Measure, base: Measure, *, missed: bool, explain: bool) -> None:
-    """The request's readings queries, timed once at each size; the slowest one EXPLAINed at the
-    big size when the request missed its target."""
-    from django.db import connection
-
-    if ours.queries:
-        slowest = max(ours.queries, key=lambda query: query[1])
+    """Each readings query of the request, pages and time at both sizes; the plan of the one
+    that grew the most when the request missed its target (or BENCH_SCALE_EXPLAIN=1)."""
+    for big, small in zip(ours.plans, base.plans, strict=False):
         print(
-            f"  {ours.label}: {len(ours.queries)} readings queries, "
-            f"{sum(s for _, s in ours.queries) * 1000:.1f} vs "
-            f"{sum(s for _, s in base.queries) * 1000:.1f} ms in all; the slowest "
-            f"{slowest[1] * 1000:.1f} ms: {slowest[0][:140]}",
+            f"  {ours.label}: {big.pages:5d} vs {small.pages:5d} pages, {big.execution_ms:6.1f} "
+            f"vs {small.execution_ms:6.1f} ms  {big.sql[:110]}",
             flush=True,
         )
-    if not (missed or explain) or not ours.queries:
+    if not (missed or explain) or not ours.plans:
         return
-    sql = max(ours.queries, key=lambda query: query[1])[0]
-    sql = re.sub(r"^DECLARE .*? FOR ", "", sql)
-    with connection.cursor() as cursor:
-        cursor.execute(f"EXPLAIN (ANALYZE, BUFFERS) {sql}")
-        plan = "\n".join(f"    {line}" for (line,) in cursor.fetchall())
+    pairs = list(zip(ours.plans, base.plans, strict=False)) or [(ours.plans[0], ours.plans[0])]
+    big, small = max(pairs, key=lambda pair: pair[0].execution_ms - pair[1].execution_ms)
     why = f"missed {TARGET}x" if missed else "EXPLAIN asked for"
-    print(f"  {ours.label} ({why}), its slowest readings query:\n    {sql}\n{plan}", flush=True)
+    print(f"  {ours.label} ({why}): {big.sql}", flush=True)
+    for name, plan in (("at the big size", big), ("at the small size", small)):
+        print(f"  {name}:\n" + "\n".join(f"    {line}" for line in plan.text.splitlines()))
