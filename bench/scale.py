@@ -12,12 +12,17 @@ If devices_reading is partitioned by range of `instant` (issue 21, item 1), the 
 data get a partition each first unless one covers them already (else the default partition
 would hold everything). The table, its primary key and its indexes are the app's, untouched.
 
-1. 114 device-years (998,640 rows) are loaded, VACUUM ANALYZE, CHECKPOINT; then the baseline:
-   one device's requests, in this process through Django's test client (a signed-in member; the
+1. 114 device-years (998,640 rows) are loaded, VACUUM ANALYZE, CHECKPOINT; one device's
+   requests are measured (in this process through Django's test client: a signed-in member, the
    whole middleware stack), BENCH_SCALE_REPEATS rounds after two warm-up rounds (warm: its pages
    are in memory), the requests interleaved round by round;
-2. the other 11,302 device-years are loaded (100,004,160 rows in all), VACUUM ANALYZE, CHECKPOINT,
-   and the same device's same requests are measured again.
+2. the database is copied as it is (CREATE DATABASE ... TEMPLATE: the 1M table, its statistics and
+   visibility map) and the other 11,302 device-years are loaded into the original (100,004,160
+   rows in all), VACUUM ANALYZE, CHECKPOINT;
+3. the same device's same requests are measured on both databases, round by round, each request
+   on one then the other (the order alternates): the baseline is the 1M copy measured at the same
+   moment, so what else runs on a shared machine weighs on both sides alike. Step 1's figures,
+   measured alone before the load, are in the note.
 
 Requests, each as the browser makes them:
 - device page: `GET /devices/<pk>/`;
@@ -30,21 +35,21 @@ Requests, each as the browser makes them:
   reading), the streamed body read to the end and checked (8,760 rows, the same bytes at both
   sizes).
 
-Reported: the median of the warm requests at 100M against the median at 1M; target 1.5x. The
-note adds the p95, the first request after the load, the mean CPU per request (this process and
-its PostgreSQL backend: steadier than wall time on a shared machine) and, for the request's
-queries on devices_reading (captured once at each size, then EXPLAIN (ANALYZE, BUFFERS)), the
-pages they touched and their execution time: pages do not depend on what else the machine runs,
-so they say whether a query is flat. Each such query is printed with its figures at both sizes;
-where a request misses its target, the plan of the query that grew the most, at both sizes.
-Then table plus index bytes per reading of devices_reading (every leaf partition's, when it is
-partitioned) against the heap bytes per row of a plain unindexed copy of the first load's rows
-(CREATE TABLE AS), no target.
+Reported: the median of the warm requests at 100M against the median at 1M (the copy, step 3);
+target 1.5x. The note adds step 1's median, the p95, the first request after the load, the mean
+CPU per request (this process and its PostgreSQL backend: steadier than wall time on a shared
+machine) and, for the request's queries on devices_reading (captured once at each size, then
+EXPLAIN (ANALYZE, BUFFERS)), the pages they touched and their execution time: pages do not depend
+on what else the machine runs, so they say whether a query is flat. Each such query is printed
+with its figures at both sizes; where a request misses its target, the plan of the query that
+grew the most, at both sizes. Then table plus index bytes per reading of devices_reading (every
+leaf partition's, when it is partitioned) against the heap bytes per row of a plain unindexed
+copy of the first load's rows (CREATE TABLE AS), no target.
 
 Knobs: BENCH_SCALE_DEVICES (11416), BENCH_SCALE_BASE_DEVICES (114), BENCH_SCALE_HOURS (8760),
-BENCH_SCALE_REPEATS (15), BENCH_SCALE_CHUNK (series per COPY, 250), BENCH_SCALE_EXPLAIN=1 (the plan
-of each request's most grown readings query, even on target), BENCH_TINY=1 (a few devices, 45 days each, EXPLAIN
-on: the smoke test).
+BENCH_SCALE_REPEATS (15), BENCH_SCALE_CHUNK (series per COPY, 250), BENCH_SCALE_EXPLAIN=1 (the
+plan of each request's most grown readings query, even on target), BENCH_TINY=1 (8 devices,
+45 days each, EXPLAIN on: the smoke test).
 """
 
 from __future__ import annotations
@@ -152,25 +157,35 @@ def _run(size: Size) -> list[Row]:
     loaded = time.perf_counter()
     small_rows = db.load(series[: size.base_devices], size.hours, size.chunk)
     small_load_s = time.perf_counter() - loaded
-    small = _measure_all(client, target, size, small_rows)
+    main = db.current()
+    small_label = f"at {small_rows:,} rows"
+    before = _measure_all(client, target, size, {small_label: main})[small_label]
+    _print_side(f"{small_label}, before the rest is loaded", target.device_id, before)
     small_bytes = db.bytes_per_reading(small_rows)
 
-    loaded = time.perf_counter()
-    big_rows = small_rows + db.load(series[size.base_devices :], size.hours, size.chunk)
-    big_load_s = time.perf_counter() - loaded
-    big = _measure_all(client, target, size, big_rows)
-    big_bytes = db.bytes_per_reading(big_rows)
-    heap = db.raw_heap_bytes_per_row([s.pk for s in series[: size.base_devices]])
-    print(
-        f"set-up: {small_rows:,} rows loaded (with VACUUM ANALYZE) in {small_load_s:.1f} s, "
-        f"then {big_rows - small_rows:,} more in {big_load_s:.1f} s; "
-        f"the whole run so far {time.perf_counter() - started:.1f} s",
-        flush=True,
-    )
-
-    if small["csv"].digest != big["csv"].digest:
+    with db.twin_database("small") as twin:
+        print(f"{twin.settings_dict['NAME']}: a copy of the database as it is now", flush=True)
+        loaded = time.perf_counter()
+        big_rows = small_rows + db.load(series[size.base_devices :], size.hours, size.chunk)
+        big_load_s = time.perf_counter() - loaded
+        big_bytes = db.bytes_per_reading(big_rows)
+        heap = db.raw_heap_bytes_per_row([s.pk for s in series[: size.base_devices]])
+        print(
+            f"set-up: {small_rows:,} rows loaded (with VACUUM ANALYZE) in {small_load_s:.1f} s, "
+            f"then {big_rows - small_rows:,} more in {big_load_s:.1f} s; "
+            f"the whole run so far {time.perf_counter() - started:.1f} s",
+            flush=True,
+        )
+        big_label = f"at {big_rows:,} rows"
+        both = _measure_all(
+            client, target, size, {f"{small_label} (the copy)": twin, big_label: main}
+        )
+    small, big = both[f"{small_label} (the copy)"], both[big_label]
+    for name, measures in both.items():
+        _print_side(f"{name}, interleaved", target.device_id, measures)
+    if len({small["csv"].digest, big["csv"].digest, before["csv"].digest}) != 1:
         raise RuntimeError("the export of the same device-year differs at the two sizes")
-    return _report(size, small, big, small_rows, big_rows, small_bytes, big_bytes, heap)
+    return _report(size, before, small, big, small_rows, big_rows, small_bytes, big_bytes, heap)
 
 
 # ---- set-up ----------------------------------------------------------------------------------
@@ -292,43 +307,64 @@ def _requests(
     }, page_first_s
 
 
-def _measure_all(client: Any, series: Any, size: Size, rows: int) -> dict[str, Measure]:
-    """Each request once cold (the first after the load), twice to warm up, then `repeats`
-    rounds of all of them, interleaved; then once more each with its queries captured."""
-    requests, page_first_s = _requests(client, series, size.hours)
-    measures = {label: Measure(what) for label, (what, _) in requests.items()}
-    for label, (_, make) in requests.items():
-        began = time.perf_counter()
-        body = make()
-        measures[label].first_s = page_first_s if label == "page" else time.perf_counter() - began
-        measures[label].digest = hashlib.sha256(body).hexdigest()
-        if label == "csv" and _csv_rows(body) != size.hours:
-            raise RuntimeError(f"the export has {_csv_rows(body)} rows, expected {size.hours}")
-    for _ in range(WARM_UP_ROUNDS):
-        for _, make in requests.values():
-            make()
-    clock = db.CpuClock()
-    spent = {label: [0.0, 0.0] for label in requests}
-    for _ in range(size.repeats):
+def _measure_all(
+    client: Any, series: Any, size: Size, sides: dict[str, Any]
+) -> dict[str, dict[str, Measure]]:
+    """On each side (a database connection, made the default while its requests run): each
+    request once cold (the first after the load), twice to warm up; then `repeats` rounds of
+    every request on every side, interleaved (the sides' order alternates by round), so that
+    both sides see the machine as it is at that moment; then once more each with its queries
+    captured and EXPLAINed. side -> label -> Measure."""
+    measures: dict[str, dict[str, Measure]] = {}
+    requests: dict[str, tuple[str, Callable[[], bytes]]] = {}
+    clocks = {}
+    for side, wrapper in sides.items():
+        db.use(wrapper)
+        requests, page_first_s = _requests(client, series, size.hours)
+        found = measures[side] = {label: Measure(what) for label, (what, _) in requests.items()}
         for label, (_, make) in requests.items():
-            cpu_before = clock.now()
             began = time.perf_counter()
-            make()
-            measures[label].seconds.append(time.perf_counter() - began)
-            cpu_after = clock.now()
-            spent[label][0] += cpu_after[0] - cpu_before[0]
-            spent[label][1] += cpu_after[1] - cpu_before[1]
-    for label, (_, make) in requests.items():
-        measures[label].cpu_s = (spent[label][0] / size.repeats, spent[label][1] / size.repeats)
-        with db.Queries() as captured:
-            make()
-        measures[label].query_count = len(captured.queries)
-        measures[label].plans = [
-            db.explain(sql) for sql, _ in captured.queries if "devices_reading" in sql
-        ]
+            body = make()
+            found[label].first_s = page_first_s if label == "page" else time.perf_counter() - began
+            found[label].digest = hashlib.sha256(body).hexdigest()
+            if label == "csv" and _csv_rows(body) != size.hours:
+                raise RuntimeError(f"the export has {_csv_rows(body)} rows, not {size.hours}")
+        for _ in range(WARM_UP_ROUNDS):
+            for _, make in requests.values():
+                make()
+        clocks[side] = db.CpuClock()
+    spent = {side: {label: [0.0, 0.0] for label in requests} for side in sides}
+    order = list(sides)
+    for round_ in range(size.repeats):
+        for label, (_, make) in requests.items():
+            for side in order if round_ % 2 == 0 else order[::-1]:
+                db.use(sides[side])
+                cpu_before = clocks[side].now()
+                began = time.perf_counter()
+                make()
+                measures[side][label].seconds.append(time.perf_counter() - began)
+                cpu_after = clocks[side].now()
+                spent[side][label][0] += cpu_after[0] - cpu_before[0]
+                spent[side][label][1] += cpu_after[1] - cpu_before[1]
+    for side, wrapper in sides.items():
+        db.use(wrapper)
+        for label, (_, make) in requests.items():
+            found_cpu = spent[side][label]
+            measures[side][label].cpu_s = (found_cpu[0] / size.repeats, found_cpu[1] / size.repeats)
+            with db.Queries() as captured:
+                make()
+            measures[side][label].query_count = len(captured.queries)
+            measures[side][label].plans = [
+                db.explain(sql) for sql, _ in captured.queries if "devices_reading" in sql
+            ]
+    db.use(next(reversed(sides.values())))
+    return measures
+
+
+def _print_side(name: str, device_id: int, measures: dict[str, Measure]) -> None:
     print(
-        f"at {rows:,} rows, device {series.device_id}: median, p95, first request; mean CPU of "
-        "this process + its backend; readings queries: pages touched, execution (EXPLAIN ANALYZE)",
+        f"{name}, device {device_id}: median, p95, first request; mean CPU of this process + "
+        "its backend; readings queries: pages touched, execution (EXPLAIN ANALYZE)",
         flush=True,
     )
     for measure in measures.values():
@@ -340,7 +376,6 @@ def _measure_all(client: Any, series: Any, size: Size, rows: int) -> dict[str, M
             f"{measure.execution_ms:.1f} ms",
             flush=True,
         )
-    return measures
 
 
 def _csv_rows(body: bytes) -> int:
@@ -361,6 +396,7 @@ def _millions(rows: int) -> str:
 
 def _report(
     size: Size,
+    before: dict[str, Measure],
     small: dict[str, Measure],
     big: dict[str, Measure],
     small_rows: int,
@@ -379,7 +415,8 @@ def _report(
             ours.median,
             base.median,
             TARGET if label != "panel_year" else None,
-            f"{sizes}; p95 {ours.p95 * 1000:.0f} vs {base.p95 * 1000:.0f} ms; first "
+            f"{sizes}; {_millions(small_rows)} alone, before the load: {before[label].median * 1000:.0f} ms; "
+            f"p95 {ours.p95 * 1000:.0f} vs {base.p95 * 1000:.0f} ms; first "
             f"{ours.first_s * 1000:.0f} vs {base.first_s * 1000:.0f} ms; CPU "
             f"{sum(ours.cpu_s) * 1000:.0f} vs {sum(base.cpu_s) * 1000:.0f} ms; readings "
             f"queries {ours.pages} vs {base.pages} pages, {ours.execution_ms:.1f} vs "
@@ -403,7 +440,8 @@ def _report(
     )
     print(
         "scale: medians of warm requests of one device-year in this process (Django test "
-        f"client); {size.repeats} rounds after {WARM_UP_ROUNDS} warm-up rounds.",
+        f"client); {size.repeats} rounds after {WARM_UP_ROUNDS} warm-up rounds, the big table's "
+        "and the small copy's interleaved.",
         flush=True,
     )
     return rows
