@@ -226,6 +226,9 @@ _RELATIONS = (
 
 @dataclass
 class Bytes:
+    """What devices_reading takes on disk: heap (with TOAST, free space and visibility maps)
+    and indexes, summed over its leaf partitions (one relation when it is not partitioned)."""
+
     table: int
     indexes: int
     relations: int
@@ -235,6 +238,7 @@ class Bytes:
 
 
 def bytes_per_reading(rows: int) -> Bytes:
+    """The table's sizes now, printed per reading (`rows` is what the loads wrote)."""
     from django.db import connection
 
     with connection.cursor() as cursor:
