@@ -197,7 +197,7 @@ class Queries:
         self._wrapper.__enter__()
         return self
 
-    def __exit__(self, *exc: object) -> None:
+    def __exit__(self, *exc: Any) -> None:
         self._wrapper.__exit__(*exc)
 
     def __call__(self, execute: Any, sql: str, params: Any, many: bool, context: Any) -> Any:
