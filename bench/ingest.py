@@ -49,7 +49,9 @@ HOURS = 8760
 TZ = "America/Chicago"
 YEAR = datetime(2023, 1, 1, tzinfo=UTC)
 SLUG = "bench-ingest"
-REPEATS = int(os.environ.get("BENCH_INGEST_REPEATS", "3"))  # each phase; the fastest counts (the machine may be shared)
+REPEATS = int(
+    os.environ.get("BENCH_INGEST_REPEATS", "3")
+)  # each phase; the fastest counts (the machine may be shared)
 NAMEPLATE_KW = 10.0
 
 
