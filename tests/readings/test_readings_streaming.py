@@ -458,11 +458,31 @@ def test_a_15_minute_file_is_summed_into_hours_and_stored_through_the_fallback(s
     assert upload.status == UploadStatus.STORED, upload.report["errors"]
     assert counts(upload) == (48, 0, 0)
     assert paths.writes == [48]
-    assert paths.finishes == [("copying", 192, False)]
+    assert paths.finishes == [("off", 0, False)]  # sub-hourly: declined, nothing streamed
     hours = quarters[::4]
     sums = [math.fsum(float(t) for t in texts[i : i + 4]) for i in range(0, len(texts), 4)]
     assert stored(series) == (hours, sums)  # no 15-minute row left behind
     assert series_state(series) == (48, utc(hours[0]), utc(hours[-1]))
+
+
+def test_a_file_that_turns_sub_hourly_rolls_the_stream_back(series, paths):
+    """Hourly rows first (streamed), then 15-minute ones: the stream is taken back as soon as
+    a batch is not hourly, and the summed hours are stored the usual way."""
+    first = local_start(2024, 8)
+    hourly_part = list(range(first, first + 24 * 5 * HOUR, HOUR))
+    start = hourly_part[-1] + HOUR
+    quarters = list(range(start, start + 24 * HOUR, 900))
+    lines = ["datetime,value_kwh"]
+    lines += [f"{datetime.fromtimestamp(e, CHICAGO).isoformat()},0.5" for e in hourly_part]
+    lines += [f"{datetime.fromtimestamp(e, CHICAGO).isoformat()},0.125" for e in quarters]
+
+    upload = upload_file(series, ("\n".join(lines) + "\n").encode(), "mixed.csv")
+
+    ended = [*paths.finishes, *paths.aborts]
+    assert ended and ended[0][0] == "off"  # taken back: nothing of the stream is kept
+    assert Reading.objects.filter(series=series).count() == (
+        upload.inserted if upload.status == UploadStatus.STORED else 0
+    )
 
 
 def test_rows_written_elsewhere_make_the_copy_fail_and_the_fallback_counts_them(series, paths):
