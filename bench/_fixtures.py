@@ -408,10 +408,9 @@ class Worker:
             return any(self.node in reply for reply in replies)
 
         if not wait_until(answers, timeout_s, interval_s=0.2):
+            said = self.tail()
             self.stop()
-            raise RuntimeError(
-                f"the worker did not answer within {timeout_s:.0f} s:\n{self.tail()}"
-            )
+            raise RuntimeError(f"the worker did not answer within {timeout_s:.0f} s:\n{said}")
         print(
             f"worker {self.pool} x{self.concurrency} ready in {time.perf_counter() - started:.1f} s",
             flush=True,

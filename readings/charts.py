@@ -524,9 +524,15 @@ def _key_ordered(
 PREVIEW_HOURLY_MAX = 92 * 24
 
 
+# Longer previews are monthly totals: a chart of a century of days says no more and would
+# hold tens of thousands of points (and their dictionary) in the request.
+PREVIEW_DAILY_MAX = 3 * 366
+
+
 def readings_payload(epochs: Sequence[int], values: Sequence[float], tz: str) -> dict:
     """The chart of parsed readings (sorted UTC epochs and kWh), not in the database yet: every
-    hour for up to three months, else totals per local day (the same shape as chart.json)."""
+    hour for up to three months, totals per local day up to three years, else per local month
+    (the same shapes as chart.json)."""
     zone = ZoneInfo(tz)
     payload: dict = {"bucket": "hour", "timezone": tz, "unit": "kWh", "x": [], "y": []}
     if not epochs:
@@ -535,21 +541,28 @@ def readings_payload(epochs: Sequence[int], values: Sequence[float], tz: str) ->
         payload["x"] = list(epochs)
         payload["y"] = list(values)
         return payload
+    monthly = (epochs[-1] - epochs[0]) > PREVIEW_DAILY_MAX * 86_400
     totals: dict[date, list[float]] = {}
     for epoch, value in zip(epochs, values, strict=True):
         day = datetime.fromtimestamp(epoch, zone).date()
-        bucket = totals.setdefault(day, [0.0, 0])
+        bucket = totals.setdefault(day.replace(day=1) if monthly else day, [0.0, 0])
         bucket[0] += value
         bucket[1] += 1
-    days = sorted(totals)
+    starts = sorted(totals)
     payload.update(
-        bucket="day",
-        x=[int(local_midnight(day, zone).timestamp()) for day in days],
-        y=[round(totals[day][0], 6) for day in days],
-        labels=[day.isoformat() for day in days],
-        hours=[int(totals[day][1]) for day in days],
-        expected_hours=[hours_in_day(day, zone) for day in days],
+        bucket="month" if monthly else "day",
+        x=[int(local_midnight(start, zone).timestamp()) for start in starts],
+        y=[round(totals[start][0], 6) for start in starts],
+        labels=[start.strftime("%Y-%m") if monthly else start.isoformat() for start in starts],
+        hours=[int(totals[start][1]) for start in starts],
+        expected_hours=[
+            hours_in_month(start, zone) if monthly else hours_in_day(start, zone)
+            for start in starts
+        ],
     )
+    if monthly:
+        payload["start"] = starts[0].isoformat()
+        payload["end"] = (_next_month(starts[-1]) - timedelta(days=1)).isoformat()
     return payload
 
 

@@ -54,6 +54,11 @@ class Series(OrgOwned):
     first_instant = models.DateTimeField(null=True, blank=True)
     last_instant = models.DateTimeField(null=True, blank=True)
     reading_count = models.PositiveIntegerField(default=0)
+    revision = models.PositiveBigIntegerField(
+        default=0,
+        help_text="Goes up by one with every store that changes a reading: an upload stored at "
+        "this revision is what the series still holds.",
+    )
 
     class Meta:
         db_table = "devices_series"
@@ -155,11 +160,21 @@ class Upload(OrgOwned):
         max_length=300, blank=True, help_text="Where the file waits for confirmation."
     )
     stored_at = models.DateTimeField(null=True, blank=True)
+    # What lets the same file, sent again, be known without reading it row by row:
+    # readings.store.content_key (its bytes and how they are read), and the series' revision
+    # once this upload was stored.
+    content_key = models.CharField(max_length=64, blank=True, default="")
+    series_revision = models.PositiveBigIntegerField(null=True, blank=True)
 
     class Meta:
         db_table = "devices_upload"
         ordering = ["-created_at", "-pk"]
         indexes = [
+            models.Index(
+                fields=["series", "content_key"],
+                condition=~models.Q(content_key=""),
+                name="upload_series_content_key",
+            ),
             models.Index(fields=["organization", "-created_at"]),
             models.Index(fields=["status", "updated_at"]),  # the expiry sweep, the cap
         ]

@@ -1,6 +1,6 @@
 """The PostgreSQL path of the store: binary ``COPY`` of a series' readings (DESIGN.md, "Storing
-readings"), straight into the table or through a staging table, and the streaming COPY that loads
-a new file while it is parsed (:class:`StreamingCopy`, the parser's sink)."""
+readings"), straight into the table or, for the rows that differ, one upsert from binary arrays;
+and the streaming COPY that loads a new file while it is parsed (:class:`StreamingCopy`, the parser's sink)."""
 
 from __future__ import annotations
 
@@ -16,7 +16,7 @@ import psycopg
 from django.db import transaction
 from django.db.backends.base.base import BaseDatabaseWrapper
 from psycopg import pq
-from psycopg.adapt import Dumper
+from psycopg.adapt import Dumper, Loader
 
 from .counts import Outcome, StoreCounts, epoch, utc
 from .models import Reading
@@ -54,104 +54,143 @@ _TIMESTAMPTZ_ARRAY_OID = 1185
 _FLOAT8_ARRAY_OID = 1022
 
 
-_TEMP_TABLE = "gridfolio_incoming_readings"
-
-
 def store_copy(
     db: BaseDatabaseWrapper, series_id: int, epochs: array[int], values: array[float]
 ) -> Outcome:
-    """The PostgreSQL path, chunk by chunk of the file, the cheapest case first:
+    """The PostgreSQL path, chunk by chunk of the file (the series row is locked by the caller):
 
-    1. One query compares the stored rows in the chunk's range with the chunk: two array
-       equalities, server-side, the chunk sent as binary array parameters. The same data again
-       costs one range read of the primary key and writes nothing.
-    2. The same query found no stored row in the range (a first upload, the next month): COPY
-       straight into the readings table, no staging, no conflict handling.
-    3. Otherwise the chunk goes through a temporary table: COPY it in, then one statement joins
-       it with the readings, counts the new and changed rows exactly and upserts only those.
+    1. The stored rows of the chunk's range come back by one binary ``COPY ... TO`` (one range
+       read of the primary key, ~26 bytes a row) and numpy sets them beside the chunk: which
+       instants are new, which values differ, which are the same.
+    2. No stored row in the range (a first upload, the next month): the chunk is COPYed straight
+       into the readings, no conflict handling.
+    3. Otherwise only the rows that differ (new or another value) go to the table, in one upsert
+       from two binary array parameters; the same data again writes nothing at all.
+
+    The counts are numpy's (exact: the series is locked); ``ON CONFLICT ... WHERE`` still keeps a
+    writer that bypassed the lock from turning the upsert into an error.
     """
     db.ensure_connection()
     table = db.ops.quote_name(Reading._meta.db_table)
     copy_into_readings = f"COPY {table} (series_id, instant, value_kwh) FROM STDIN (FORMAT BINARY)"
-    # array_agg sees the rows in the subquery's (the primary key's) order: PostgreSQL documents
-    # this as what "usually" happens. Were it ever otherwise, the equality fails and the chunk
-    # takes the exact path (3): the shortcut can be missed, never wrong. An ORDER BY inside
-    # array_agg would sort the rows again on PostgreSQL 15 (~2x the cost of this query).
-    compare = (
-        "SELECT count(*), coalesce(array_agg(instant) = %s AND array_agg(value_kwh) = %s, false)"  # noqa: S608
+    # array_agg sees the rows in the subquery's (the primary key's) order, as PostgreSQL
+    # documents it "usually" does; the values are checked to be sorted below all the same.
+    read_stored = (
+        "SELECT array_agg(instant), array_agg(value_kwh)"  # noqa: S608 (the model's table, quoted)
         f" FROM (SELECT instant, value_kwh FROM {table}"
         " WHERE series_id = %s::int8 AND instant BETWEEN %s AND %s"
         " ORDER BY series_id, instant) AS stored"
     )
+    upsert = (
+        f"INSERT INTO {table} AS r (series_id, instant, value_kwh)"  # noqa: S608
+        " SELECT %s::int8, i.instant, i.value_kwh FROM unnest(%s, %s) AS i(instant, value_kwh)"
+        " ON CONFLICT (series_id, instant) DO UPDATE SET value_kwh = excluded.value_kwh"
+        " WHERE r.value_kwh IS DISTINCT FROM excluded.value_kwh"
+    )
     inserted = updated = unchanged = 0
     changed_from: int | None = None
     changed_to: int | None = None
-    staging = False
     # Django's own cursors bind parameters client-side (as text); binary array parameters need
     # a server-binding cursor. It shares the connection, so it is in the same transaction.
     with psycopg.Cursor(db.connection) as cursor:
         cursor.adapters.register_dumper(_TimestamptzArray, _TimestamptzArrayDumper)
         cursor.adapters.register_dumper(_Float8Array, _Float8ArrayDumper)
+        cursor.adapters.register_loader(_TIMESTAMPTZ_ARRAY_OID, _RawLoader)
+        cursor.adapters.register_loader(_FLOAT8_ARRAY_OID, _RawLoader)
         for start in range(0, len(epochs), _CHUNK_ROWS):
-            chunk_epochs = epochs[start : start + _CHUNK_ROWS]
+            chunk_epochs = np.frombuffer(epochs[start : start + _CHUNK_ROWS], dtype=np.int64)
+            chunk_values = np.frombuffer(values[start : start + _CHUNK_ROWS], dtype=np.float64)
             size = len(chunk_epochs)
-            micros = _be_micros(chunk_epochs)
-            doubles = _be_doubles(values[start : start + _CHUNK_ROWS])
-            cursor.execute(
-                compare,
-                (
-                    _TimestamptzArray(_binary_array(_TIMESTAMPTZ_OID, micros, size)),
-                    _Float8Array(_binary_array(_FLOAT8_OID, doubles, size)),
-                    series_id,
-                    utc(chunk_epochs[0]),
-                    utc(chunk_epochs[-1]),
-                ),
+            stored_at, stored_values = _stored(
+                cursor,
+                read_stored,
+                (series_id, utc(int(chunk_epochs[0])), utc(int(chunk_epochs[-1]))),
             )
-            row = cursor.fetchone()
-            assert row is not None  # an aggregate without GROUP BY returns one row
-            existing, same = row
-            if same:
-                unchanged += size
-                continue
-            if existing == 0:
+            if not len(stored_at):
+                micros = _be_micros(chunk_epochs)
+                doubles = _be_doubles(chunk_values)
                 _copy_rows(
                     cursor, copy_into_readings, _row_template(series_id), micros, doubles, size
                 )
                 inserted += size
-                new_from, new_to = chunk_epochs[0], chunk_epochs[-1]
+                differs = None
             else:
-                if staging:
-                    cursor.execute(f"TRUNCATE {_TEMP_TABLE}")
-                else:
-                    # ON COMMIT DROP is the safety net; it is dropped below so that a second
-                    # store in the same transaction can create it again.
-                    cursor.execute(
-                        f"CREATE TEMPORARY TABLE {_TEMP_TABLE}"
-                        " (instant timestamptz NOT NULL, value_kwh float8 NOT NULL) ON COMMIT DROP"
-                    )
-                    staging = True
-                _copy_rows(
-                    cursor,
-                    f"COPY {_TEMP_TABLE} (instant, value_kwh) FROM STDIN (FORMAT BINARY)",
-                    _row_template(None),
-                    micros,
-                    doubles,
-                    size,
-                )
-                new_rows, changed_rows, first_changed, last_changed = _upsert_from_staging(
-                    cursor, table, series_id
-                )
+                # Both sides are sorted by instant: where each file instant would sit among the
+                # stored ones, and whether it is there.
+                at = np.searchsorted(stored_at, chunk_epochs)
+                found = at < len(stored_at)
+                found[found] = stored_at[at[found]] == chunk_epochs[found]
+                # Float equality as PostgreSQL's IS DISTINCT FROM sees finite values (0.0 = -0.0).
+                same = found.copy()
+                same[found] = stored_values[at[found]] == chunk_values[found]
+                differs = ~same
+                new_rows = int(size - np.count_nonzero(found))
+                changed_rows = int(np.count_nonzero(differs)) - new_rows
                 inserted += new_rows
                 updated += changed_rows
                 unchanged += size - new_rows - changed_rows
-                if first_changed is None or last_changed is None:  # both or neither: min, max
+                if not new_rows and not changed_rows:
                     continue
-                new_from, new_to = epoch(first_changed), epoch(last_changed)
-            changed_from = new_from if changed_from is None else min(changed_from, new_from)
-            changed_to = new_to if changed_to is None else max(changed_to, new_to)
-        if staging:
-            cursor.execute(f"DROP TABLE {_TEMP_TABLE}")
+                rows = int(np.count_nonzero(differs))
+                cursor.execute(
+                    upsert,
+                    (
+                        series_id,
+                        _TimestamptzArray(
+                            _binary_array(_TIMESTAMPTZ_OID, _be_micros(chunk_epochs[differs]), rows)
+                        ),
+                        _Float8Array(
+                            _binary_array(_FLOAT8_OID, _be_doubles(chunk_values[differs]), rows)
+                        ),
+                    ),
+                )
+            first_changed, last_changed = (
+                (int(chunk_epochs[0]), int(chunk_epochs[-1]))
+                if differs is None
+                else (int(chunk_epochs[differs][0]), int(chunk_epochs[differs][-1]))
+            )
+            changed_from = (
+                first_changed if changed_from is None else min(changed_from, first_changed)
+            )
+            changed_to = last_changed if changed_to is None else max(changed_to, last_changed)
     return Outcome(StoreCounts(inserted, updated, unchanged), changed_from, changed_to)
+
+
+# A one-dimensional binary array of 8-byte items: a 20-byte header (dimensions, null flag,
+# element type, length, lower bound), then each item's length and its 8 big-endian bytes.
+_ARRAY_HEADER_BYTES = 20
+
+
+def _items(data: bytes | None, dtype: str) -> np.ndarray:
+    if not data or len(data) <= _ARRAY_HEADER_BYTES:  # NULL (no row) or an empty array
+        return np.zeros(0, dtype)
+    items = np.frombuffer(
+        data, dtype=[("length", ">i4"), ("item", dtype)], offset=_ARRAY_HEADER_BYTES
+    )
+    return items["item"]
+
+
+def _stored(cursor: Any, statement: str, params: tuple[Any, ...]) -> tuple[np.ndarray, np.ndarray]:
+    """The stored (epoch seconds, kWh) of a range, sorted by instant, as two numpy arrays: one
+    row of two binary arrays (a few bytes a reading, no Python object per row)."""
+    cursor.execute(statement, params, binary=True)
+    row = cursor.fetchone()
+    assert row is not None  # an aggregate without GROUP BY returns one row
+    micros, doubles = _items(row[0], ">i8"), _items(row[1], ">f8")
+    seconds = micros.astype(np.int64) // 1_000_000 + _PG_EPOCH_S
+    if len(seconds) > 1 and not (seconds[1:] > seconds[:-1]).all():
+        order = np.argsort(seconds, kind="stable")
+        return seconds[order], doubles.astype(np.float64)[order]
+    return seconds, doubles.astype(np.float64)
+
+
+class _RawLoader(Loader):
+    """A binary array column as its bytes (numpy reads them; psycopg would build a list)."""
+
+    format = pq.Format.BINARY
+
+    def load(self, data: Any) -> bytes:
+        return bytes(data)
 
 
 class Abandoned(Exception):
@@ -188,6 +227,12 @@ class StreamingCopy:
         self.copy: Any = None
 
     def __call__(self, epochs: array[int], values: array[float]) -> None:
+        if self.state in ("idle", "copying") and not _hourly(epochs):
+            # Sub-hourly rows are summed into hours at the end: none of them is stored as read.
+            if self.state == "copying":
+                self._roll_back()
+            self.state = "off"
+            return
         if self.state == "idle":
             if self.after is not None and epochs[0] <= self.after:
                 self.state = "off"
@@ -253,36 +298,11 @@ class StreamingCopy:
         self.state = "off"
 
 
-def _upsert_from_staging(
-    cursor: Any, table: str, series_id: int
-) -> tuple[int, int, datetime | None, datetime | None]:
-    """One statement: the rows that differ (new or another value) are counted and upserted.
-
-    The data-modifying CTE and the final SELECT see the same snapshot, so ``changed`` is what
-    was there before the upsert; with the series row locked nobody else writes this series, so
-    the counts are exact (ON CONFLICT ... WHERE still guards a writer that bypasses the lock).
-    """
-    cursor.execute(
-        f"""
-        WITH changed AS MATERIALIZED (
-            SELECT i.instant, i.value_kwh, r.instant IS NULL AS is_new
-            FROM {_TEMP_TABLE} i
-            LEFT JOIN {table} r ON r.series_id = %(series)s::int8 AND r.instant = i.instant
-            WHERE r.value_kwh IS DISTINCT FROM i.value_kwh
-        ), upserted AS (
-            INSERT INTO {table} AS r (series_id, instant, value_kwh)
-            SELECT %(series)s::int8, instant, value_kwh FROM changed
-            ON CONFLICT (series_id, instant) DO UPDATE SET value_kwh = excluded.value_kwh
-            WHERE r.value_kwh IS DISTINCT FROM excluded.value_kwh
-        )
-        SELECT count(*) FILTER (WHERE is_new), count(*) FILTER (WHERE NOT is_new),
-               min(instant), max(instant)
-        FROM changed
-        """,  # noqa: S608 (the table names are the model's, quoted; values are parameters)
-        {"series": series_id},
-    )
-    new_rows, changed_rows, first_changed, last_changed = cursor.fetchone()
-    return new_rows, changed_rows, first_changed, last_changed
+def _hourly(epochs: array[int]) -> bool:
+    """Whether a batch's instants are a whole number of hours apart (its own order aside)."""
+    if len(epochs) < 2:
+        return True
+    return not (np.diff(np.frombuffer(epochs, dtype=np.int64)) % 3600).any()
 
 
 def _copy_rows(
@@ -327,15 +347,21 @@ def _interleave(template: bytes, n: int, micros: bytes, doubles: bytes) -> bytea
     return buffer
 
 
-def _be_micros(epochs: array[int]) -> bytes:
+def _be_micros(epochs: array[int] | np.ndarray) -> bytes:
     """Epoch seconds as PostgreSQL timestamptz: big-endian int64 microseconds since 2000."""
-    seconds = np.frombuffer(epochs, dtype=np.int64) if len(epochs) else np.zeros(0, np.int64)
+    seconds = _as_numpy(epochs, np.int64)
     return ((seconds - _PG_EPOCH_S) * 1_000_000).astype(">i8").tobytes()
 
 
-def _be_doubles(values: array[float]) -> bytes:
-    doubles = np.frombuffer(values, dtype=np.float64) if len(values) else np.zeros(0)
+def _be_doubles(values: array[float] | np.ndarray) -> bytes:
+    doubles = _as_numpy(values, np.float64)
     return doubles.astype(">f8").tobytes()
+
+
+def _as_numpy(column: array[Any] | np.ndarray, dtype: type) -> np.ndarray:
+    if isinstance(column, np.ndarray):
+        return column
+    return np.frombuffer(column, dtype=dtype) if len(column) else np.zeros(0, dtype)
 
 
 def _binary_array(element_oid: int, be_items: bytes, n: int) -> bytes:

@@ -9,10 +9,12 @@ default) takes the generic ORM path here, which gives the same counts.
 
 from __future__ import annotations
 
+import hashlib
 from array import array
 from collections.abc import Callable
 from itertools import islice
 from operator import lt
+from pathlib import Path
 from typing import Any
 
 from django.db import connections, router, transaction
@@ -25,7 +27,15 @@ from homes.models import Meter
 from portal.signals import readings_changed
 
 from .counts import Outcome, StoreCounts, epoch, utc
-from .models import ColumnMapping, Reading, ReadingChannel, Series, SeriesQuantity
+from .models import (
+    ColumnMapping,
+    Reading,
+    ReadingChannel,
+    Series,
+    SeriesQuantity,
+    Upload,
+    UploadStatus,
+)
 from .parser import (
     ColumnMap,
     HourlyReadings,
@@ -70,6 +80,54 @@ def series_of(owner: Device | Meter) -> dict[str, Series]:
     for series in found.values():
         setattr(series, field, owner)
     return found
+
+
+# What a content key covers besides the file's bytes: the parser's own code (a fix to it reads
+# the same bytes differently), so a key made by another version never matches.
+_PARSER_FINGERPRINT = hashlib.sha256(
+    b"".join(path.read_bytes() for path in sorted(Path(__file__).with_name("parser").glob("*.py")))
+).hexdigest()
+
+
+def content_key(series: Series, file_sha256: str) -> str:
+    """What an upload of a plain hourly CSV was made of: its bytes and everything its reading
+    depends on (the series' zone, what the warnings know of the device, the parser's code).
+    Two uploads with the same key parse to the same readings and the same report."""
+    context = context_for(series)
+    facts = "|".join(
+        str(part)
+        for part in (
+            file_sha256,
+            series.pk,
+            series.channel,
+            series.timezone,
+            context.kind,
+            context.nameplate_kw,
+            context.commenced_on,
+            context.custom_id,
+            context.owner_kind,
+            _PARSER_FINGERPRINT,
+        )
+    )
+    return hashlib.sha256(facts.encode()).hexdigest()
+
+
+def stored_unchanged(series: Series, key: str, using: str) -> Upload | None:
+    """The stored upload of exactly this content, when nothing was written to the series since
+    it was stored: the same file again would change nothing, so it need not be read row by row.
+    Locks the series row (as a store would), so nothing changes it before the caller's commit."""
+    before = _lock_series(series, using)
+    return (
+        Upload.objects.using(using)
+        .filter(
+            series_id=series.pk,
+            content_key=key,
+            series_revision=before.revision,
+            status=UploadStatus.STORED,
+        )
+        .order_by("-pk")
+        .first()
+    )
 
 
 def context_for(series: Series) -> SeriesContext:
@@ -238,7 +296,7 @@ def _lock_series(series: Series, using: str) -> Series:
     return (
         Series.objects.using(using)
         .select_for_update(no_key=True)
-        .only("first_instant", "last_instant", "reading_count")
+        .only("first_instant", "last_instant", "reading_count", "revision")
         .get(pk=series.pk)
     )
 
@@ -288,8 +346,10 @@ def _update_series(
     series: Series, before: Series, counts: StoreCounts, first: int, last: int, using: str
 ) -> None:
     """Keep first/last/count current without a count(*) over the series: every instant of the
-    file is in the table now, and exactly ``inserted`` rows are new."""
+    file is in the table now, and exactly ``inserted`` rows are new. The revision goes up with
+    every store that changed a reading (exact: the series row is locked)."""
     existed = counts.updated + counts.unchanged
+    values: dict[str, Any]
     if before.reading_count < existed or (existed and before.first_instant is None):
         # Rows were written outside this service: recount once, then the increments hold again.
         totals = Reading.objects.using(using).filter(series_id=series.pk)
@@ -298,6 +358,7 @@ def _update_series(
             "reading_count": aggregate["count"],
             "first_instant": aggregate["first"],
             "last_instant": aggregate["last"],
+            "revision": before.revision + 1,
         }
     elif counts.inserted:
         first_at, last_at = utc(first), utc(last)
@@ -307,8 +368,12 @@ def _update_series(
             if before.first_instant
             else first_at,
             "last_instant": max(before.last_instant, last_at) if before.last_instant else last_at,
+            "revision": before.revision + 1,
         }
+    elif counts.updated:
+        values = {"revision": before.revision + 1}
     else:
+        series.revision = before.revision
         return
     Series.objects.using(using).filter(pk=series.pk).update(**values, updated_at=timezone.now())
     for name, value in values.items():

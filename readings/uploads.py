@@ -42,7 +42,7 @@ from .parser import (
     ParseResult,
 )
 from .parser.report import report_to_dict, skippable_rows
-from .store import parse_and_store, parse_for
+from .store import content_key, parse_and_store, parse_for, stored_unchanged
 
 __all__ = [
     "PROCESS_IN_BACKGROUND_ROWS",
@@ -310,6 +310,14 @@ def confirm_upload(upload: Upload) -> Upload:
                 tuple(previewed.get("skippable_rows") or ()) if previewed.get("skip_chosen") else ()
             )
             with kept.open("rb") as stream:
+                key = "" if chosen else _content_key(series, stream)
+                previous = stored_unchanged(series, key, using) if key else None
+                if previous is not None:
+                    _store_again(locked, previous, key)
+                    locked.stored_file = ""
+                    locked.save()
+                    transaction.on_commit(lambda: kept.unlink(missing_ok=True), using=using)
+                    return _refresh(upload, locked)
                 result, counts = parse_and_store(
                     series, stream, locked.filename, using, skip_rows=chosen
                 )
@@ -322,6 +330,7 @@ def confirm_upload(upload: Upload) -> Upload:
             locked.last_instant = summary.last
             if counts is not None:
                 _mark_stored(locked, counts)
+                _remember_content(locked, result, counts, key, series)
             else:
                 locked.status = UploadStatus.REJECTED
             locked.stored_file = ""
@@ -423,13 +432,83 @@ def import_readings(
         return _new_upload(series, result, tee, filename, user)
     using = router.db_for_write(Upload)
     with transaction.atomic(using=using):
+        key = _content_key(series, fileobj)
+        previous = stored_unchanged(series, key, using) if key else None
+        if previous is not None:
+            upload = Upload(
+                organization_id=series.organization_id,
+                series=series,
+                uploaded_by=user if getattr(user, "is_authenticated", False) else None,
+                filename=filename,
+            )
+            _store_again(upload, previous, key)
+            upload.save(using=using)
+            return upload
         result, counts = parse_and_store(series, tee, filename, using)
         tee.drain(keep=False)
         upload = _new_upload(series, result, tee, filename, user)
         if counts is not None:
             _mark_stored(upload, counts)
+            _remember_content(upload, result, counts, key, series)
         upload.save(using=using)
     return upload
+
+
+def _content_key(series: Series, fileobj: Readable) -> str:
+    """The content key of a file that can be read twice (a file on disk, an uploaded file),
+    from where it stands, which is put back; "" for a stream that is read once (standard
+    input) or a file over the upload limit (the parser refuses it)."""
+    seekable = getattr(fileobj, "seekable", None)
+    if seekable is None or not seekable():
+        return ""
+    start = fileobj.tell()  # type: ignore[attr-defined]
+    digest = hashlib.sha256()
+    size = 0
+    while chunk := fileobj.read(_READ_BYTES):
+        if isinstance(chunk, str):
+            raise TypeError("readings need a binary stream (open the file with 'rb')")
+        digest.update(chunk)
+        size += len(chunk)
+        if size > DEFAULT_LIMITS.max_bytes:
+            break
+    fileobj.seek(start)  # type: ignore[attr-defined]
+    return "" if size > DEFAULT_LIMITS.max_bytes else content_key(series, digest.hexdigest())
+
+
+def _remember_content(
+    upload: Upload, result: ParseResult, counts: StoreCounts, key: str, series: Series
+) -> None:
+    """Keep the content key of a plain hourly CSV stored whole into this one series, with the
+    series' revision after it: the same file again finds it (:func:`_store_again`). Files
+    read through a column mapping, of several channels or stored without chosen rows are
+    always read again."""
+    summary = result.report.summary
+    if (
+        key
+        and result.ok
+        and summary.source_format == "csv"
+        and not summary.channels
+        and counts.total == summary.readings
+        and summary.readings
+    ):
+        upload.content_key = key
+        upload.series_revision = series.revision
+
+
+def _store_again(upload: Upload, previous: Upload, key: str) -> None:
+    """The same file as ``previous``, which the series still holds unchanged: every reading is
+    unchanged, known without reading the file row by row; the report is the earlier one's."""
+    upload.sha256 = previous.sha256
+    upload.size_bytes = previous.size_bytes
+    upload.rows = previous.rows
+    upload.first_instant = previous.first_instant
+    upload.last_instant = previous.last_instant
+    upload.report = {**(previous.report or {}), "same_as_upload": previous.pk}
+    upload.content_key = key
+    upload.series_revision = previous.series_revision
+    _mark_stored(
+        upload, StoreCounts(0, 0, previous.inserted + previous.updated + previous.unchanged)
+    )
 
 
 def _mark_stored(upload: Upload, counts: StoreCounts) -> None:

@@ -6,6 +6,7 @@ from __future__ import annotations
 from array import array
 from bisect import bisect_left
 from collections import Counter
+from collections.abc import Callable, Iterator
 
 import numpy as np
 
@@ -64,7 +65,7 @@ class _FileChecks(_ParserState):
                 )
         if context.nameplate_kw is not None and context.nameplate_kw > 0:
             cap = context.nameplate_kw
-            for index in np.flatnonzero(_floats(values) > cap).tolist():
+            for index in _indexes_where(_floats(values), lambda block: block > cap):
                 self.issues.warning(
                     rows[index],
                     self.value_column,
@@ -82,7 +83,7 @@ class _FileChecks(_ParserState):
                 f"{values[index]:g} kWh of solar in the hour from {self._when(epochs[index])}, "
                 "between 21:00 and 05:00 local time; check the timezone and the device kind.",
             )
-        negative = np.flatnonzero(_floats(values) < 0.0).tolist()
+        negative = list(_indexes_where(_floats(values), lambda block: block < 0.0))
         if negative:
             self.issues.warning(
                 rows[negative[0]],
@@ -95,13 +96,29 @@ class _FileChecks(_ParserState):
 
     def _solar_at_night(
         self, epochs: array[int], values: array[float], timeline: _Timeline
-    ) -> list[int]:
+    ) -> Iterator[int]:
         """Indexes of the hours above the night threshold that start between 21:00 and 05:00
         local time: shifted by the UTC offset plus three hours, a night hour starts less than
         eight hours after midnight."""
         instants, kwh = _ints(epochs), _floats(values)
         offsets = np.array(timeline.offsets, dtype=np.int64)
-        spans = np.searchsorted(np.array(timeline.starts, dtype=np.int64), instants, "right") - 1
-        local = instants + offsets[np.maximum(spans, 0)] + _NIGHT_SHIFT_S
-        night = (local % _DAY) < _NIGHT_SPAN_S
-        return np.flatnonzero(night & (kwh > _SOLAR_NIGHT_KWH)).tolist()
+        starts = np.array(timeline.starts, dtype=np.int64)
+        for at in range(0, len(instants), _CHECK_BLOCK):
+            block = instants[at : at + _CHECK_BLOCK]
+            spans = np.searchsorted(starts, block, "right") - 1
+            local = block + offsets[np.maximum(spans, 0)] + _NIGHT_SHIFT_S
+            night = (local % _DAY) < _NIGHT_SPAN_S
+            yield from (
+                np.flatnonzero(night & (kwh[at : at + _CHECK_BLOCK] > _SOLAR_NIGHT_KWH)) + at
+            ).tolist()
+
+
+# The whole-file checks read a block of readings at a time: a few numpy temporaries of a whole
+# 100 MB file's readings would hold hundreds of MB at once.
+_CHECK_BLOCK = 1 << 18
+
+
+def _indexes_where(column: np.ndarray, test: Callable[[np.ndarray], np.ndarray]) -> Iterator[int]:
+    """The indexes where ``test`` holds, found a block at a time."""
+    for at in range(0, len(column), _CHECK_BLOCK):
+        yield from (np.flatnonzero(test(column[at : at + _CHECK_BLOCK])) + at).tolist()

@@ -14,16 +14,24 @@ import numpy as np
 from .timeline import _offset_text, _Timeline
 from .types import _HOUR, _SUBHOURLY_S, _ints, _ParserState
 
+# Whole-file checks run a block of instants at a time: one numpy temporary over a 100 MB file's
+# instants would hold another 20 MB at once (readings.parser.Limits bounds the file, this the
+# memory of its checks).
+_STEP_BLOCK = 1 << 18
+
 
 def _steps(epochs: array[int]) -> Counter[int]:
-    """How often each spacing occurs between consecutive instants (vectorized)."""
-    if len(epochs) < 2:
-        return Counter()
-    steps = np.diff(_ints(epochs))
-    if (steps == steps[0]).all():  # the usual file: one spacing throughout
-        return Counter({int(steps[0]): len(steps)})
-    spacings, counts = np.unique(steps, return_counts=True)
-    return Counter(dict(zip(spacings.tolist(), counts.tolist(), strict=True)))
+    """How often each spacing occurs between consecutive instants (vectorized, by blocks)."""
+    counts: Counter[int] = Counter()
+    ints = _ints(epochs)
+    for start in range(0, len(ints) - 1, _STEP_BLOCK):
+        steps = np.diff(ints[start : start + _STEP_BLOCK + 1])
+        if (steps == steps[0]).all():  # the usual file: one spacing throughout
+            counts[int(steps[0])] += len(steps)
+            continue
+        spacings, found = np.unique(steps, return_counts=True)
+        counts.update(dict(zip(spacings.tolist(), found.tolist(), strict=True)))
+    return counts
 
 
 def _sorted_columns(
@@ -138,7 +146,12 @@ class _Hourly(_ParserState):
 
     def _off_grid(self, epochs: array[int], interval: int) -> list[int]:
         """Indexes of readings not on the UTC grid of ``interval`` seconds."""
-        return np.flatnonzero(_ints(epochs) % interval).tolist()
+        ints = _ints(epochs)
+        found: list[int] = []
+        for start in range(0, len(ints), _STEP_BLOCK):
+            block = ints[start : start + _STEP_BLOCK] % interval
+            found.extend((np.flatnonzero(block) + start).tolist())
+        return found
 
     def _sum_hours(
         self, epochs: array[int], values: array[float], rows: array[int], interval: int

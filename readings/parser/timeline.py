@@ -53,7 +53,9 @@ def _offset_seconds(zone: tzinfo, moment: datetime) -> int:
     return int(offset.total_seconds()) if offset is not None else 0
 
 
-@lru_cache(maxsize=1 << 16)
+# 4,096 instants: the UTC midnights of a decade, what a year's files share, about 1 MB; a file of
+# centuries walks past it rather than keeping its every day for the process's life.
+@lru_cache(maxsize=1 << 12)
 def _offset_at(zone: ZoneInfo, epoch: int) -> int:
     """The zone's UTC offset at an instant (ZoneInfo instances are cached per key: hashable)."""
     return _offset_seconds(zone, datetime.fromtimestamp(epoch, zone))

@@ -267,3 +267,26 @@ def test_it_shows_the_panel_to_a_viewer_and_404s_an_outsider(
     assert 'id="monthly-totals"' in page
     for name in ("device_readings", "device_readings_chart", "device_readings_csv"):
         assert outsider_client.get(reverse(name, args=[device.pk])).status_code == 404, name
+
+
+def test_a_preview_of_years_is_monthly_totals_and_of_months_daily():
+    """An upload's preview chart: a few years by day, a decade by month, each bucket's hours and
+    the hours it should have (the file's own spacing, counted in the site's zone)."""
+    from readings.charts import readings_payload
+
+    start = int(datetime(2020, 1, 1, 6, tzinfo=UTC).timestamp())  # midnight in Chicago
+    hours = 24 * 366 * 10
+    epochs = [start + 3600 * n for n in range(hours)]
+    decade = readings_payload(epochs, [0.5] * hours, "America/Chicago")
+    assert decade["bucket"] == "month"
+    assert decade["labels"][:2] == ["2020-01", "2020-02"]
+    assert decade["hours"][0] == decade["expected_hours"][0] == 31 * 24
+    assert decade["y"][0] == 31 * 24 * 0.5
+    assert decade["hours"][2] == decade["expected_hours"][2] == 31 * 24 - 1  # March: clocks go on
+    assert decade["start"] == "2020-01-01"
+    assert sum(decade["hours"]) == hours
+
+    months = readings_payload(epochs[: 24 * 200], [0.5] * (24 * 200), "America/Chicago")
+    assert months["bucket"] == "day"
+    assert months["labels"][0] == "2020-01-01"
+    assert len(months["x"]) == 201  # 4,800 hours from midnight: past March, one more local day

@@ -188,9 +188,9 @@ def test_a_new_year_is_stored_by_streaming(series, paths, changes):
     assert changes == [(series.pk, utc(year.epochs[0]), utc(year.epochs[-1]))]
 
 
-def test_the_same_year_again_goes_through_write_and_changes_nothing(series, paths, changes):
+def test_the_same_year_again_is_known_unchanged_without_reading_it(series, paths, changes):
     year = year_2023()
-    upload_file(series, year)
+    first = upload_file(series, year)
     paths.finishes.clear()
     changes.clear()
 
@@ -198,11 +198,71 @@ def test_the_same_year_again_goes_through_write_and_changes_nothing(series, path
 
     assert again.status == UploadStatus.STORED
     assert counts(again) == (0, 0, 8760)
+    assert again.report["same_as_upload"] == first.pk
+    assert (again.rows, again.first_instant, again.last_instant) == (
+        first.rows,
+        first.first_instant,
+        first.last_instant,
+    )
+    assert paths.writes == []  # neither parsed nor compared with the table
+    assert paths.finishes == []
+    assert stored(series) == (year.epochs, year.values)
+    assert series_state(series)[0] == 8760
+    assert changes == []
+
+
+class _ReadOnce(io.RawIOBase):
+    """A stream that cannot be read twice (standard input, a pipe)."""
+
+    def __init__(self, data: bytes) -> None:
+        self.inner = io.BytesIO(data)
+
+    def readable(self) -> bool:
+        return True
+
+    def seekable(self) -> bool:
+        return False
+
+    def read(self, size: int = -1) -> bytes:
+        return self.inner.read(size)
+
+
+def test_the_same_year_again_from_a_stream_goes_through_write_and_changes_nothing(
+    series, paths, changes
+):
+    year = year_2023()
+    upload_file(series, year)
+    paths.finishes.clear()
+    changes.clear()
+
+    again = import_readings(series, _ReadOnce(year.data), filename="stdin.csv")
+
+    assert again.status == UploadStatus.STORED
+    assert counts(again) == (0, 0, 8760)
+    assert "same_as_upload" not in again.report
     assert paths.writes == [8760]
     assert paths.finishes == [("off", 0, False)]  # declined at the first batch: nothing sent
     assert stored(series) == (year.epochs, year.values)
     assert series_state(series)[0] == 8760
     assert changes == []
+
+
+def test_a_file_is_read_again_once_the_series_changed_since(series, paths, changes):
+    """The same bytes are only known unchanged while the series holds what they stored."""
+    year = year_2023()
+    upload_file(series, year)
+    other = bytearray(year.data)
+    at = other.index(b"\n", other.index(b"\n") + 1)  # the end of the first reading's line
+    other[at - 1 : at] = b"9" if other[at - 1 : at] != b"9" else b"8"
+    upload_file(series, bytes(other), "edited.csv")
+    changes.clear()
+
+    again = upload_file(series, year)
+
+    assert counts(again) == (0, 1, 8759)
+    assert "same_as_upload" not in again.report
+    assert stored(series) == (year.epochs, year.values)
+    assert len(changes) == 1
 
 
 def test_the_next_month_after_stored_data_streams(series, paths, changes):
@@ -398,11 +458,31 @@ def test_a_15_minute_file_is_summed_into_hours_and_stored_through_the_fallback(s
     assert upload.status == UploadStatus.STORED, upload.report["errors"]
     assert counts(upload) == (48, 0, 0)
     assert paths.writes == [48]
-    assert paths.finishes == [("copying", 192, False)]
+    assert paths.finishes == [("off", 0, False)]  # sub-hourly: declined, nothing streamed
     hours = quarters[::4]
     sums = [math.fsum(float(t) for t in texts[i : i + 4]) for i in range(0, len(texts), 4)]
     assert stored(series) == (hours, sums)  # no 15-minute row left behind
     assert series_state(series) == (48, utc(hours[0]), utc(hours[-1]))
+
+
+def test_a_file_that_turns_sub_hourly_rolls_the_stream_back(series, paths):
+    """Hourly rows first (streamed), then 15-minute ones: the stream is taken back as soon as
+    a batch is not hourly, and the summed hours are stored the usual way."""
+    first = local_start(2024, 8)
+    hourly_part = list(range(first, first + 24 * 5 * HOUR, HOUR))
+    start = hourly_part[-1] + HOUR
+    quarters = list(range(start, start + 24 * HOUR, 900))
+    lines = ["datetime,value_kwh"]
+    lines += [f"{datetime.fromtimestamp(e, CHICAGO).isoformat()},0.5" for e in hourly_part]
+    lines += [f"{datetime.fromtimestamp(e, CHICAGO).isoformat()},0.125" for e in quarters]
+
+    upload = upload_file(series, ("\n".join(lines) + "\n").encode(), "mixed.csv")
+
+    ended = [*paths.finishes, *paths.aborts]
+    assert ended and ended[0][0] == "off"  # taken back: nothing of the stream is kept
+    assert Reading.objects.filter(series=series).count() == (
+        upload.inserted if upload.status == UploadStatus.STORED else 0
+    )
 
 
 def test_rows_written_elsewhere_make_the_copy_fail_and_the_fallback_counts_them(series, paths):
