@@ -112,12 +112,16 @@ def content_key(series: Series, file_sha256: str) -> str:
     return hashlib.sha256(facts.encode()).hexdigest()
 
 
-def stored_unchanged(series: Series, key: str, using: str) -> Upload | None:
+def stored_unchanged(series: Series, key: str, using: str) -> tuple[Series, Upload | None]:
     """The stored upload of exactly this content, when nothing was written to the series since
     it was stored: the same file again would change nothing, so it need not be read row by row.
-    Locks the series row (as a store would), so nothing changes it before the caller's commit."""
+
+    Locks the series row (as a store would), so nothing changes it before the caller's commit;
+    the locked row comes back too, for :func:`parse_and_store` (``locked``) to go on from."""
     before = _lock_series(series, using)
-    return (
+    if not key or not before.reading_count:
+        return before, None
+    previous = (
         Upload.objects.using(using)
         .filter(
             series_id=series.pk,
@@ -128,6 +132,7 @@ def stored_unchanged(series: Series, key: str, using: str) -> Upload | None:
         .order_by("-pk")
         .first()
     )
+    return before, previous
 
 
 def context_for(series: Series) -> SeriesContext:
@@ -184,7 +189,12 @@ def mappings_of(organization_id: int) -> Callable[[str], ColumnMap | None]:
 
 
 def parse_and_store(
-    series: Series, stream: Any, filename: str, using: str, skip_rows: tuple[int, ...] = ()
+    series: Series,
+    stream: Any,
+    filename: str,
+    using: str,
+    skip_rows: tuple[int, ...] = (),
+    locked: Series | None = None,
 ) -> tuple[ParseResult, StoreCounts | None]:
     """Parse a file and, when it passes, store it: one pass, in the caller's transaction.
 
@@ -198,10 +208,11 @@ def parse_and_store(
 
     ``skip_rows``: the rows a person chose to leave out (``parser.report.skippable_rows`` of the
     preview). The file's valid readings are stored when its errors are exactly on those rows,
-    each confined to its row; any other error rejects it as before.
+    each confined to its row; any other error rejects it as before. ``locked``: the series row
+    as :func:`stored_unchanged` locked it in this transaction (not locked again).
     """
     db = connections[using]
-    before = _lock_series(series, using)
+    before = locked if locked is not None else _lock_series(series, using)
     sink = None
     if db.vendor == "postgresql":
         db.ensure_connection()

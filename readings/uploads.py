@@ -311,7 +311,7 @@ def confirm_upload(upload: Upload) -> Upload:
             )
             with kept.open("rb") as stream:
                 key = "" if chosen else _content_key(series, stream)
-                previous = stored_unchanged(series, key, using) if key else None
+                before, previous = stored_unchanged(series, key, using)
                 if previous is not None:
                     _store_again(locked, previous, key)
                     locked.stored_file = ""
@@ -319,7 +319,7 @@ def confirm_upload(upload: Upload) -> Upload:
                     transaction.on_commit(lambda: kept.unlink(missing_ok=True), using=using)
                     return _refresh(upload, locked)
                 result, counts = parse_and_store(
-                    series, stream, locked.filename, using, skip_rows=chosen
+                    series, stream, locked.filename, using, skip_rows=chosen, locked=before
                 )
             summary = result.report.summary
             locked.report = report_to_dict(result.report)
@@ -433,7 +433,7 @@ def import_readings(
     using = router.db_for_write(Upload)
     with transaction.atomic(using=using):
         key = _content_key(series, fileobj)
-        previous = stored_unchanged(series, key, using) if key else None
+        before, previous = stored_unchanged(series, key, using)
         if previous is not None:
             upload = Upload(
                 organization_id=series.organization_id,
@@ -444,7 +444,7 @@ def import_readings(
             _store_again(upload, previous, key)
             upload.save(using=using)
             return upload
-        result, counts = parse_and_store(series, tee, filename, using)
+        result, counts = parse_and_store(series, tee, filename, using, locked=before)
         tee.drain(keep=False)
         upload = _new_upload(series, result, tee, filename, user)
         if counts is not None:

@@ -23,7 +23,7 @@ class Migration(migrations.Migration):
     atomic = False
 
     dependencies = [
-        ("readings", "0004_readiness"),
+        ("readings", "0005_upload_content_key"),
     ]
 
     operations = [

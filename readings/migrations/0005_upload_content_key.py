@@ -8,7 +8,7 @@ class Migration(migrations.Migration):
 
     dependencies = [
         ('portal', '0001_initial'),
-        ('readings', '0005_partition_readings'),
+        ('readings', '0004_readiness'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
