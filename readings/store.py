@@ -112,16 +112,14 @@ def content_key(series: Series, file_sha256: str) -> str:
     return hashlib.sha256(facts.encode()).hexdigest()
 
 
-def stored_unchanged(series: Series, key: str, using: str) -> tuple[Series, Upload | None]:
+def stored_unchanged(series: Series, key: str, before: Series, using: str) -> Upload | None:
     """The stored upload of exactly this content, when nothing was written to the series since
     it was stored: the same file again would change nothing, so it need not be read row by row.
-
-    Locks the series row (as a store would), so nothing changes it before the caller's commit;
-    the locked row comes back too, for :func:`parse_and_store` (``locked``) to go on from."""
-    before = _lock_series(series, using)
+    ``before``: the series row as :func:`lock_series` locked it in this transaction (so nothing
+    changes it before the caller's commit)."""
     if not key or not before.reading_count:
-        return before, None
-    previous = (
+        return None
+    return (
         Upload.objects.using(using)
         .filter(
             series_id=series.pk,
@@ -132,7 +130,6 @@ def stored_unchanged(series: Series, key: str, using: str) -> tuple[Series, Uplo
         .order_by("-pk")
         .first()
     )
-    return before, previous
 
 
 def context_for(series: Series) -> SeriesContext:
@@ -209,10 +206,10 @@ def parse_and_store(
     ``skip_rows``: the rows a person chose to leave out (``parser.report.skippable_rows`` of the
     preview). The file's valid readings are stored when its errors are exactly on those rows,
     each confined to its row; any other error rejects it as before. ``locked``: the series row
-    as :func:`stored_unchanged` locked it in this transaction (not locked again).
+    as :func:`lock_series` locked it in this transaction (not locked again).
     """
     db = connections[using]
-    before = locked if locked is not None else _lock_series(series, using)
+    before = locked if locked is not None else lock_series(series, using)
     sink = None
     if db.vendor == "postgresql":
         db.ensure_connection()
@@ -263,7 +260,7 @@ def _store_channels(
             target, target_before = series, before
         else:
             target = series_for(series.owner, channel)
-            target_before = _lock_series(target, using)
+            target_before = lock_series(target, using)
         outcome = _write(db, using, target.pk, epochs, values)
         _after_store(target, target_before, outcome, epochs[0], epochs[-1], using)
         inserted += outcome.counts.inserted
@@ -295,13 +292,13 @@ def store_readings(series: Series, readings: HourlyReadings) -> StoreCounts:
     # No savepoint when nested (the upload's transaction): an error here fails the whole upload
     # anyway, and a savepoint costs two round trips per file.
     with transaction.atomic(using=using, savepoint=False):
-        before = _lock_series(series, using)
+        before = lock_series(series, using)
         outcome = _write(db, using, series.pk, epochs, values)
         _after_store(series, before, outcome, epochs[0], epochs[-1], using)
     return outcome.counts
 
 
-def _lock_series(series: Series, using: str) -> Series:
+def lock_series(series: Series, using: str) -> Series:
     """Lock the series row for the transaction (concurrent stores of one series queue up, so
     counts are exact); its stored range and count as they are now."""
     return (

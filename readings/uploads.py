@@ -42,7 +42,7 @@ from .parser import (
     ParseResult,
 )
 from .parser.report import report_to_dict, skippable_rows
-from .store import content_key, parse_and_store, parse_for, stored_unchanged
+from .store import content_key, lock_series, parse_and_store, parse_for, stored_unchanged
 
 __all__ = [
     "PROCESS_IN_BACKGROUND_ROWS",
@@ -310,8 +310,10 @@ def confirm_upload(upload: Upload) -> Upload:
                 tuple(previewed.get("skippable_rows") or ()) if previewed.get("skip_chosen") else ()
             )
             with kept.open("rb") as stream:
-                key = "" if chosen else _content_key(series, stream)
-                before, previous = stored_unchanged(series, key, using)
+                # The check hashed the whole file (Upload.sha256): no second read for the key.
+                key = "" if chosen else content_key(series, locked.sha256)
+                before = lock_series(series, using)
+                previous = stored_unchanged(series, key, before, using)
                 if previous is not None:
                     _store_again(locked, previous, key)
                     locked.stored_file = ""
@@ -432,8 +434,11 @@ def import_readings(
         return _new_upload(series, result, tee, filename, user)
     using = router.db_for_write(Upload)
     with transaction.atomic(using=using):
-        key = _content_key(series, fileobj)
-        before, previous = stored_unchanged(series, key, using)
+        before = lock_series(series, using)
+        # Only a series holding readings can hold this file already: read it once more for
+        # its key then (a first upload is hashed as it is parsed, below).
+        key = _content_key(series, fileobj) if before.reading_count else ""
+        previous = stored_unchanged(series, key, before, using)
         if previous is not None:
             upload = Upload(
                 organization_id=series.organization_id,
@@ -449,7 +454,7 @@ def import_readings(
         upload = _new_upload(series, result, tee, filename, user)
         if counts is not None:
             _mark_stored(upload, counts)
-            _remember_content(upload, result, counts, key, series)
+            _remember_content(upload, result, counts, content_key(series, upload.sha256), series)
         upload.save(using=using)
     return upload
 

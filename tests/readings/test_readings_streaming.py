@@ -530,3 +530,26 @@ def test_a_streamed_store_announces_its_range_once(series, paths, changes):
     assert changes == [(series.pk, utc(file.epochs[0]), utc(file.epochs[-1]))]
     assert changes[0][1] == datetime(2024, 10, 1, 5, tzinfo=UTC)
     assert changes[0][2] - changes[0][1] == timedelta(hours=99)
+
+
+def test_a_checked_file_confirmed_again_is_known_unchanged_from_its_checked_hash(
+    series, paths, changes
+):
+    """The page's way: check, confirm; the same file checked and confirmed again is stored as
+    unchanged without parsing it at confirmation (its key comes from the check's sha256)."""
+    year = year_2023()
+    first = check_upload(series, io.BytesIO(year.data), filename="a.csv", user=None)
+    first = confirm_upload(first)
+    assert counts(first) == (8760, 0, 0)
+    paths.writes.clear()
+    paths.finishes.clear()
+    changes.clear()
+
+    again = confirm_upload(check_upload(series, io.BytesIO(year.data), filename="b.csv", user=None))
+
+    assert again.status == UploadStatus.STORED
+    assert counts(again) == (0, 0, 8760)
+    assert again.report["same_as_upload"] == first.pk
+    assert again.stored_file == ""
+    assert (paths.writes, paths.finishes, changes) == ([], [], [])
+    assert stored(series) == (year.epochs, year.values)
