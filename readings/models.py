@@ -113,6 +113,31 @@ class Reading(models.Model):
         return f"{self.instant:%Y-%m-%d %H:%M}Z {self.value_kwh} kWh"
 
 
+class ReadingDay(models.Model):
+    """One series' readings of one UTC day, summed and counted (``readings.summaries``).
+
+    The dashboard's month figures read these instead of the readings: a month of a portfolio is
+    some thirty rows per series, not some seven hundred. The store keeps them current in the
+    transaction that writes the readings (recomputing only the days it changed), a series' days
+    go with it (the cascade), and ``manage.py rebuild_reading_summaries`` recomputes them all.
+    """
+
+    pk = models.CompositePrimaryKey("series_id", "day")
+    series = models.ForeignKey(
+        Series, on_delete=models.CASCADE, related_name="days", db_index=False
+    )
+    day = models.DateField(help_text="The UTC day the readings' instants fall on.")
+    kwh = models.FloatField(help_text="The sum of the day's readings.")
+    reading_count = models.PositiveIntegerField()
+
+    class Meta:
+        db_table = "readings_readingday"
+        ordering = ["series", "day"]
+
+    def __str__(self) -> str:
+        return f"{self.day}: {self.reading_count} readings, {self.kwh} kWh"
+
+
 class UploadStatus(models.TextChoices):
     """Where an uploaded file stands."""
 

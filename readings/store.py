@@ -24,6 +24,7 @@ from devices.models import Device
 from homes.models import Meter
 from portal.signals import readings_changed
 
+from . import summaries
 from .counts import Outcome, StoreCounts, epoch, utc
 from .models import ColumnMapping, Reading, ReadingChannel, Series, SeriesQuantity
 from .parser import (
@@ -172,7 +173,7 @@ def parse_and_store(
     else:
         outcome = _write(db, using, series.pk, epochs, values)
     if epochs:
-        _after_store(series, before, outcome, epochs[0], epochs[-1], using)
+        _after_store(series, before, outcome, epochs, values, using)
     return result, outcome.counts
 
 
@@ -196,7 +197,7 @@ def _store_channels(
             target = series_for(series.owner, channel)
             target_before = _lock_series(target, using)
         outcome = _write(db, using, target.pk, epochs, values)
-        _after_store(target, target_before, outcome, epochs[0], epochs[-1], using)
+        _after_store(target, target_before, outcome, epochs, values, using)
         inserted += outcome.counts.inserted
         updated += outcome.counts.updated
         unchanged += outcome.counts.unchanged
@@ -228,7 +229,7 @@ def store_readings(series: Series, readings: HourlyReadings) -> StoreCounts:
     with transaction.atomic(using=using, savepoint=False):
         before = _lock_series(series, using)
         outcome = _write(db, using, series.pk, epochs, values)
-        _after_store(series, before, outcome, epochs[0], epochs[-1], using)
+        _after_store(series, before, outcome, epochs, values, using)
     return outcome.counts
 
 
@@ -252,10 +253,23 @@ def _write(
 
 
 def _after_store(
-    series: Series, before: Series, outcome: Outcome, first: int, last: int, using: str
+    series: Series,
+    before: Series,
+    outcome: Outcome,
+    epochs: array[int],
+    values: array[float],
+    using: str,
 ) -> None:
-    """The series' range and count follow; ``readings_changed`` announces what changed."""
-    _update_series(series, before, outcome.counts, first, last, using)
+    """The series' range, count and day summaries follow; ``readings_changed`` announces what
+    changed."""
+    recounted = _update_series(series, before, outcome.counts, epochs[0], epochs[-1], using)
+    if recounted:
+        # Rows were written outside the store: its days may be off anywhere, not only here.
+        summaries.refresh_days(using, series.pk, None, None)
+    elif outcome.counts.inserted == len(epochs):
+        summaries.add_days(using, series.pk, epochs, values)  # every reading was new
+    elif outcome.counts.changed:
+        summaries.refresh_days(using, series.pk, outcome.changed_from, outcome.changed_to)
     if outcome.counts.changed:
         readings_changed.send(
             sender=Series,
@@ -286,11 +300,13 @@ def lock_series_before_delete(sender: type[Series], instance: Series, **kwargs: 
 
 def _update_series(
     series: Series, before: Series, counts: StoreCounts, first: int, last: int, using: str
-) -> None:
+) -> bool:
     """Keep first/last/count current without a count(*) over the series: every instant of the
-    file is in the table now, and exactly ``inserted`` rows are new."""
+    file is in the table now, and exactly ``inserted`` rows are new. True when it had to
+    recount (rows written outside the store)."""
     existed = counts.updated + counts.unchanged
-    if before.reading_count < existed or (existed and before.first_instant is None):
+    recounted = before.reading_count < existed or bool(existed and before.first_instant is None)
+    if recounted:
         # Rows were written outside this service: recount once, then the increments hold again.
         totals = Reading.objects.using(using).filter(series_id=series.pk)
         aggregate = totals.aggregate(count=Count("*"), first=Min("instant"), last=Max("instant"))
@@ -309,10 +325,11 @@ def _update_series(
             "last_instant": max(before.last_instant, last_at) if before.last_instant else last_at,
         }
     else:
-        return
+        return False
     Series.objects.using(using).filter(pk=series.pk).update(**values, updated_at=timezone.now())
     for name, value in values.items():
         setattr(series, name, value)
+    return recounted
 
 
 def _store_generic(using: str, series_id: int, epochs: array[int], values: array[float]) -> Outcome:
