@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
-BENCHES = ("sync", "wattics", "load", "mv", "api", "greenbutton")
+BENCHES = ("sync", "wattics", "load", "mv", "api", "greenbutton", "sweep")
 LOCAL_POSTGRES = "postgres://postgres@127.0.0.1:5432/postgres"
 LOCAL_REDIS = "redis://127.0.0.1:6379/5"
 
@@ -72,6 +72,7 @@ def _redis_url() -> str | None:
         "mv",
         "api",
         "greenbutton",
+        "sweep",
     ],
 )
 def test_it_runs_the_tiny_mode_end_to_end(name):
