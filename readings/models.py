@@ -123,8 +123,11 @@ class ReadingDay(models.Model):
     """
 
     pk = models.CompositePrimaryKey("series_id", "day")
+    # As on Reading: no database foreign key (its check ran for each of a file's ~365 days at
+    # commit); the store writes days only for the series it holds locked, and a series' days
+    # go with it through Django's cascade, like its readings.
     series = models.ForeignKey(
-        Series, on_delete=models.CASCADE, related_name="days", db_index=False
+        Series, on_delete=models.CASCADE, related_name="days", db_index=False, db_constraint=False
     )
     day = models.DateField(help_text="The UTC day the readings' instants fall on.")
     kwh = models.FloatField(help_text="The sum of the day's readings.")

@@ -18,7 +18,7 @@ class Migration(migrations.Migration):
                 ('day', models.DateField(help_text="The UTC day the readings' instants fall on.")),
                 ('kwh', models.FloatField(help_text="The sum of the day's readings.")),
                 ('reading_count', models.PositiveIntegerField()),
-                ('series', models.ForeignKey(db_index=False, on_delete=django.db.models.deletion.CASCADE, related_name='days', to='readings.series')),
+                ('series', models.ForeignKey(db_constraint=False, db_index=False, on_delete=django.db.models.deletion.CASCADE, related_name='days', to='readings.series')),
             ],
             options={
                 'db_table': 'readings_readingday',
