@@ -258,9 +258,12 @@ def insert_readings(
         (str(day_of_hour[h]), h, next_h)
         for h, next_h in zip(day_starts, [*day_starts[1:], hours], strict=True)
     ]
+    from readings.models import Series
+
+    organization_of = dict(Series.objects.filter(pk__in=ids).values_list("pk", "organization_id"))
     for start in range(0, len(ids), batch):
         chunk = ids[start : start + batch]
-        summaries: list[tuple[int, str, float, int]] = []
+        summaries: list[tuple[int, int, str, float, int]] = []
         with transaction.atomic(), connection.cursor() as cursor:
             with cursor.cursor.copy(
                 "COPY devices_reading (series_id, instant, value_kwh) FROM STDIN (FORMAT BINARY)"
@@ -276,13 +279,20 @@ def insert_readings(
                         rows[30 + k :: width] = doubles[k::8]
                     copy.write(rows)
                     summaries += [
-                        (series_id, day, math.fsum(values[low:high]), high - low)
+                        (
+                            series_id,
+                            organization_of[series_id],
+                            day,
+                            math.fsum(values[low:high]),
+                            high - low,
+                        )
                         for day, low, high in days_per_series
                     ]
                 copy.write(_COPY_TRAILER)
             # The day summaries the store keeps (readings.summaries), as it would leave them.
             with cursor.cursor.copy(
-                "COPY readings_readingday (series_id, day, kwh, reading_count) FROM STDIN"
+                "COPY readings_readingday (series_id, organization_id, day, kwh, reading_count)"
+                " FROM STDIN"
             ) as copy:
                 for row in summaries:
                     copy.write_row(row)

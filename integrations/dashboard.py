@@ -13,7 +13,7 @@ from devices.models import Device
 from homes.models import Meter
 from portal.dashboard import GlanceRow, Task, with_shares
 from portal.models import Membership, Organization
-from readings.dashboard import delivered
+from readings.dashboard import DELIVERED
 from readings.summaries import totals
 
 from .models import Platform, UpstreamLink, needs_attention
@@ -67,6 +67,6 @@ def kwh_by_platform(organization: Organization, start: datetime) -> list[GlanceR
         ) | Exists(
             on_platform.filter(content_type=meter_type, object_id=OuterRef("series__meter_id"))
         )
-        kwh = totals(delivered(organization) & Q(linked), start)
+        kwh = totals(organization, DELIVERED & Q(linked), start)
         rows.append((platform.label, kwh[None].kwh if None in kwh else 0.0))
     return with_shares(rows) if any(value for _, value in rows) else []

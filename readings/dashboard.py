@@ -45,16 +45,16 @@ def _waiting_for(upload: Upload) -> str:
     return f"{upload.rows:,} reading{'s' if upload.rows != 1 else ''} to confirm"
 
 
-def delivered(organization: Organization) -> Q:
-    """The delivered channel's series of the organization: a device's generation or savings, a
-    meter's import (the channel every record has); lookups as on Reading and ReadingDay."""
-    return Q(series__organization=organization, series__channel=ReadingChannel.DELIVERED)
+# The delivered channel's series: a device's generation or savings, a meter's import (the channel
+# every record has); lookups as on Reading and ReadingDay.
+DELIVERED = Q(series__channel=ReadingChannel.DELIVERED)
 
 
 def kwh_by_device_kind(organization: Organization, start: datetime) -> list[GlanceRow]:
     """The month's kWh of the devices by kind (from the day summaries: ``readings.summaries``)."""
     sums = summaries.totals(
-        delivered(organization) & Q(series__device__isnull=False),
+        organization,
+        DELIVERED & Q(series__device__isnull=False),
         start,
         group="series__device__kind",
     )
@@ -79,7 +79,8 @@ def coverage(
         meters=Count("pk", filter=Q(meter__isnull=False)),
     )
     readings = summaries.totals(
-        delivered(organization) & Q(series__first_instant__lt=start),
+        organization,
+        DELIVERED & Q(series__first_instant__lt=start),
         start,
         now,
         group=Case(

@@ -13,6 +13,7 @@ from django.db import models
 
 from devices.models import Device
 from homes.models import Meter
+from portal.models import Organization
 from portal.tenancy import OrgOwned
 
 
@@ -129,6 +130,15 @@ class ReadingDay(models.Model):
     series = models.ForeignKey(
         Series, on_delete=models.CASCADE, related_name="days", db_index=False, db_constraint=False
     )
+    # The series' organization, copied (a series never moves): an organization's month is then
+    # one range of the index below, however many years and organizations the table holds.
+    organization = models.ForeignKey(
+        Organization,
+        on_delete=models.CASCADE,
+        related_name="+",
+        db_index=False,
+        db_constraint=False,
+    )
     day = models.DateField(help_text="The UTC day the readings' instants fall on.")
     kwh = models.FloatField(help_text="The sum of the day's readings.")
     reading_count = models.PositiveIntegerField()
@@ -136,6 +146,14 @@ class ReadingDay(models.Model):
     class Meta:
         db_table = "readings_readingday"
         ordering = ["series", "day"]
+        indexes = [
+            # Every column in the key (not INCLUDE, which SQLite lacks): a month's figures are
+            # read from the index alone.
+            models.Index(
+                fields=["organization", "day", "series", "kwh", "reading_count"],
+                name="reading_day_org_day_idx",
+            )
+        ]
 
     def __str__(self) -> str:
         return f"{self.day}: {self.reading_count} readings, {self.kwh} kWh"

@@ -265,11 +265,11 @@ def _after_store(
     recounted = _update_series(series, before, outcome.counts, epochs[0], epochs[-1], using)
     if recounted:
         # Rows were written outside the store: its days may be off anywhere, not only here.
-        summaries.refresh_days(using, series.pk, None, None)
+        summaries.refresh_days(using, series, None, None)
     elif outcome.counts.inserted == len(epochs):
-        summaries.add_days(using, series.pk, epochs, values)  # every reading was new
+        summaries.add_days(using, series, epochs, values)  # every reading was new
     elif outcome.counts.changed:
-        summaries.refresh_days(using, series.pk, outcome.changed_from, outcome.changed_to)
+        summaries.refresh_days(using, series, outcome.changed_from, outcome.changed_to)
     if outcome.counts.changed:
         readings_changed.send(
             sender=Series,

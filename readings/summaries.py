@@ -29,6 +29,8 @@ from django.db import connections, router, transaction
 from django.db.models import Count, F, Q, Sum
 from django.db.models.expressions import Combinable
 
+from portal.models import Organization
+
 from .models import Reading, ReadingDay, Series
 
 DAY_S = 86_400
@@ -58,7 +60,7 @@ def _tables(using: str) -> tuple[Any, str, str, str]:
     return db, quote(ReadingDay._meta.db_table), quote(Reading._meta.db_table), day
 
 
-def add_days(using: str, series_id: int, epochs: array[int], values: array[float]) -> None:
+def add_days(using: str, series: Series, epochs: array[int], values: array[float]) -> None:
     """Add readings that were all new to the series (none of their instants was stored before)
     to its days: their per-day sums and counts, one upsert per day."""
     if not epochs:
@@ -72,7 +74,7 @@ def add_days(using: str, series_id: int, epochs: array[int], values: array[float
     counts = np.diff(np.r_[starts, len(seconds)])
     firsts = [_EPOCH_DAY + timedelta(days=n) for n in day_numbers[starts].tolist()]
     upsert = (
-        f"INSERT INTO {days_table} (series_id, day, kwh, reading_count) {{rows}}"
+        f"INSERT INTO {days_table} (series_id, organization_id, day, kwh, reading_count) {{rows}}"
         " ON CONFLICT (series_id, day) DO UPDATE"
         f" SET kwh = {days_table}.kwh + excluded.kwh,"
         f" reading_count = {days_table}.reading_count + excluded.reading_count"
@@ -82,26 +84,26 @@ def add_days(using: str, series_id: int, epochs: array[int], values: array[float
             # One statement, the days as three arrays (a row per day would be a round trip each).
             cursor.execute(
                 upsert.format(
-                    rows="SELECT %s, * FROM unnest(%s::date[], %s::float8[], %s::int4[])"
+                    rows="SELECT %s, %s, * FROM unnest(%s::date[], %s::float8[], %s::int4[])"
                 ),
-                [series_id, firsts, sums.tolist(), counts.tolist()],
+                [series.pk, series.organization_id, firsts, sums.tolist(), counts.tolist()],
             )
         else:
             cursor.executemany(
-                upsert.format(rows="VALUES (%s, %s, %s, %s)"),
+                upsert.format(rows="VALUES (%s, %s, %s, %s, %s)"),
                 [
-                    (series_id, db.ops.adapt_datefield_value(day), kwh, n)
+                    (series.pk, series.organization_id, db.ops.adapt_datefield_value(day), kwh, n)
                     for day, kwh, n in zip(firsts, sums.tolist(), counts.tolist(), strict=True)
                 ],
             )
 
 
-def refresh_days(using: str, series_id: int, first: int | None, last: int | None) -> None:
+def refresh_days(using: str, series: Series, first: int | None, last: int | None) -> None:
     """Recompute the series' days from the UTC day of epoch ``first`` to that of ``last`` from
     its readings of those days (both None: all its days). Two statements."""
     db, days_table, readings_table, day = _tables(using)
-    where, params = "series_id = %s", [series_id]
-    day_where, day_params = "series_id = %s", [series_id]
+    where, params = "series_id = %s", [series.organization_id, series.pk]
+    day_where, day_params = "series_id = %s", [series.pk]
     if first is not None and last is not None:
         low = first - first % DAY_S
         high = last - last % DAY_S + DAY_S
@@ -115,8 +117,8 @@ def refresh_days(using: str, series_id: int, first: int | None, last: int | None
     with db.cursor() as cursor:
         cursor.execute(f"DELETE FROM {days_table} WHERE {day_where}", day_params)  # noqa: S608
         cursor.execute(
-            f"INSERT INTO {days_table} (series_id, day, kwh, reading_count)"  # noqa: S608
-            f" SELECT series_id, {day}, SUM(value_kwh), COUNT(*) FROM {readings_table}"
+            f"INSERT INTO {days_table} (series_id, organization_id, day, kwh, reading_count)"  # noqa: S608
+            f" SELECT series_id, %s, {day}, SUM(value_kwh), COUNT(*) FROM {readings_table}"
             f" WHERE {where} GROUP BY series_id, {day}",
             params,
         )
@@ -132,6 +134,7 @@ def rebuild(using: str | None = None, series_ids: Iterable[int] | None = None) -
         series = series.filter(pk__in=list(series_ids))
     ids = list(series.values_list("pk", flat=True))
     db, days_table, readings_table, day = _tables(using)
+    series_table = db.ops.quote_name(Series._meta.db_table)
     for start in range(0, len(ids), _REBUILD_BATCH):
         batch = ids[start : start + _REBUILD_BATCH]
         marks = ", ".join(["%s"] * len(batch))
@@ -145,31 +148,37 @@ def rebuild(using: str | None = None, series_ids: Iterable[int] | None = None) -
             with db.cursor() as cursor:
                 cursor.execute(f"DELETE FROM {days_table} WHERE series_id IN ({marks})", batch)  # noqa: S608
                 cursor.execute(
-                    f"INSERT INTO {days_table} (series_id, day, kwh, reading_count)"  # noqa: S608
-                    f" SELECT series_id, {day}, SUM(value_kwh), COUNT(*) FROM {readings_table}"
-                    f" WHERE series_id IN ({marks}) GROUP BY series_id, {day}",
+                    f"INSERT INTO {days_table}"  # noqa: S608
+                    " (series_id, organization_id, day, kwh, reading_count)"
+                    f" SELECT r.series_id, s.organization_id, {day}, SUM(r.value_kwh), COUNT(*)"
+                    f" FROM {readings_table} r JOIN {series_table} s ON s.id = r.series_id"
+                    f" WHERE r.series_id IN ({marks}) GROUP BY r.series_id, s.organization_id, {day}",
                     batch,
                 )
     return len(ids)
 
 
 def totals(
+    organization: Organization,
     where: Q,
     start: datetime,
     end: datetime | None = None,
     group: str | Combinable | None = None,
 ) -> dict[Any, Totals]:
     """The sum and count of the readings with ``start <= instant`` (``< end`` when given) of the
-    series ``where`` selects (lookups through ``series__``, as on Reading), by ``group`` (a
-    lookup or an expression on the same terms; None: one total, under the key None).
+    organization's series that ``where`` selects (lookups through ``series__``, as on Reading),
+    by ``group`` (a lookup or an expression on the same terms; None: one total, under the key
+    None).
 
-    Whole UTC days come from the summaries; the hours at an edge from the readings, by the
-    shorter way: the hours between the edge and the next midnight are added, or the day
-    holding the edge is taken whole and the hours before the edge taken off (at most twelve
-    hours of readings per series at each edge). Spans under two days are read from the readings.
+    Whole UTC days come from the summaries (one range of the organization's days in their
+    index); the hours at an edge from the readings, by the shorter way: the hours between the
+    edge and the next midnight are added, or the day holding the edge is taken whole and the
+    hours before the edge taken off (at most twelve hours of readings per series at each edge).
+    Spans under two days are read from the readings.
     """
     key = F(group) if isinstance(group, str) else group
     parts: list[tuple[int, Any]] = []  # (sign, values queryset with key, kwh and n)
+    where &= Q(series__organization=organization)
 
     def readings(low: datetime, high: datetime | None, sign: int = 1) -> None:
         rows = Reading.objects.filter(where, instant__gte=low)
@@ -187,7 +196,8 @@ def totals(
         first_day += _DAY
     elif start > first_day:
         readings(first_day, start, -1)
-    days = ReadingDay.objects.filter(where, day__gte=first_day.date())
+    # The organization's own column, so that its days are one index range whatever the plan.
+    days = ReadingDay.objects.filter(where, organization=organization, day__gte=first_day.date())
     if end is not None:
         last_day = _midnight(end)  # the summaries run to this midnight, excluded
         if last_day + _DAY - end < _DAY / 2:

@@ -30,9 +30,11 @@ def fill(apps, schema_editor):
             with db.cursor() as cursor:
                 cursor.execute(f"DELETE FROM readings_readingday WHERE series_id IN ({marks})", batch)
                 cursor.execute(
-                    "INSERT INTO readings_readingday (series_id, day, kwh, reading_count)"
-                    f" SELECT series_id, {day}, SUM(value_kwh), COUNT(*) FROM devices_reading"
-                    f" WHERE series_id IN ({marks}) GROUP BY series_id, {day}",
+                    "INSERT INTO readings_readingday"
+                    " (series_id, organization_id, day, kwh, reading_count)"
+                    f" SELECT r.series_id, s.organization_id, {day}, SUM(r.value_kwh), COUNT(*)"
+                    " FROM devices_reading r JOIN devices_series s ON s.id = r.series_id"
+                    f" WHERE r.series_id IN ({marks}) GROUP BY r.series_id, s.organization_id, {day}",
                     batch,
                 )
 
