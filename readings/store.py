@@ -1,10 +1,11 @@
 """The store: a device's or meter's series, and writing its hourly readings idempotently.
 
 :func:`store_readings` writes a parsed series in one transaction (the series row locked), counts
-what was inserted, updated and unchanged, and announces the changed range (``readings_changed``)
-in that same transaction so ``integrations`` queues the platforms that take data. On PostgreSQL
-rows move by binary ``COPY`` (``readings.pgcopy``); every other backend (SQLite for the embedded
-default) takes the generic ORM path here, which gives the same counts.
+what was inserted, updated and unchanged, keeps the series' day summaries current
+(``readings.summaries``: the dashboard's month figures) and announces the changed range
+(``readings_changed``) in that same transaction so ``integrations`` queues the platforms that
+take data. On PostgreSQL rows move by binary ``COPY`` (``readings.pgcopy``); every other backend
+(SQLite for the embedded default) takes the generic ORM path here, which gives the same counts.
 """
 
 from __future__ import annotations

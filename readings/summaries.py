@@ -62,7 +62,7 @@ def _tables(using: str) -> tuple[Any, str, str, str]:
 
 def add_days(using: str, series: Series, epochs: array[int], values: array[float]) -> None:
     """Add readings that were all new to the series (none of their instants was stored before)
-    to its days: their per-day sums and counts, one upsert per day."""
+    to its days: their per-day sums and counts, upserted (added to a day that had readings)."""
     if not epochs:
         return
     db, days_table, _, _ = _tables(using)
