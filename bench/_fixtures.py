@@ -27,7 +27,7 @@ import tempfile
 import time
 from array import array
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
@@ -237,7 +237,8 @@ def insert_readings(
 
     Each row is written in place into copies of a row template (one slice assignment per byte
     position, so the per-row work runs in C); a batch of series is one COPY and one transaction.
-    The series rows get their count and range, as the store would leave them.
+    The series rows get their count and range, and their day summaries, as the store would
+    leave them.
     """
     from django.db import connection, transaction
 
@@ -250,25 +251,51 @@ def insert_readings(
     ids = list(series_ids)
     total = 0
     started = time.perf_counter()
+    # The UTC day of each hour, and where each day's run of hours starts (the day summaries).
+    day_of_hour = [(YEAR_START + timedelta(hours=h)).date() for h in range(hours)]
+    day_starts = [h for h in range(hours) if h == 0 or day_of_hour[h] != day_of_hour[h - 1]]
+    days_per_series = [
+        (str(day_of_hour[h]), h, next_h)
+        for h, next_h in zip(day_starts, [*day_starts[1:], hours], strict=True)
+    ]
+    from readings.models import Series
+
+    organization_of = dict(Series.objects.filter(pk__in=ids).values_list("pk", "organization_id"))
     for start in range(0, len(ids), batch):
         chunk = ids[start : start + batch]
-        with (
-            transaction.atomic(),
-            connection.cursor() as cursor,
-            cursor.cursor.copy(
+        summaries: list[tuple[int, int, str, float, int]] = []
+        with transaction.atomic(), connection.cursor() as cursor:
+            with cursor.cursor.copy(
                 "COPY devices_reading (series_id, instant, value_kwh) FROM STDIN (FORMAT BINARY)"
-            ) as copy,
-        ):
-            copy.write(_COPY_HEADER)
-            for series_id in chunk:
-                rows = bytearray(template)
-                own_id = struct.pack(">q", series_id)
-                doubles = _big_endian(array("d", [value_kwh(series_id, h) for h in range(hours)]))
-                for k in range(8):
-                    rows[6 + k :: width] = own_id[k : k + 1] * hours
-                    rows[30 + k :: width] = doubles[k::8]
-                copy.write(rows)
-            copy.write(_COPY_TRAILER)
+            ) as copy:
+                copy.write(_COPY_HEADER)
+                for series_id in chunk:
+                    rows = bytearray(template)
+                    own_id = struct.pack(">q", series_id)
+                    values = [value_kwh(series_id, h) for h in range(hours)]
+                    doubles = _big_endian(array("d", values))
+                    for k in range(8):
+                        rows[6 + k :: width] = own_id[k : k + 1] * hours
+                        rows[30 + k :: width] = doubles[k::8]
+                    copy.write(rows)
+                    summaries += [
+                        (
+                            series_id,
+                            organization_of[series_id],
+                            day,
+                            math.fsum(values[low:high]),
+                            high - low,
+                        )
+                        for day, low, high in days_per_series
+                    ]
+                copy.write(_COPY_TRAILER)
+            # The day summaries the store keeps (readings.summaries), as it would leave them.
+            with cursor.cursor.copy(
+                "COPY readings_readingday (series_id, organization_id, day, kwh, reading_count)"
+                " FROM STDIN"
+            ) as copy:
+                for row in summaries:
+                    copy.write_row(row)
         total += len(chunk) * hours
         with connection.cursor() as cursor:
             cursor.execute(

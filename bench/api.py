@@ -106,10 +106,11 @@ def _year_file(directory: Path, hours: int) -> Path:
 
 
 def _forget(*devices: Any) -> None:
-    from readings.models import Reading, Series, Upload
+    from readings.models import Reading, ReadingDay, Series, Upload
 
     series = Series.objects.filter(device__in=devices)
     Reading.objects.filter(series__in=series).delete()
+    ReadingDay.objects.filter(series__in=series).delete()
     Upload.objects.filter(series__in=series).delete()
     series.update(reading_count=0, first_instant=None, last_instant=None)
 

@@ -281,6 +281,8 @@ def _series(device: Any) -> Any:
 def _preload(series_ids: list[int]) -> int:
     from django.db import connection
 
+    from readings import summaries
+
     with connection.cursor() as cursor:
         cursor.execute(
             "INSERT INTO devices_reading (series_id, instant, value_kwh)"
@@ -294,6 +296,7 @@ def _preload(series_ids: list[int]) -> int:
             " WHERE id = ANY(%s)",
             [HOURS, YEAR, YEAR + timedelta(hours=HOURS - 1), series_ids],
         )
+    summaries.rebuild(series_ids=series_ids)  # as the store would have left them
     _settle()
     return count
 
@@ -496,6 +499,7 @@ def _forget(series_ids: list[int]) -> None:
 
     with connection.cursor() as cursor:
         cursor.execute("DELETE FROM devices_reading WHERE series_id = ANY(%s)", [series_ids])
+        cursor.execute("DELETE FROM readings_readingday WHERE series_id = ANY(%s)", [series_ids])
     Series.objects.filter(pk__in=series_ids).update(
         reading_count=0, first_instant=None, last_instant=None
     )

@@ -6,14 +6,15 @@ from __future__ import annotations
 from datetime import datetime
 
 from django.contrib.contenttypes.models import ContentType
-from django.db.models import Exists, OuterRef, Q, Sum
+from django.db.models import Exists, OuterRef, Q
 from django.urls import reverse
 
 from devices.models import Device
 from homes.models import Meter
 from portal.dashboard import GlanceRow, Task, with_shares
 from portal.models import Membership, Organization
-from readings.dashboard import month_readings
+from readings.dashboard import DELIVERED
+from readings.summaries import totals
 
 from .models import Platform, UpstreamLink, needs_attention
 from .templatetags.upstream import state_class
@@ -50,8 +51,8 @@ def links_needing_a_person(membership: Membership) -> tuple[list[Task], int]:
 
 
 def kwh_by_platform(organization: Organization, start: datetime) -> list[GlanceRow]:
-    """A platform's kWh: the month's readings of the devices and meters linked on it (one
-    aggregate query per platform the organization uses)."""
+    """A platform's kWh: the month's readings of the devices and meters linked on it (from the
+    day summaries: a few aggregate queries per platform the organization uses)."""
     links = UpstreamLink.objects.filter(organization=organization)
     device_type = ContentType.objects.get_for_model(Device)
     meter_type = ContentType.objects.get_for_model(Meter)
@@ -66,6 +67,6 @@ def kwh_by_platform(organization: Organization, start: datetime) -> list[GlanceR
         ) | Exists(
             on_platform.filter(content_type=meter_type, object_id=OuterRef("series__meter_id"))
         )
-        kwh = month_readings(organization, start).filter(Q(linked)).aggregate(kwh=Sum("value_kwh"))
-        rows.append((platform.label, kwh["kwh"] or 0.0))
+        kwh = totals(organization, DELIVERED & Q(linked), start)
+        rows.append((platform.label, kwh[None].kwh if None in kwh else 0.0))
     return with_shares(rows) if any(value for _, value in rows) else []

@@ -306,6 +306,20 @@ class UpstreamLink(OrgOwned):
         ]
         indexes = [
             models.Index(fields=["state", "next_attempt_at"]),
+            # The sweep's three queries (engine.due_link_ids), each a range of one of these:
+            # pending links by when they are due (NULL: since they were marked, at the end) and
+            # links held by a worker by when its lease ends. Partial: a hundred thousand synced
+            # links add nothing to them.
+            models.Index(
+                fields=["next_attempt_at", "id"],
+                condition=models.Q(state="pending", paused=False),
+                name="link_pending_due_idx",
+            ),
+            models.Index(
+                fields=["claimed_until", "id"],
+                condition=models.Q(state="syncing", paused=False),
+                name="link_syncing_lease_idx",
+            ),
             models.Index(fields=["organization", "platform", "state"]),
             models.Index(fields=["content_type", "object_id"]),
         ]

@@ -7,6 +7,7 @@ portal/settings.py and any worker still holding queued tasks use them.
 from __future__ import annotations
 
 from celery import shared_task
+from django.conf import settings
 
 from . import engine, queue, services
 
@@ -24,8 +25,10 @@ def sync_link(self, link_id: int) -> str:
 
 @shared_task(name=queue.SWEEP, ignore_result=True)
 def sweep() -> int:
-    """Every minute (beat): re-enqueue pending-and-due links and links of dead workers."""
-    ids = engine.due_link_ids()
+    """Every minute (beat): re-enqueue pending-and-due links and links of dead workers, at most
+    SYNC_SWEEP_LIMIT a run (the longest due first; the rest the next minute), found through the
+    partial indexes that hold only such links (``engine.due_link_ids``)."""
+    ids = engine.due_link_ids(limit=settings.SYNC_SWEEP_LIMIT)
     for link_id in ids:
         sync_link.delay(link_id)
     return len(ids)

@@ -263,6 +263,8 @@ CELERY_BEAT_SCHEDULE = {
 SYNC_MAX_ATTEMPTS = env.int("SYNC_MAX_ATTEMPTS", default=8)
 SYNC_CLAIM_LEASE_S = env.int("SYNC_CLAIM_LEASE_S", default=600)
 SYNC_BACKOFF_BASE_S = env.float("SYNC_BACKOFF_BASE_S", default=5.0)
+# The most links one run of the sweep queues: its work and memory stay bounded however many are due.
+SYNC_SWEEP_LIMIT = env.int("SYNC_SWEEP_LIMIT", default=5000)
 # Wattics: tries per packet within one task run (then the task backs off), and the first pause.
 WATTICS_PACKET_ATTEMPTS = env.int("WATTICS_PACKET_ATTEMPTS", default=6)
 WATTICS_RETRY_BASE_S = env.float("WATTICS_RETRY_BASE_S", default=0.5)

@@ -1,11 +1,12 @@
 """What readings put on the dashboard: uploads waiting for a person, the month's kWh by device
-kind and its data coverage (aggregate queries: one per figure, never one per record)."""
+kind and its data coverage (aggregate queries over the day summaries, a few per figure, never one
+per record nor a scan of the month's readings)."""
 
 from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from django.db.models import Count, Q, QuerySet, Sum
+from django.db.models import Case, Count, Q, Value, When
 from django.urls import reverse
 from django.utils import timezone
 
@@ -13,7 +14,8 @@ from devices.kinds import DeviceKind
 from portal.dashboard import GlanceRow, Task, with_shares
 from portal.models import Membership, Organization
 
-from .models import Reading, ReadingChannel, Series, Upload, UploadStatus
+from . import summaries
+from .models import ReadingChannel, Series, Upload, UploadStatus
 
 SHOWN = 5
 
@@ -43,27 +45,20 @@ def _waiting_for(upload: Upload) -> str:
     return f"{upload.rows:,} reading{'s' if upload.rows != 1 else ''} to confirm"
 
 
-def month_readings(organization: Organization, start: datetime) -> QuerySet[Reading]:
-    """The delivered channel's readings of the month so far: a device's generation or savings, a
-    meter's import (the channel every record has)."""
-    return Reading.objects.filter(
-        series__organization=organization,
-        series__channel=ReadingChannel.DELIVERED,
-        instant__gte=start,
-    )
+# The delivered channel's series: a device's generation or savings, a meter's import (the channel
+# every record has); lookups as on Reading and ReadingDay.
+DELIVERED = Q(series__channel=ReadingChannel.DELIVERED)
 
 
 def kwh_by_device_kind(organization: Organization, start: datetime) -> list[GlanceRow]:
-    sums = (
-        month_readings(organization, start)
-        .filter(series__device__isnull=False)
-        .values("series__device__kind")
-        .annotate(kwh=Sum("value_kwh"))
-        .order_by()
+    """The month's kWh of the devices by kind (from the day summaries: ``readings.summaries``)."""
+    sums = summaries.totals(
+        organization,
+        DELIVERED & Q(series__device__isnull=False),
+        start,
+        group="series__device__kind",
     )
-    return with_shares(
-        [(DeviceKind(row["series__device__kind"]).label, row["kwh"] or 0.0) for row in sums]
-    )
+    return with_shares([(DeviceKind(kind).label, total.kwh) for kind, total in sums.items()])
 
 
 def coverage(
@@ -83,17 +78,19 @@ def coverage(
         devices=Count("pk", filter=Q(device__isnull=False)),
         meters=Count("pk", filter=Q(meter__isnull=False)),
     )
-    readings = (
-        month_readings(organization, start)
-        .filter(series__first_instant__lt=start, instant__lt=now)
-        .aggregate(
-            devices=Count("instant", filter=Q(series__device__isnull=False)),
-            meters=Count("instant", filter=Q(series__meter__isnull=False)),
-        )
+    readings = summaries.totals(
+        organization,
+        DELIVERED & Q(series__first_instant__lt=start),
+        start,
+        now,
+        group=Case(
+            When(series__device__isnull=False, then=Value("devices")), default=Value("meters")
+        ),
     )
     rows = []
     for key, label in (("devices", "Devices"), ("meters", "Meters")):
         if series[key]:
-            share = min(100.0, 100 * readings[key] / (series[key] * hours))
+            found = readings[key].count if key in readings else 0
+            share = min(100.0, 100 * found / (series[key] * hours))
             rows.append(GlanceRow(f"{label} ({series[key]})", share, round(share)))
     return rows

@@ -13,6 +13,7 @@ from django.db import models
 
 from devices.models import Device
 from homes.models import Meter
+from portal.models import Organization
 from portal.tenancy import OrgOwned
 
 
@@ -116,6 +117,51 @@ class Reading(models.Model):
 
     def __str__(self) -> str:
         return f"{self.instant:%Y-%m-%d %H:%M}Z {self.value_kwh} kWh"
+
+
+class ReadingDay(models.Model):
+    """One series' readings of one UTC day, summed and counted (``readings.summaries``).
+
+    The dashboard's month figures read these instead of the readings: a month of a portfolio is
+    some thirty rows per series, not some seven hundred. The store keeps them current in the
+    transaction that writes the readings (recomputing only the days it changed), a series' days
+    go with it (the cascade), and ``manage.py rebuild_reading_summaries`` recomputes them all.
+    """
+
+    pk = models.CompositePrimaryKey("series_id", "day")
+    # As on Reading: no database foreign key (its check ran for each of a file's ~365 days at
+    # commit); the store writes days only for the series it holds locked, and a series' days
+    # go with it through Django's cascade, like its readings.
+    series = models.ForeignKey(
+        Series, on_delete=models.CASCADE, related_name="days", db_index=False, db_constraint=False
+    )
+    # The series' organization, copied (a series never moves): an organization's month is then
+    # one range of the index below, however many years and organizations the table holds.
+    organization = models.ForeignKey(
+        Organization,
+        on_delete=models.CASCADE,
+        related_name="+",
+        db_index=False,
+        db_constraint=False,
+    )
+    day = models.DateField(help_text="The UTC day the readings' instants fall on.")
+    kwh = models.FloatField(help_text="The sum of the day's readings.")
+    reading_count = models.PositiveIntegerField()
+
+    class Meta:
+        db_table = "readings_readingday"
+        ordering = ["series", "day"]
+        indexes = [
+            # Every column in the key (not INCLUDE, which SQLite lacks): a month's figures are
+            # read from the index alone.
+            models.Index(
+                fields=["organization", "day", "series", "kwh", "reading_count"],
+                name="reading_day_org_day_idx",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.day}: {self.reading_count} readings, {self.kwh} kWh"
 
 
 class UploadStatus(models.TextChoices):

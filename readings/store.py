@@ -1,10 +1,11 @@
 """The store: a device's or meter's series, and writing its hourly readings idempotently.
 
 :func:`store_readings` writes a parsed series in one transaction (the series row locked), counts
-what was inserted, updated and unchanged, and announces the changed range (``readings_changed``)
-in that same transaction so ``integrations`` queues the platforms that take data. On PostgreSQL
-rows move by binary ``COPY`` (``readings.pgcopy``); every other backend (SQLite for the embedded
-default) takes the generic ORM path here, which gives the same counts.
+what was inserted, updated and unchanged, keeps the series' day summaries current
+(``readings.summaries``: the dashboard's month figures) and announces the changed range
+(``readings_changed``) in that same transaction so ``integrations`` queues the platforms that
+take data. On PostgreSQL rows move by binary ``COPY`` (``readings.pgcopy``); every other backend
+(SQLite for the embedded default) takes the generic ORM path here, which gives the same counts.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from devices.models import Device
 from homes.models import Meter
 from portal.signals import readings_changed
 
+from . import summaries
 from .counts import Outcome, StoreCounts, epoch, utc
 from .models import (
     ColumnMapping,
@@ -238,7 +240,7 @@ def parse_and_store(
     else:
         outcome = _write(db, using, series.pk, epochs, values)
     if epochs:
-        _after_store(series, before, outcome, epochs[0], epochs[-1], using)
+        _after_store(series, before, outcome, epochs, values, using)
     return result, outcome.counts
 
 
@@ -262,7 +264,7 @@ def _store_channels(
             target = series_for(series.owner, channel)
             target_before = lock_series(target, using)
         outcome = _write(db, using, target.pk, epochs, values)
-        _after_store(target, target_before, outcome, epochs[0], epochs[-1], using)
+        _after_store(target, target_before, outcome, epochs, values, using)
         inserted += outcome.counts.inserted
         updated += outcome.counts.updated
         unchanged += outcome.counts.unchanged
@@ -294,7 +296,7 @@ def store_readings(series: Series, readings: HourlyReadings) -> StoreCounts:
     with transaction.atomic(using=using, savepoint=False):
         before = lock_series(series, using)
         outcome = _write(db, using, series.pk, epochs, values)
-        _after_store(series, before, outcome, epochs[0], epochs[-1], using)
+        _after_store(series, before, outcome, epochs, values, using)
     return outcome.counts
 
 
@@ -318,10 +320,23 @@ def _write(
 
 
 def _after_store(
-    series: Series, before: Series, outcome: Outcome, first: int, last: int, using: str
+    series: Series,
+    before: Series,
+    outcome: Outcome,
+    epochs: array[int],
+    values: array[float],
+    using: str,
 ) -> None:
-    """The series' range and count follow; ``readings_changed`` announces what changed."""
-    _update_series(series, before, outcome.counts, first, last, using)
+    """The series' range, count and day summaries follow; ``readings_changed`` announces what
+    changed."""
+    recounted = _update_series(series, before, outcome.counts, epochs[0], epochs[-1], using)
+    if recounted:
+        # Rows were written outside the store: its days may be off anywhere, not only here.
+        summaries.refresh_days(using, series, None, None)
+    elif outcome.counts.inserted == len(epochs):
+        summaries.add_days(using, series, epochs, values)  # every reading was new
+    elif outcome.counts.changed:
+        summaries.refresh_days(using, series, outcome.changed_from, outcome.changed_to)
     if outcome.counts.changed:
         readings_changed.send(
             sender=Series,
@@ -352,13 +367,15 @@ def lock_series_before_delete(sender: type[Series], instance: Series, **kwargs: 
 
 def _update_series(
     series: Series, before: Series, counts: StoreCounts, first: int, last: int, using: str
-) -> None:
+) -> bool:
     """Keep first/last/count current without a count(*) over the series: every instant of the
     file is in the table now, and exactly ``inserted`` rows are new. The revision goes up with
-    every store that changed a reading (exact: the series row is locked)."""
+    every store that changed a reading (exact: the series row is locked). True when it had to
+    recount (rows written outside the store)."""
     existed = counts.updated + counts.unchanged
     values: dict[str, Any]
-    if before.reading_count < existed or (existed and before.first_instant is None):
+    recounted = before.reading_count < existed or bool(existed and before.first_instant is None)
+    if recounted:
         # Rows were written outside this service: recount once, then the increments hold again.
         totals = Reading.objects.using(using).filter(series_id=series.pk)
         aggregate = totals.aggregate(count=Count("*"), first=Min("instant"), last=Max("instant"))
@@ -382,10 +399,11 @@ def _update_series(
         values = {"revision": before.revision + 1}
     else:
         series.revision = before.revision
-        return
+        return False
     Series.objects.using(using).filter(pk=series.pk).update(**values, updated_at=timezone.now())
     for name, value in values.items():
         setattr(series, name, value)
+    return recounted
 
 
 def _store_generic(using: str, series_id: int, epochs: array[int], values: array[float]) -> Outcome:

@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
-BENCHES = ("sync", "wattics", "load", "mv", "api", "greenbutton", "scale", "memory")
+BENCHES = ("sync", "wattics", "load", "mv", "api", "greenbutton", "scale", "memory", "sweep")
 LOCAL_POSTGRES = "postgres://postgres@127.0.0.1:5432/postgres"
 LOCAL_REDIS = "redis://127.0.0.1:6379/5"
 
@@ -74,6 +74,7 @@ def _redis_url() -> str | None:
         "greenbutton",
         "scale",
         pytest.param("memory", marks=pytest.mark.worker),
+        "sweep",
     ],
 )
 def test_it_runs_the_tiny_mode_end_to_end(name):

@@ -1,4 +1,4 @@
-"""The readings table's yearly partitions (readings/partitions.py, migration readings 0006).
+"""The readings table's yearly partitions (readings/partitions.py, migration readings 0008).
 
 On PostgreSQL ``devices_reading`` is partitioned by year of ``instant`` with a default partition;
 the migration moves a live table's rows while it is written, and the hourly maintenance makes
@@ -286,11 +286,11 @@ def test_the_migration_goes_back_to_a_plain_table_and_forward_with_the_rows(org)
     before = table_rows()
     executor = MigrationExecutor(connection)
     try:
-        executor.migrate([("readings", "0005_upload_content_key")])
+        executor.migrate([("readings", "0007_fill_reading_days")])
         assert not partitions.is_partitioned()
         assert table_rows() == before
         executor = MigrationExecutor(connection)
-        executor.migrate([("readings", "0006_partition_readings")])
+        executor.migrate([("readings", "0008_partition_readings")])
     finally:
         partitions.partition_live_table()  # whatever happened, the next tests get their table
     assert partitions.is_partitioned()

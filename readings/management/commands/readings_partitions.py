@@ -30,7 +30,7 @@ class Command(BaseCommand):
         if not partitions.is_partitioned(using):
             raise CommandError(
                 "The readings table is not partitioned here (SQLite, or migration "
-                "readings 0006 not applied): nothing to show or ensure."
+                "readings 0008 not applied): nothing to show or ensure."
             )
         if options["action"] == "ensure":
             done = partitions.ensure_partitions(

@@ -23,7 +23,7 @@ class Migration(migrations.Migration):
     atomic = False
 
     dependencies = [
-        ("readings", "0005_upload_content_key"),
+        ("readings", "0007_fill_reading_days"),
     ]
 
     operations = [
