@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import overload
+from typing import Any, overload
 
 
 @dataclass(frozen=True, slots=True)
@@ -25,12 +25,25 @@ class StoreCounts:
 
 
 @dataclass(frozen=True, slots=True)
+class Deltas:
+    """What a store changed, reading by reading, sorted by instant: at each epoch (seconds) the
+    kWh added (a new reading's value, or a changed one's new minus old value) and the readings
+    added (1 new, 0 changed): what the day summaries add up without reading the table again."""
+
+    epochs: Any  # numpy int64
+    kwh: Any  # numpy float64
+    count: Any  # numpy int64
+
+
+@dataclass(frozen=True, slots=True)
 class Outcome:
-    """The counts, and the epoch seconds of the first and last reading that changed."""
+    """The counts, the epoch seconds of the first and last reading that changed, and (when the
+    path knows them) the changes reading by reading."""
 
     counts: StoreCounts
     changed_from: int | None  # epoch seconds of the first and last reading that changed
     changed_to: int | None
+    deltas: Deltas | None = field(default=None, compare=False)  # the same counts, either path
 
 
 @overload

@@ -18,7 +18,7 @@ from django.db.backends.base.base import BaseDatabaseWrapper
 from psycopg import pq
 from psycopg.adapt import Dumper, Loader
 
-from .counts import Outcome, StoreCounts, epoch, utc
+from .counts import Deltas, Outcome, StoreCounts, epoch, utc
 from .models import Reading
 
 # Rows per COPY buffer and per comparison query: bounds memory (~40 bytes a row) whatever the file.
@@ -90,6 +90,9 @@ def store_copy(
     inserted = updated = unchanged = 0
     changed_from: int | None = None
     changed_to: int | None = None
+    delta_epochs: list[np.ndarray] = []
+    delta_kwh: list[np.ndarray] = []
+    delta_count: list[np.ndarray] = []
     # Django's own cursors bind parameters client-side (as text); binary array parameters need
     # a server-binding cursor. It shares the connection, so it is in the same transaction.
     with psycopg.Cursor(db.connection) as cursor:
@@ -114,6 +117,9 @@ def store_copy(
                 )
                 inserted += size
                 differs = None
+                delta_epochs.append(chunk_epochs)
+                delta_kwh.append(chunk_values)
+                delta_count.append(np.ones(size, np.int64))
             else:
                 # Both sides are sorted by instant: where each file instant would sit among the
                 # stored ones, and whether it is there.
@@ -131,6 +137,12 @@ def store_copy(
                 unchanged += size - new_rows - changed_rows
                 if not new_rows and not changed_rows:
                     continue
+                # What the day summaries add: a new reading's value, a changed one's difference.
+                was = np.zeros(size, np.float64)
+                was[found] = stored_values[at[found]]
+                delta_epochs.append(chunk_epochs[differs])
+                delta_kwh.append((chunk_values - was)[differs])
+                delta_count.append((~found[differs]).astype(np.int64))
                 rows = int(np.count_nonzero(differs))
                 cursor.execute(
                     upsert,
@@ -153,7 +165,12 @@ def store_copy(
                 first_changed if changed_from is None else min(changed_from, first_changed)
             )
             changed_to = last_changed if changed_to is None else max(changed_to, last_changed)
-    return Outcome(StoreCounts(inserted, updated, unchanged), changed_from, changed_to)
+    deltas = (
+        Deltas(np.concatenate(delta_epochs), np.concatenate(delta_kwh), np.concatenate(delta_count))
+        if delta_epochs
+        else None
+    )
+    return Outcome(StoreCounts(inserted, updated, unchanged), changed_from, changed_to, deltas)
 
 
 # A one-dimensional binary array of 8-byte items: a 20-byte header (dimensions, null flag,

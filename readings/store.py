@@ -335,6 +335,10 @@ def _after_store(
         summaries.refresh_days(using, series, None, None)
     elif outcome.counts.inserted == len(epochs):
         summaries.add_days(using, series, epochs, values)  # every reading was new
+    elif outcome.deltas is not None:
+        # The path knew each change: added up by day, no reading read again.
+        deltas = outcome.deltas
+        summaries.add_days(using, series, deltas.epochs, deltas.kwh, deltas.count)
     elif outcome.counts.changed:
         summaries.refresh_days(using, series, outcome.changed_from, outcome.changed_to)
     if outcome.counts.changed:
