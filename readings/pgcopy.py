@@ -319,7 +319,8 @@ def _hourly(epochs: array[int]) -> bool:
     """Whether a batch's instants are a whole number of hours apart (its own order aside)."""
     if len(epochs) < 2:
         return True
-    return not (np.diff(np.frombuffer(epochs, dtype=np.int64)) % 3600).any()
+    steps: np.ndarray = np.diff(np.frombuffer(epochs, dtype=np.int64))
+    return not np.remainder(steps, 3600).any()
 
 
 def _copy_rows(
