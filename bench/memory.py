@@ -32,10 +32,9 @@ from typing import Any
 
 from bench import _fixtures as fx
 from bench.common import Row
-from bench.load import Gunicorn, _client
+from bench.load import PASSWORD, Gunicorn, _client, _sign_in
 
 TARGET_MB = 200.0
-PASSWORD = "bench-memory-password-1"
 SLUG = "bench-memory"
 _UPLOAD_ID_RE = re.compile(r'id="upload-(\d+)"')
 _CSRF_RE = re.compile(r'name="csrfmiddlewaretoken" value="([^"]+)"')
@@ -323,20 +322,8 @@ class _Server(Gunicorn):
         return client
 
     def sign_in(self, email: str) -> Any:
-        client = self.client()
-        page = client.get("/accounts/login/")
-        token = _CSRF_RE.search(page.text)
-        assert token is not None, (page.status_code, page.text[:300])
-        answer = client.post(
-            "/accounts/login/",
-            data={
-                "csrfmiddlewaretoken": token.group(1),
-                "username": email,
-                "password": PASSWORD,
-                "next": "/",
-            },
-        )
-        assert answer.status_code == 302, answer.status_code
+        (client,) = _sign_in(self.base_url, [email])
+        self.clients.append(client)
         return client
 
     def peak_mb(self) -> float:
