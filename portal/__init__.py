@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
-from .celery import app as celery_app
+from .malloc import keep_large_blocks_mapped
+
+keep_large_blocks_mapped()  # before any big array: see portal/malloc.py
+
+from .celery import app as celery_app  # noqa: E402 (after the allocator's setting)
 
 __all__ = ("celery_app",)

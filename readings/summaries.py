@@ -73,16 +73,7 @@ def add_days(
     if not len(epochs):
         return
     db, days_table, _, _ = _tables(using)
-    seconds = np.asarray(epochs, dtype=np.int64)
-    kwh = np.asarray(values, dtype=np.float64)
-    day_numbers = seconds // DAY_S  # epochs are sorted: each day's readings are one run
-    starts = np.flatnonzero(np.r_[True, day_numbers[1:] != day_numbers[:-1]])
-    sums = np.add.reduceat(kwh, starts)
-    added = (
-        np.diff(np.r_[starts, len(seconds)])
-        if counts is None
-        else np.add.reduceat(np.asarray(counts, dtype=np.int64), starts)
-    )
+    day_list, sums, added = _per_day(_column(epochs, np.int64), _column(values, np.float64), counts)
     upsert = (
         f"INSERT INTO {days_table} (series_id, organization_id, day, kwh, reading_count) {{rows}}"
         " ON CONFLICT (series_id, day) DO UPDATE"
@@ -101,13 +92,13 @@ def add_days(
                 [
                     series.pk,
                     series.organization_id,
-                    day_numbers[starts].tolist(),
+                    day_list.tolist(),
                     sums.tolist(),
                     added.tolist(),
                 ],
             )
         else:
-            firsts = [_EPOCH_DAY + timedelta(days=n) for n in day_numbers[starts].tolist()]
+            firsts = [_EPOCH_DAY + timedelta(days=n) for n in day_list.tolist()]
             cursor.executemany(
                 upsert.format(rows="VALUES (%s, %s, %s, %s, %s)"),
                 [
@@ -115,6 +106,42 @@ def add_days(
                     for day, k, n in zip(firsts, sums.tolist(), added.tolist(), strict=True)
                 ],
             )
+
+
+# Readings per block when adding them up by day: whole-file temporaries of a 100 MB file would
+# hold tens of MB at once (see readings.parser.hourly).
+_BLOCK = 1 << 18
+
+
+def _column(column: Any, dtype: type) -> np.ndarray:
+    if isinstance(column, np.ndarray):
+        return column
+    return np.frombuffer(column, dtype=dtype) if len(column) else np.zeros(0, dtype)
+
+
+def _per_day(
+    seconds: np.ndarray, kwh: np.ndarray, counts: np.ndarray | None
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The UTC day numbers (since 1970) of sorted instants, with each day's kWh and count (of
+    ``counts``, else one a reading), a block of readings at a time."""
+    days, sums, added = [], [], []
+    for at in range(0, len(seconds), _BLOCK):
+        day_numbers = seconds[at : at + _BLOCK] // DAY_S
+        starts = np.flatnonzero(np.r_[True, day_numbers[1:] != day_numbers[:-1]])
+        days.append(day_numbers[starts])
+        sums.append(np.add.reduceat(kwh[at : at + _BLOCK], starts))
+        added.append(
+            np.diff(np.r_[starts, len(day_numbers)])
+            if counts is None
+            else np.add.reduceat(np.asarray(counts[at : at + _BLOCK], dtype=np.int64), starts)
+        )
+    # A day split by a block's edge is one day: the blocks' few rows, summed again by day.
+    unique, where = np.unique(np.concatenate(days), return_inverse=True)
+    return (
+        unique,
+        np.bincount(where, weights=np.concatenate(sums), minlength=len(unique)),
+        np.bincount(where, weights=np.concatenate(added), minlength=len(unique)).astype(np.int64),
+    )
 
 
 def refresh_days(using: str, series: Series, first: int | None, last: int | None) -> None:
