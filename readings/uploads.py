@@ -464,9 +464,10 @@ def _content_key(series: Series, fileobj: Readable) -> str:
     from where it stands, which is put back; "" for a stream that is read once (standard
     input) or a file over the upload limit (the parser refuses it)."""
     seekable = getattr(fileobj, "seekable", None)
-    if seekable is None or not seekable():
+    tell, seek = getattr(fileobj, "tell", None), getattr(fileobj, "seek", None)
+    if seekable is None or tell is None or seek is None or not seekable():
         return ""
-    start = fileobj.tell()  # type: ignore[attr-defined]
+    start = tell()
     digest = hashlib.sha256()
     size = 0
     while chunk := fileobj.read(_READ_BYTES):
@@ -476,7 +477,7 @@ def _content_key(series: Series, fileobj: Readable) -> str:
         size += len(chunk)
         if size > DEFAULT_LIMITS.max_bytes:
             break
-    fileobj.seek(start)  # type: ignore[attr-defined]
+    seek(start)
     return "" if size > DEFAULT_LIMITS.max_bytes else content_key(series, digest.hexdigest())
 
 
