@@ -10,6 +10,7 @@ from collections.abc import Callable, Iterator
 
 import numpy as np
 
+from .lines import Lines
 from .timeline import _Timeline
 from .types import _DAY, _HOUR, _floats, _ints, _ParserState, _plural
 
@@ -47,7 +48,7 @@ class _FileChecks(_ParserState):
             )
 
     def _check_context(
-        self, epochs: array[int], values: array[float], rows: array[int], timeline: _Timeline
+        self, epochs: array[int], values: array[float], rows: Lines, timeline: _Timeline
     ) -> None:
         context = self.context
         if context.commenced_on is not None:

@@ -39,6 +39,7 @@ from .checks import _FileChecks
 from .decode import _BATCH_LINES, _FIRST_BATCH_LINES, _line_batches, _text_bytes
 from .fast import _FastPath
 from .hourly import _Hourly, _sorted_columns, _steps
+from .lines import LineNumbers, Lines
 from .report import _issue_order, _Issues, _Summarizing
 from .rows import _looks_like_time, _RowLoop
 from .timeline import _Timeline, _TimelineRules
@@ -76,7 +77,7 @@ class _Parser(_FastPath, _RowLoop, _TimelineRules, _Hourly, _FileChecks, _Summar
         self.issues = _Issues(limits.max_issues)
         self.epochs: array[int] = array("q")
         self.values: array[float] = array("d")
-        self.rows: array[int] = array("I")
+        self.rows = LineNumbers()
         self.rows_read = 0
         self.compressed = False
         self.delimiter = ","
@@ -289,7 +290,8 @@ class _Parser(_FastPath, _RowLoop, _TimelineRules, _Hourly, _FileChecks, _Summar
         sink(epochs, values)
 
     def _finish(self) -> ParseResult:
-        epochs, values, rows = self.epochs, self.values, self.rows
+        epochs, values = self.epochs, self.values
+        rows: Lines = self.rows
         if self.unit == "Wh":
             # Division, not * 0.001: 1234 / 1000 is the float nearest 1.234, as typed in kWh.
             values = array("d", map(truediv, values, repeat(1000.0)))

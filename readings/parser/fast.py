@@ -169,9 +169,7 @@ class _FastPath(_ParserState):
                 self.run_off = offset
         self.epochs.frombytes(times.astype(np.int64).tobytes())
         self.values.frombytes(values.astype(np.float64).tobytes())
-        self.rows.frombytes(
-            np.arange(first_line, first_line + n, dtype=f"u{self.rows.itemsize}").tobytes()
-        )
+        self.rows.add_run(first_line, n)
         self.rows_read += n
         return True
 

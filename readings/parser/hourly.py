@@ -11,6 +11,7 @@ from operator import eq, mod, sub
 
 import numpy as np
 
+from .lines import Lines
 from .timeline import _offset_text, _Timeline
 from .types import _HOUR, _SUBHOURLY_S, _ints, _ParserState
 
@@ -35,8 +36,8 @@ def _steps(epochs: array[int]) -> Counter[int]:
 
 
 def _sorted_columns(
-    epochs: array[int], values: array[float], rows: array[int], steps: Counter[int]
-) -> tuple[array[int], array[float], array[int]]:
+    epochs: array[int], values: array[float], rows: Lines, steps: Counter[int]
+) -> tuple[array[int], array[float], Lines]:
     """Sort the three columns by instant; in order or reversed costs no sort."""
     if min(steps) >= 0:
         return epochs, values, rows
@@ -58,8 +59,8 @@ class _Hourly(_ParserState):
     """The parser's resampling into hours and its duplicate rules. A mixin of ``core._Parser``: it works on the parser's state."""
 
     def _drop_duplicates(
-        self, epochs: array[int], values: array[float], rows: array[int]
-    ) -> tuple[array[int], array[float], array[int]]:
+        self, epochs: array[int], values: array[float], rows: Lines
+    ) -> tuple[array[int], array[float], Lines]:
         if not any(map(eq, epochs, islice(epochs, 1, None))):
             return epochs, values, rows
         kept_e, kept_v, kept_r = array("q"), array("d"), array("I")
@@ -97,10 +98,10 @@ class _Hourly(_ParserState):
         self,
         epochs: array[int],
         values: array[float],
-        rows: array[int],
+        rows: Lines,
         timeline: _Timeline,
         steps: Counter[int],
-    ) -> tuple[array[int], array[float], array[int], Counter[int]]:
+    ) -> tuple[array[int], array[float], Lines, Counter[int]]:
         """Check the spacing; sum complete sub-hourly hours; drop and report what doesn't fit.
         Returns the hourly columns and their spacing."""
         # The most frequent spacing decides the grid, so one stray row is an error on that row
@@ -154,8 +155,8 @@ class _Hourly(_ParserState):
         return found
 
     def _sum_hours(
-        self, epochs: array[int], values: array[float], rows: array[int], interval: int
-    ) -> tuple[array[int], array[float], array[int]]:
+        self, epochs: array[int], values: array[float], rows: Lines, interval: int
+    ) -> tuple[array[int], array[float], Lines]:
         """Sum each complete UTC hour; report the incomplete ones (sorted, unique, on the grid)."""
         per_hour = _HOUR // interval
         minutes = interval // 60

@@ -15,6 +15,8 @@ from zoneinfo import ZoneInfo
 
 import numpy as np
 
+from .lines import LineNumbers
+
 if TYPE_CHECKING:
     from .report import _Issues
     from .timeline import _Timeline
@@ -345,7 +347,7 @@ class _ParserState:
     issues: _Issues
     epochs: array[int]
     values: array[float]
-    rows: array[int]
+    rows: LineNumbers
     rows_read: int
     compressed: bool
     delimiter: str
