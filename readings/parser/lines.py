@@ -72,20 +72,26 @@ class LineNumbers:
         if self._array is not None:
             return self._array[index]
         if isinstance(index, slice):
-            positions = np.arange(*index.indices(self._length), dtype=np.int64)
-            runs = np.searchsorted(np.array(self._starts, np.int64), positions, "right") - 1
-            lines = (
-                np.array(self._firsts, np.int64)[runs]
-                + positions
-                - np.array(self._starts, np.int64)[runs]
-            )
-            return array("I", lines.astype(np.uint32).tobytes())
+            return self._slice(*index.indices(self._length))
         if index < 0:
             index += self._length
         if not 0 <= index < self._length:
             raise IndexError("line number index out of range")
         run = bisect_right(self._starts, index) - 1
         return self._firsts[run] + index - self._starts[run]
+
+    def _slice(self, start: int, stop: int, step: int) -> array[int]:
+        """The lines at ``range(start, stop, step)``, run by run (no temporary per row)."""
+        if step < 0:
+            return array("I", [self[position] for position in range(start, stop, step)])
+        column = array("I")
+        for run_start, run_end, first in self._runs():
+            low, high = max(start, run_start), min(stop, run_end)
+            low += (start - low) % step  # the slice's first position in this run
+            if low < high:
+                lines = np.arange(first + low - run_start, first + high - run_start, step)
+                column.frombytes(lines.astype(np.uint32).tobytes())
+        return column
 
     def __iter__(self) -> Iterator[int]:
         if self._array is not None:
