@@ -32,6 +32,7 @@ from django.db.models.expressions import Combinable
 from portal.models import Organization
 
 from .models import Reading, ReadingDay, Series
+from .pgcopy import execute_with_columns
 
 DAY_S = 86_400
 _DAY = timedelta(days=1)
@@ -82,20 +83,16 @@ def add_days(
     )
     with db.cursor() as cursor:
         if db.vendor == "postgresql":
-            # One statement, the days as three arrays (a row per day would be a round trip each);
-            # days as numbers since 1970 (cheaper to send than dates).
-            cursor.execute(
+            # One statement, the days as three binary arrays (a row per day would be a round
+            # trip each; a list per column, a Python object per day and their text).
+            execute_with_columns(
+                db,
                 upsert.format(
-                    rows="SELECT %s, %s, DATE '1970-01-01' + d, k, c"
-                    " FROM unnest(%s::int4[], %s::float8[], %s::int4[]) AS t(d, k, c)"
+                    rows="SELECT %s, %s, DATE '1970-01-01' + d::int4, k, c"
+                    " FROM unnest(%s::int8[], %s::float8[], %s::int8[]) AS t(d, k, c)"
                 ),
-                [
-                    series.pk,
-                    series.organization_id,
-                    day_list.tolist(),
-                    sums.tolist(),
-                    added.tolist(),
-                ],
+                [series.pk, series.organization_id],
+                [day_list, sums, added],
             )
         else:
             firsts = [_EPOCH_DAY + timedelta(days=n) for n in day_list.tolist()]
