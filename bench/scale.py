@@ -67,6 +67,7 @@ from zoneinfo import ZoneInfo
 from bench import _fixtures as fx
 from bench import _scale_db as db
 from bench.common import Row
+from bench.load import _PANEL_RE
 
 SLUG = "bench-scale"
 TZ = "America/Chicago"
@@ -75,7 +76,6 @@ DEVICES_PER_HOME = 4
 WARM_UP_ROUNDS = 2
 NAMEPLATE_KW = 7.2
 
-_PANEL_RE = re.compile(r'id="readings-panel" hx-get="([^"]+)"')
 _CHART_RE = re.compile(r'data-chart-src="([^"]+)"')
 
 

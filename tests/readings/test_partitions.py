@@ -459,3 +459,17 @@ def test_an_interrupted_move_runs_again(org):
             "SELECT count(*) FROM pg_trigger WHERE tgname LIKE 'devices_reading_mirror%%'"
         )
         assert cursor.fetchone()[0] == 0
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    ("args", "said"),
+    [
+        (["ensure", "--months-ahead", "100000"], "--months-ahead takes 0 to 1200 months"),
+        (["ensure", "--months-back", "-3"], "--months-back takes 0 to 1200 months"),
+        (["show", "--database", "elsewhere"], "No database is configured as 'elsewhere'"),
+    ],
+)
+def test_the_command_refuses_what_it_cannot_do_naming_the_option(args, said):
+    with pytest.raises(CommandError, match=said):
+        call_command("readings_partitions", *args)

@@ -78,51 +78,40 @@ class Command(BaseCommand):
     def _series(self, options: dict[str, Any]) -> Series:
         """The owner's delivered series with the owner, its home and organization in one query
         (a script may run this once per file, thousands of times); made on the first file."""
-        slug = options["org"]
-        if options["device"]:
-            found = Series.objects.select_related(
-                "device__home", "device__organization", "organization"
-            ).filter(
-                device__organization__slug=slug,
-                device__custom_id__iexact=options["device"],
+        kind, identified = _identified_by(options)
+        series = (
+            Series.objects.select_related(f"{kind}__home", f"{kind}__organization", "organization")
+            .filter(
                 channel=ReadingChannel.DELIVERED,
+                **{f"{kind}__{lookup}": value for lookup, value in identified.items()},
             )
-        else:
-            found = Series.objects.select_related(
-                "meter__home", "meter__organization", "organization"
-            ).filter(
-                meter__organization__slug=slug,
-                meter__meter_number__iexact=options["meter"],
-                channel=ReadingChannel.DELIVERED,
-            )
-        series = found.order_by().first()  # unique per organization: no sort
+            .order_by()  # unique per organization: no sort
+            .first()
+        )
         return series if series is not None else series_for(self._owner(options))
 
     def _owner(self, options: dict[str, Any]) -> Device | Meter:
-        """The device or meter, its home and series in one query (a script may run this once
-        per file, thousands of times). Custom ids and meter numbers are unique per organization
-        regardless of case."""
-        slug = options["org"]
-        if options["device"]:
-            owner: Device | Meter | None = (
-                Device.objects.select_related("home", "organization")
-                .filter(organization__slug=slug, custom_id__iexact=options["device"])
-                .order_by()  # unique per organization: no sort, no default ordering's join
-                .first()
-            )
-            missing = f"no device with the custom id {options['device']!r}"
-        else:
-            owner = (
-                Meter.objects.select_related("home", "organization")
-                .filter(organization__slug=slug, meter_number__iexact=options["meter"])
-                .order_by()
-                .first()
-            )
-            missing = f"no meter numbered {options['meter']!r}"
+        """The device or meter (a first file: its series does not exist yet), with its home and
+        organization. Custom ids and meter numbers are unique per organization regardless of
+        case."""
+        kind, identified = _identified_by(options)
+        model: type[Device] | type[Meter] = Device if kind == "device" else Meter
+        owner = (
+            model.objects.select_related("home", "organization")
+            .filter(**identified)
+            .order_by()  # unique per organization: no sort, no default ordering's join
+            .first()
+        )
         if owner is None:
+            slug = options["org"]
             organization = Organization.objects.filter(slug=slug).first()
             if organization is None:
                 raise CommandError(f"No organization has the slug {slug!r}.")
+            missing = (
+                f"no device with the custom id {options['device']!r}"
+                if kind == "device"
+                else f"no meter numbered {options['meter']!r}"
+            )
             raise CommandError(f"{organization.name} has {missing}.")
         return owner
 
@@ -157,3 +146,16 @@ def _summary_line(filename: str, owner: Device | Meter, summary: dict[str, Any])
         if summary["missing_hours"]:
             text += f", {summary['missing_hours']:,} hours missing in {summary['gap_count']:,} gaps"
     return text + "."
+
+
+def _identified_by(options: dict[str, Any]) -> tuple[str, dict[str, str]]:
+    """Which kind of owner the options name, and the lookups that find it."""
+    if options["device"]:
+        return "device", {
+            "organization__slug": options["org"],
+            "custom_id__iexact": options["device"],
+        }
+    return "meter", {
+        "organization__slug": options["org"],
+        "meter_number__iexact": options["meter"],
+    }

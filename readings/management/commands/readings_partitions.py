@@ -6,9 +6,12 @@ from datetime import UTC, datetime
 from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
-from django.db import DEFAULT_DB_ALIAS
+from django.db import DEFAULT_DB_ALIAS, connections
 
 from readings import partitions
+
+# A century either way: enough for any retention or planning, and years stay four digits.
+MAX_MONTHS = 1200
 
 
 class Command(BaseCommand):
@@ -27,6 +30,14 @@ class Command(BaseCommand):
 
     def handle(self, *args: Any, **options: Any) -> None:
         using = options["database"]
+        if using not in connections:
+            raise CommandError(f"No database is configured as {using!r}.")
+        for option in ("months_back", "months_ahead"):
+            if not 0 <= options[option] <= MAX_MONTHS:
+                raise CommandError(
+                    f"--{option.replace('_', '-')} takes 0 to {MAX_MONTHS} months, "
+                    f"not {options[option]}."
+                )
         if not partitions.is_partitioned(using):
             raise CommandError(
                 "The readings table is not partitioned here (SQLite, or migration "
