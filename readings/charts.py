@@ -529,28 +529,44 @@ PREVIEW_HOURLY_MAX = 92 * 24
 PREVIEW_DAILY_MAX = 3 * 366
 
 
+PREVIEW_LABELS = {"hour": "kWh per hour", "day": "kWh per day", "month": "kWh per month"}
+
+
+def preview_bucket(first: datetime | None, last: datetime | None) -> str:
+    """The bucket of an upload's chart, before it is stored and after (one rule for the data
+    and the page's label): every hour up to three months, days up to three years, else months."""
+    if first is None or last is None:
+        return "hour"
+    hours = (last - first) / timedelta(hours=1) + 1
+    if hours <= PREVIEW_HOURLY_MAX:
+        return "hour"
+    return "day" if hours <= PREVIEW_DAILY_MAX * 24 else "month"
+
+
 def readings_payload(epochs: Sequence[int], values: Sequence[float], tz: str) -> dict:
-    """The chart of parsed readings (sorted UTC epochs and kWh), not in the database yet: every
-    hour for up to three months, totals per local day up to three years, else per local month
-    (the same shapes as chart.json)."""
+    """The chart of parsed readings (sorted UTC epochs and kWh), not in the database yet, in
+    :func:`preview_bucket`'s bucket (the same shapes as chart.json)."""
     zone = ZoneInfo(tz)
     payload: dict = {"bucket": "hour", "timezone": tz, "unit": "kWh", "x": [], "y": []}
     if not epochs:
         return payload
-    if len(epochs) <= PREVIEW_HOURLY_MAX:
+    bucket = preview_bucket(
+        datetime.fromtimestamp(epochs[0], UTC), datetime.fromtimestamp(epochs[-1], UTC)
+    )
+    if bucket == "hour":
         payload["x"] = list(epochs)
         payload["y"] = list(values)
         return payload
-    monthly = (epochs[-1] - epochs[0]) > PREVIEW_DAILY_MAX * 86_400
+    monthly = bucket == "month"
     totals: dict[date, list[float]] = {}
     for epoch, value in zip(epochs, values, strict=True):
         day = datetime.fromtimestamp(epoch, zone).date()
-        bucket = totals.setdefault(day.replace(day=1) if monthly else day, [0.0, 0])
-        bucket[0] += value
-        bucket[1] += 1
+        total = totals.setdefault(day.replace(day=1) if monthly else day, [0.0, 0])
+        total[0] += value
+        total[1] += 1
     starts = sorted(totals)
     payload.update(
-        bucket="month" if monthly else "day",
+        bucket=bucket,
         x=[int(local_midnight(start, zone).timestamp()) for start in starts],
         y=[round(totals[start][0], 6) for start in starts],
         labels=[start.strftime("%Y-%m") if monthly else start.isoformat() for start in starts],
@@ -570,12 +586,12 @@ def stored_payload(series: Series, first: datetime, last: datetime) -> dict:
     """The chart of an upload's range once it is stored, read back from the database."""
     zone = ZoneInfo(series.timezone)
     span = DateRange(first.astimezone(zone).date(), last.astimezone(zone).date(), series.timezone)
-    hours = (last - first).total_seconds() / 3600 + 1
-    if hours <= PREVIEW_HOURLY_MAX:
+    bucket = preview_bucket(first, last)
+    if bucket == "hour":
         xs, ys = [], []
         rows = Reading.objects.filter(series=series, instant__gte=first, instant__lte=last)
         for instant, value in rows.order_by("instant").values_list("instant", "value_kwh"):
             xs.append(int(instant.timestamp()))
             ys.append(value)
         return {"bucket": "hour", "timezone": span.tz, "unit": "kWh", "x": xs, "y": ys}
-    return chart_payload(series, span, "day", Bounds(first, last, 0))
+    return chart_payload(series, span, bucket, Bounds(first, last, 0))

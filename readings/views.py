@@ -304,7 +304,7 @@ def _card(request: HttpRequest, item: Upload | Refusal) -> Card:
         upload.status == UploadStatus.STORED
         or (upload.status == UploadStatus.PREVIEW and upload.stored_file)
     )
-    hourly = (summary.get("readings") or 0) <= charts.PREVIEW_HOURLY_MAX
+    bucket = charts.preview_bucket(upload.first_instant, upload.last_instant)
     channels = [
         {**row, "label": charts.CHANNEL_LABELS.get(row.get("channel"), row.get("channel"))}
         for row in summary.get("channels") or []
@@ -361,8 +361,8 @@ def _card(request: HttpRequest, item: Upload | Refusal) -> Card:
         processing=processing,
         stage="storing" if summary else "checking",
         chart_url=reverse("upload_chart", args=[upload.pk]) if charted else "",
-        chart_kind="line" if hourly else "bars",
-        chart_label="kWh per hour" if hourly else "kWh per day",
+        chart_kind="line" if bucket == "hour" else "bars",
+        chart_label=charts.PREVIEW_LABELS[bucket],
         channels=channels,
         net_kwh=net_kwh,
         mapping_form=_mapping_form(request, upload, summary),

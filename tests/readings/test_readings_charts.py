@@ -290,3 +290,14 @@ def test_a_preview_of_years_is_monthly_totals_and_of_months_daily():
     assert months["bucket"] == "day"
     assert months["labels"][0] == "2020-01-01"
     assert len(months["x"]) == 201  # 4,800 hours from midnight: past March, one more local day
+
+
+def test_one_rule_buckets_an_upload_chart_and_names_it():
+    from readings.charts import PREVIEW_LABELS, preview_bucket
+
+    start = datetime(2020, 1, 1, tzinfo=UTC)
+    assert preview_bucket(None, None) == "hour"
+    assert preview_bucket(start, start + timedelta(days=91)) == "hour"
+    assert preview_bucket(start, start + timedelta(days=93)) == "day"
+    assert preview_bucket(start, start + timedelta(days=3 * 366 + 1)) == "month"
+    assert PREVIEW_LABELS["month"] == "kWh per month"
