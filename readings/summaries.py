@@ -81,28 +81,28 @@ def add_days(
         f" SET kwh = {days_table}.kwh + excluded.kwh,"
         f" reading_count = {days_table}.reading_count + excluded.reading_count"
     )
+    if db.vendor == "postgresql":
+        # One statement, the days as three binary arrays (a row per day would be a round trip
+        # each; a list per column, a Python object per day and their text).
+        execute_with_columns(
+            db,
+            upsert.format(
+                rows="SELECT %s, %s, DATE '1970-01-01' + d::int4, k, c"
+                " FROM unnest(%s::int8[], %s::float8[], %s::int8[]) AS t(d, k, c)"
+            ),
+            [series.pk, series.organization_id],
+            [day_list, sums, added],
+        )
+        return
+    firsts = [_EPOCH_DAY + timedelta(days=n) for n in day_list.tolist()]
     with db.cursor() as cursor:
-        if db.vendor == "postgresql":
-            # One statement, the days as three binary arrays (a row per day would be a round
-            # trip each; a list per column, a Python object per day and their text).
-            execute_with_columns(
-                db,
-                upsert.format(
-                    rows="SELECT %s, %s, DATE '1970-01-01' + d::int4, k, c"
-                    " FROM unnest(%s::int8[], %s::float8[], %s::int8[]) AS t(d, k, c)"
-                ),
-                [series.pk, series.organization_id],
-                [day_list, sums, added],
-            )
-        else:
-            firsts = [_EPOCH_DAY + timedelta(days=n) for n in day_list.tolist()]
-            cursor.executemany(
-                upsert.format(rows="VALUES (%s, %s, %s, %s, %s)"),
-                [
-                    (series.pk, series.organization_id, db.ops.adapt_datefield_value(day), k, n)
-                    for day, k, n in zip(firsts, sums.tolist(), added.tolist(), strict=True)
-                ],
-            )
+        cursor.executemany(
+            upsert.format(rows="VALUES (%s, %s, %s, %s, %s)"),
+            [
+                (series.pk, series.organization_id, db.ops.adapt_datefield_value(day), k, n)
+                for day, k, n in zip(firsts, sums.tolist(), added.tolist(), strict=True)
+            ],
+        )
 
 
 # Readings per block when adding them up by day: whole-file temporaries of a 100 MB file would
